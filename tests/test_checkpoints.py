@@ -1,0 +1,117 @@
+"""Checkpoints: safetensors + JSON, atomic, and one clear error for every kind of bad file."""
+
+import json
+import pickle
+
+import pytest
+import torch
+
+from vae_core import CheckpointError, VAE, ModelConfig, load_model, save_checkpoint
+from vae_core.checkpoints import CONFIG, WEIGHTS, list_checkpoints, update_metrics
+
+
+def _model(latent_dim=4):
+    torch.manual_seed(0)
+    return VAE(ModelConfig(latent_dim=latent_dim, width=8)).eval()
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_round_trip_reproduces_outputs_exactly(tmp_path):
+    model = _model()
+    save_checkpoint(tmp_path / "m", model, {"beta": 2.0}, {"note": 1})
+    loaded = load_model(tmp_path / "m")
+    x = torch.rand(5, 1, 28, 28)
+    assert not loaded.training
+    assert torch.equal(model.encode(x)[0], loaded.encode(x)[0])
+    assert torch.equal(model.decode(torch.ones(2, 4)), loaded.decode(torch.ones(2, 4)))
+    cfg = json.loads((tmp_path / "m" / CONFIG).read_text())
+    assert (cfg["latent_dim"], cfg["beta"], cfg["likelihood"]) == (4, 2.0, "bernoulli")
+    assert [c["name"] for c in list_checkpoints(tmp_path)] == ["m"]
+
+
+def test_save_replaces_atomically_and_leaves_no_temporaries(tmp_path):
+    save_checkpoint(tmp_path / "m", _model(4), {"beta": 1.0})
+    save_checkpoint(tmp_path / "m", _model(6), {"beta": 1.0})
+    assert load_model(tmp_path / "m").latent_dim == 6
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+
+
+def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    save_checkpoint(tmp_path / "m", _model(), {"beta": 1.0})
+    before = _snapshot(tmp_path / "m")
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+    monkeypatch.setattr("vae_core.checkpoints._write_json", boom)
+    with pytest.raises(OSError):
+        save_checkpoint(tmp_path / "m", _model(6), {"beta": 1.0})
+    assert _snapshot(tmp_path / "m") == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+
+
+def _truncate(folder):
+    raw = (folder / WEIGHTS).read_bytes()
+    (folder / WEIGHTS).write_bytes(raw[: len(raw) // 2])
+
+
+def _corrupt(folder):
+    raw = bytearray((folder / WEIGHTS).read_bytes())
+    raw[10:40] = b"\xff" * 30  # inside the JSON header
+    (folder / WEIGHTS).write_bytes(bytes(raw))
+
+
+def _mismatch(folder):
+    cfg = json.loads((folder / CONFIG).read_text())
+    cfg["model"]["latent_dim"] = 8
+    (folder / CONFIG).write_text(json.dumps(cfg))
+
+
+def _pickle(folder):
+    (folder / WEIGHTS).write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+
+
+def _foreign_config(folder):
+    (folder / CONFIG).write_text(json.dumps({"architectures": ["BertModel"]}))
+
+
+def _missing_weights(folder):
+    (folder / WEIGHTS).unlink()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (_truncate, "model.safetensors: not a readable safetensors file"),
+    (_corrupt, "model.safetensors: not a readable safetensors file"),
+    (_mismatch, "model.safetensors: does not match config.json"),
+    (_pickle, "model.safetensors: not a readable safetensors file"),
+    (_foreign_config, "config.json: not a vae_core checkpoint"),
+    (_missing_weights, "model.safetensors: missing"),
+])
+def test_bad_checkpoints_give_one_clear_error_and_change_nothing(tmp_path, damage, message):
+    folder = tmp_path / "m"
+    save_checkpoint(folder, _model(), {"beta": 1.0})
+    damage(folder)
+    before = _snapshot(folder)
+    with pytest.raises(CheckpointError, match=message):
+        load_model(folder)
+    assert _snapshot(folder) == before
+    assert list_checkpoints(tmp_path) == [] or message.startswith("model.safetensors")
+
+
+def test_a_pickle_file_is_refused_without_being_unpickled(tmp_path, monkeypatch):
+    path = tmp_path / "model.pt"
+    torch.save({"x": torch.ones(1)}, path)
+    monkeypatch.setattr(pickle, "loads", lambda *a, **k: pytest.fail("unpickled"))
+    with pytest.raises(CheckpointError, match="not a checkpoint folder"):
+        load_model(path)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_model(tmp_path / "nothing")
+
+
+def test_update_metrics_merges(tmp_path):
+    save_checkpoint(tmp_path / "m", _model(), {"beta": 1.0}, {"training": {"seconds": 3}})
+    update_metrics(tmp_path / "m", {"test": {"nll": 90.0}})
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert metrics == {"training": {"seconds": 3}, "test": {"nll": 90.0}}

@@ -1,0 +1,175 @@
+"""Checkpoints as data, not programs: safetensors for tensors, JSON for everything else.
+
+A checkpoint is a folder:
+  model.safetensors           the weights
+  config.json                 all that rebuilds the model (format_version, model, train, latent_dim, beta,
+                              likelihood) and, for resuming, where training stopped
+  metrics.json                test figures, training time, device, the exact command
+  training_state.safetensors  optional: optimizer moments and RNG states, to resume training
+
+A folder is written whole into a temporary sibling and renamed into place, so a crash leaves either
+the old checkpoint or the new one, never half of one. Loading never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .model import VAE, ModelConfig
+
+FORMAT_VERSION = 1
+WEIGHTS, CONFIG, METRICS, STATE = "model.safetensors", "config.json", "metrics.json", "training_state.safetensors"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint folder is missing, truncated, corrupt, foreign or does not match its config."""
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def save_checkpoint(path: str | os.PathLike, model: VAE, config: dict, metrics: dict | None = None,
+                    training_state: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write the checkpoint folder atomically: a temporary sibling, then a rename over the old one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    tmp.chmod(0o755)
+    try:
+        state = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(tmp / WEIGHTS))
+        cfg = {"format_version": FORMAT_VERSION, "latent_dim": model.cfg.latent_dim,
+               "likelihood": model.cfg.likelihood, **config, "model": asdict(model.cfg)}
+        _write_json(tmp / CONFIG, cfg)
+        _write_json(tmp / METRICS, metrics or {})
+        if training_state:
+            save_file({k: v.detach().cpu().contiguous() for k, v in training_state.items()}, str(tmp / STATE))
+        _swap_into_place(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _swap_into_place(tmp: Path, path: Path) -> None:
+    if not path.exists():
+        os.rename(tmp, path)
+        return
+    old = path.with_name(f".{path.name}.old-{time.time_ns()}")
+    os.rename(path, old)  # the previous checkpoint survives under `old` until the new one is in place
+    try:
+        os.rename(tmp, path)
+    except BaseException:
+        os.rename(old, path)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def read_config(path: str | os.PathLike) -> dict:
+    """config.json of a checkpoint folder, validated; raises CheckpointError naming the file."""
+    path = Path(path)
+    if not path.is_dir():
+        what = "does not exist" if not path.exists() else "is a file, not a checkpoint folder"
+        raise CheckpointError(f"{path}: {what} (a checkpoint is a folder with {WEIGHTS} and {CONFIG})")
+    file = path / CONFIG
+    try:
+        cfg = json.loads(file.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{file}: missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{file}: not valid JSON ({e})") from None
+    if not isinstance(cfg, dict) or cfg.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{file}: not a vae_core checkpoint config of format version {FORMAT_VERSION}")
+    try:
+        model_cfg = ModelConfig(**cfg["model"])
+        model_cfg.validate()
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{file}: bad model section ({e})") from None
+    cfg["model_config"] = model_cfg
+    return cfg
+
+
+def read_metrics(path: str | os.PathLike) -> dict:
+    """metrics.json of a checkpoint folder ({} when absent)."""
+    file = Path(path) / METRICS
+    if not file.exists():
+        return {}
+    try:
+        return json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{file}: not valid JSON ({e})") from None
+
+
+def update_metrics(path: str | os.PathLike, updates: dict) -> dict:
+    """Merge `updates` into metrics.json, through a temporary file renamed into place."""
+    path = Path(path)
+    read_config(path)
+    metrics = {**read_metrics(path), **updates}
+    fd, tmp = tempfile.mkstemp(prefix=".metrics-", dir=path)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(metrics, indent=2) + "\n")
+    os.replace(tmp, path / METRICS)
+    return metrics
+
+
+def _load_tensors(file: Path) -> dict[str, torch.Tensor]:
+    if not file.is_file():
+        raise CheckpointError(f"{file}: missing")
+    try:
+        return load_file(str(file))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{file}: not a readable safetensors file (truncated, corrupt or "
+                              f"another format; pickles are never loaded): {e}") from None
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> VAE:
+    """Rebuild the model of a checkpoint folder, in eval mode, on `device`."""
+    path = Path(path)
+    cfg = read_config(path)
+    model = VAE(cfg["model_config"])
+    tensors = _load_tensors(path / WEIGHTS)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0:3]
+        raise CheckpointError(f"{path / WEIGHTS}: does not match {CONFIG} ({' '.join(first)})") from None
+    model.checkpoint_path = str(path)
+    model.beta = float(cfg.get("beta", 1.0))
+    return model.to(device).eval()
+
+
+def load_training_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Optimizer moments and RNG states saved for resuming."""
+    return _load_tensors(Path(path) / STATE)
+
+
+def list_checkpoints(*roots: str | os.PathLike) -> list[dict]:
+    """Every valid checkpoint folder directly under the given roots, with its config and metrics."""
+    found = []
+    for root in roots:
+        root = Path(root)
+        if not root.is_dir():
+            continue
+        for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            try:
+                cfg = read_config(folder)
+                metrics = read_metrics(folder)
+            except CheckpointError:
+                continue
+            found.append({"name": folder.name, "path": str(folder), "config": cfg, "metrics": metrics})
+    return found
+
+
+def config_fields(cls) -> list[str]:
+    return [f.name for f in fields(cls)]

@@ -1,0 +1,162 @@
+"""MNIST from its IDX files into tensors: nothing else.
+
+The data directory is `--data-dir` on every CLI, else $VAE_DATA_DIR, else ./data. It holds the four
+files of the original distribution, gzipped or not. Where they are missing and the network works,
+torchvision's MNIST class downloads them there; where neither works, one DataError names the
+directory and the files.
+
+The whole dataset is one uint8 tensor (70,000 x 28 x 28 is 55 MB): it moves to the device once and a
+batch is an index slice, with no DataLoader, no workers and no per-sample PIL transforms.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+_EXPECTED = {"train_images": (60000, 28, 28), "train_labels": (60000,),
+             "test_images": (10000, 28, 28), "test_labels": (10000,)}
+TEST_BINARIZATION_SEED = 1234  # the binarised test set is the same draw for every model and run
+
+
+class DataError(RuntimeError):
+    """The dataset is missing or its files are not valid MNIST."""
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """--data-dir, else $VAE_DATA_DIR, else ./data."""
+    return Path(data_dir or os.environ.get("VAE_DATA_DIR") or "data")
+
+
+def read_idx(path: str | os.PathLike) -> torch.Tensor:
+    """Read one IDX file (optionally .gz) into a uint8 tensor, checking its header against its size."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise DataError(f"{path}: cannot be read ({e})") from e
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"{path}: not an IDX file of unsigned bytes (bad magic number {raw[:4].hex()})")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if not 1 <= ndim <= 3 or len(raw) < header:
+        raise DataError(f"{path}: bad IDX header ({ndim} dimensions)")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    count = 1
+    for s in shape:
+        count *= s
+    if len(raw) - header != count:
+        raise DataError(f"{path}: header says shape {shape} ({count} bytes) but the file holds "
+                        f"{len(raw) - header} bytes of data (truncated or padded)")
+    return torch.frombuffer(bytearray(raw[header:]), dtype=torch.uint8).reshape(shape)
+
+
+@dataclass
+class MNIST:
+    """The four arrays: images uint8 (N, 28, 28), labels int64 (N,)."""
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+
+
+def _locate(directory: Path, name: str) -> Path | None:
+    # Also accept torchvision's layout (DIR/MNIST/raw/...), so an existing download is reused.
+    for folder in (directory, directory / "MNIST" / "raw"):
+        for candidate in (folder / name, folder / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _download(directory: Path) -> None:
+    """Fetch the files with torchvision's MNIST class into `directory`. Raises on any failure."""
+    from torchvision.datasets import MNIST as TorchvisionMNIST  # imported only when needed
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
+        TorchvisionMNIST(root=tmp, train=True, download=True)
+        TorchvisionMNIST(root=tmp, train=False, download=True)
+        raw = Path(tmp) / "MNIST" / "raw"
+        for name in FILES.values():
+            shutil.move(str(raw / name), directory / name)
+
+
+def load_mnist(data_dir: str | os.PathLike | None = None, download: bool = True) -> MNIST:
+    """Read the four MNIST files from the data directory, downloading them if missing and allowed."""
+    directory = resolve_data_dir(data_dir)
+    paths = {key: _locate(directory, name) for key, name in FILES.items()}
+    if any(p is None for p in paths.values()) and download:
+        try:
+            _download(directory)
+        except Exception as e:  # no network, no torchvision, a read-only folder: all mean "not here"
+            download_error = f" (download failed: {type(e).__name__}: {e})"
+        else:
+            download_error = ""
+        paths = {key: _locate(directory, name) for key, name in FILES.items()}
+    else:
+        download_error = ""
+    missing = [FILES[k] for k, p in paths.items() if p is None]
+    if missing:
+        raise DataError(
+            f"MNIST not found in {directory.resolve()}: expected {', '.join(FILES.values())} "
+            f"(each optionally .gz); missing {', '.join(missing)}{download_error}. Point --data-dir or "
+            "VAE_DATA_DIR at a folder holding them.")
+    arrays = {key: read_idx(path) for key, path in paths.items()}
+    for key, shape in _EXPECTED.items():
+        if tuple(arrays[key].shape) != shape:
+            raise DataError(f"{paths[key]}: shape {tuple(arrays[key].shape)}, expected {shape}")
+    for key in ("train_labels", "test_labels"):
+        if int(arrays[key].max()) > 9:
+            raise DataError(f"{paths[key]}: labels must be digits 0-9")
+        arrays[key] = arrays[key].long()
+    return MNIST(**arrays)
+
+
+def split_train_val(images: torch.Tensor, labels: torch.Tensor, val_size: int):
+    """The last `val_size` training images are the validation split (for model selection only)."""
+    if val_size <= 0:
+        return (images, labels), (images[:0], labels[:0])
+    if val_size >= len(images):
+        raise ValueError(f"val_size {val_size} leaves no training images out of {len(images)}")
+    return (images[:-val_size], labels[:-val_size]), (images[-val_size:], labels[-val_size:])
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> float (N, 1, 28, 28) in [0, 1]."""
+    return images.unsqueeze(1).float().div_(255)
+
+
+def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A Bernoulli draw of every pixel with its intensity as probability (dynamic binarisation)."""
+    return torch.bernoulli(x, generator=generator)
+
+
+def binarized_test_set(images: torch.Tensor, seed: int = TEST_BINARIZATION_SEED) -> torch.Tensor:
+    """The fixed-seed binarised test images that every reported NLL is computed on."""
+    generator = torch.Generator().manual_seed(seed)
+    return binarize(to_float(images), generator)
+
+
+def batches(n: int, batch_size: int, generator: torch.Generator, device: torch.device | str = "cpu",
+            shuffle: bool = True):
+    """Index tensors of one epoch's batches (the last one may be short)."""
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    order = order.to(device)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]

@@ -1,0 +1,85 @@
+"""The pieces of the negative ELBO, as pure functions of tensors.
+
+    -ELBO = E_q[-log p(x|z)] + KL(q(z|x) || p(z))      (Kingma & Welling 2013)
+    loss  = reconstruction + beta * KL                  (the beta-VAE weighting)
+
+Reductions (see config.py for the conversion between them):
+  "sum"       per-image sums over pixels and latent dimensions, averaged over the batch (ours);
+  "mean"      means over every element, as recipe A computes mse_loss and its KL;
+  "batch-sum" sums over the whole batch, as recipe B (pytorch/examples) does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class LossTerms:
+    """The loss and its parts, per image (reconstruction, kl) and per latent dimension (kl_per_dim)."""
+
+    loss: torch.Tensor  # what the optimiser minimises, under the chosen reduction
+    reconstruction: torch.Tensor  # mean over the batch of the per-image reconstruction loss
+    kl: torch.Tensor  # mean over the batch of the per-image KL, summed over dimensions
+    kl_per_dim: torch.Tensor  # (latent_dim,) mean over the batch
+
+
+def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, sigma^2) || N(0, 1)) = 0.5 * (mu^2 + sigma^2 - log sigma^2 - 1), per element."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Per-image KL to the standard normal prior, summed over latent dimensions: shape (N,)."""
+    return kl_per_dim(mu, logvar).sum(dim=1)
+
+
+def reconstruction_per_pixel(out: torch.Tensor, x: torch.Tensor, likelihood: str) -> torch.Tensor:
+    """-log p(x|z) up to constants, per pixel: BCE with logits (Bernoulli) or squared error (Gaussian)."""
+    if likelihood == "bernoulli":
+        return F.binary_cross_entropy_with_logits(out.float(), x, reduction="none")
+    return (out.float() - x).pow(2)
+
+
+def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """log p(x|z) of binary images under Bernoulli(logits), summed over pixels: shape (N,)."""
+    return -F.binary_cross_entropy_with_logits(logits.float(), x, reduction="none").flatten(1).sum(1)
+
+
+def log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; mu, diag exp(logvar)), summed over the last dimension."""
+    return -0.5 * (math.log(2 * math.pi) + logvar + (z - mu).pow(2) * torch.exp(-logvar)).sum(-1)
+
+
+def log_standard_normal(z: torch.Tensor) -> torch.Tensor:
+    """log N(z; 0, I), summed over the last dimension."""
+    return -0.5 * (math.log(2 * math.pi) + z.pow(2)).sum(-1)
+
+
+def elbo_terms(out: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+               likelihood: str = "bernoulli", beta: float = 1.0, reduction: str = "sum") -> LossTerms:
+    """The loss and its parts for one batch; `out` is the decoder's output in the network's own space."""
+    rec_pix = reconstruction_per_pixel(out, x, likelihood)
+    kl_el = kl_per_dim(mu, logvar)
+    rec_img = rec_pix.flatten(1).sum(1)
+    kl_img = kl_el.sum(1)
+    if reduction == "sum":
+        loss = (rec_img + beta * kl_img).mean()
+    elif reduction == "mean":
+        loss = rec_pix.mean() + beta * kl_el.mean()
+    elif reduction == "batch-sum":
+        loss = rec_img.sum() + beta * kl_img.sum()
+    else:
+        raise ValueError(f"unknown reduction {reduction!r}")
+    return LossTerms(loss=loss, reconstruction=rec_img.mean(), kl=kl_img.mean(), kl_per_dim=kl_el.mean(0))
+
+
+def kl_warmup(beta: float, epoch_progress: float, warmup_epochs: float) -> float:
+    """beta ramped linearly from 0 over the first `warmup_epochs` epochs (Bowman et al. 2016)."""
+    if warmup_epochs <= 0:
+        return beta
+    return beta * min(1.0, epoch_progress / warmup_epochs)

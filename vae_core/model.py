@@ -1,0 +1,180 @@
+"""The variational autoencoders this product trains and explores.
+
+References:
+  Kingma & Welling 2013, "Auto-Encoding Variational Bayes" (the VAE, the reparameterisation trick).
+  Burda, Grosse & Salakhutdinov 2015, "Importance Weighted Autoencoders" (the bound evaluate.py uses).
+  pytorch/examples vae/main.py (the method names, and recipe B: the textbook MLP VAE).
+
+Three architectures share one class and one public contract:
+  encode(x) takes float images (N, 1, 28, 28) in [0, 1] and returns (mu, logvar), each (N, latent_dim);
+  decode(z) returns Bernoulli logits (N, 1, 28, 28), or for a Gaussian model the mean image in [0, 1].
+An architecture that sees its data differently (recipe A works on 32x32 images in [-1, 1]) converts
+inside `preprocess` and `postprocess`; the trainer uses the `*_native` methods, which skip that.
+
+This file imports nothing of the project.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ARCHS = ("conv", "seed-conv", "mlp")
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+@dataclass
+class ModelConfig:
+    """Everything that rebuilds a model's architecture (it is saved in config.json)."""
+
+    arch: str = "conv"  # "conv" (this product's), "seed-conv" (recipe A), "mlp" (recipe B)
+    latent_dim: int = 32  # size of z, 2 to 128
+    width: int = 32  # conv: channels of the first layer (doubled once); mlp: hidden units
+    likelihood: str = "bernoulli"  # decoder distribution: "bernoulli" (logits) or "gaussian" (means)
+
+    def validate(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, not {self.arch!r}")
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, not {self.likelihood!r}")
+        if not 2 <= self.latent_dim <= 128:
+            raise ValueError(f"latent_dim must be between 2 and 128, not {self.latent_dim}")
+        if not 4 <= self.width <= 1024:
+            raise ValueError(f"width must be between 4 and 1024, not {self.width}")
+        if self.arch == "seed-conv" and self.likelihood != "gaussian":
+            raise ValueError("the seed-conv architecture ends in Tanh: its likelihood is gaussian")
+
+
+class ResBlock(nn.Module):
+    """Two 3x3 convolutions with a skip: capacity at a resolution without more parameters in linears."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, 1, 1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(F.silu(self.conv1(F.silu(x))))
+
+
+def _conv_nets(cfg: ModelConfig) -> tuple[nn.Module, nn.Module]:
+    """This product's network: 28x28 in and out (no resizing), a residual block in the decoder at 7x7.
+
+    Cheaper per image than recipe A (no 32x32 resize, no 2048-wide layers) with more decoder capacity
+    where it pays: extra residual blocks at 14x14 cost twice the time for little gain on CPU.
+    """
+    w, L = cfg.width, cfg.latent_dim
+    encoder = nn.Sequential(
+        nn.Conv2d(1, w, 4, 2, 1), nn.SiLU(),  # 14x14
+        nn.Conv2d(w, 2 * w, 4, 2, 1), nn.SiLU(),  # 7x7
+        nn.Flatten(), nn.Linear(2 * w * 49, 2 * L),
+    )
+    decoder = nn.Sequential(
+        nn.Linear(L, 2 * w * 49), nn.Unflatten(1, (2 * w, 7, 7)), nn.SiLU(),
+        ResBlock(2 * w), nn.SiLU(),
+        nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.SiLU(),  # 14x14
+        nn.ConvTranspose2d(w, 1, 4, 2, 1),  # 28x28 logits
+    )
+    return encoder, decoder
+
+
+def _seed_conv_nets(cfg: ModelConfig) -> tuple[nn.Module, nn.Module]:
+    """Recipe A of BACKGROUND.md, layer for layer (32x32 input in [-1, 1], Tanh output)."""
+    L = cfg.latent_dim
+    encoder = nn.Sequential(
+        nn.Conv2d(1, 32, 4, 2, 1), nn.ReLU(),
+        nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
+        nn.Conv2d(64, 128, 4, 2, 1), nn.ReLU(),
+        nn.Flatten(), nn.Linear(2048, 2 * L),
+    )
+    decoder = nn.Sequential(
+        nn.Linear(L, 2048), nn.ReLU(), nn.Unflatten(1, (128, 4, 4)),
+        nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.ReLU(),
+        nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(),
+        nn.ConvTranspose2d(32, 1, 4, 2, 1), nn.Tanh(),
+    )
+    return encoder, decoder
+
+
+def _mlp_nets(cfg: ModelConfig) -> tuple[nn.Module, nn.Module]:
+    """Recipe B: the textbook MLP VAE. The final Sigmoid is folded into the Bernoulli loss (logits)."""
+    H, L = cfg.width, cfg.latent_dim
+    encoder = nn.Sequential(nn.Flatten(), nn.Linear(784, H), nn.ReLU(), nn.Linear(H, 2 * L))
+    decoder = nn.Sequential(nn.Linear(L, H), nn.ReLU(), nn.Linear(H, 784), nn.Unflatten(1, (1, 28, 28)))
+    return encoder, decoder
+
+
+_NETS = {"conv": _conv_nets, "seed-conv": _seed_conv_nets, "mlp": _mlp_nets}
+
+
+class VAE(nn.Module):
+    """q(z|x) = N(mu, diag exp(logvar)), p(z) = N(0, I), p(x|z) Bernoulli(logits) or Gaussian(mean)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        self.latent_dim = cfg.latent_dim
+        self.likelihood = cfg.likelihood
+        self.encoder, self.decoder = _NETS[cfg.arch](cfg)
+
+    # -- conversions between the public image format and what the network sees --
+    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 1, 28, 28) in [0, 1] -> the network's input."""
+        if self.cfg.arch == "seed-conv":
+            # transforms.Resize(32) (bilinear) then Normalize([0.5], [0.5]), done on whole batches.
+            x = F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)
+            return x * 2 - 1
+        return x
+
+    def postprocess(self, out: torch.Tensor) -> torch.Tensor:
+        """The network's output -> logits (Bernoulli) or the mean image in [0, 1] (Gaussian), 28x28."""
+        if self.cfg.arch == "seed-conv":
+            out = F.interpolate(out, size=(28, 28), mode="bilinear", align_corners=False, antialias=True)
+            return ((out + 1) / 2).clamp(0, 1)
+        return out
+
+    # -- the standard VAE methods --
+    def encode_native(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encoder(x).float().chunk(2, dim=1)
+        return mu, logvar
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encode_native(self.preprocess(x))
+
+    @staticmethod
+    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        # z = mu + sigma * eps: the randomness sits in eps, so gradients reach mu and logvar.
+        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+    def decode_native(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.postprocess(self.decode_native(z))
+
+    def forward_native(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encode_native(x)
+        return self.decode_native(self.reparameterize(mu, logvar)), mu, logvar
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encode(x)
+        return self.decode(self.reparameterize(mu, logvar)), mu, logvar
+
+    @torch.no_grad()
+    def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n images from the prior, as probabilities / mean intensities in [0, 1]."""
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.latent_dim, device=device, generator=generator) * temperature
+        return self.mean_image(self.decode(z))
+
+    def mean_image(self, out: torch.Tensor) -> torch.Tensor:
+        """decode()'s output as an image in [0, 1]: sigmoid of logits, or the Gaussian mean itself."""
+        return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+

@@ -1,0 +1,384 @@
+"""The training loop. It knows nothing of the model's internals or of any user interface.
+
+It asks the model for `forward_native` and `preprocess`, computes the loss with losses.elbo_terms,
+and reports through a callback: the CLI below turns that into a tqdm bar and a line per epoch, the app
+into a progress bar and a live loss plot. It stops between steps when `cancel` is set, and stops with
+TrainingDiverged, naming the step, when the loss is not finite; checkpoints are written only after a
+good epoch, atomically, so the last good one is never touched by a failing run.
+
+    python -m vae_core.train --preset default --latent-dim 16 --beta 1 --epochs 30 --out checkpoints/NAME
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import math
+import re
+import shlex
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from . import checkpoints, data
+from .config import PRESETS, TrainConfig, equivalent_beta, replace
+from .losses import elbo_terms, kl_warmup
+from .model import VAE, ModelConfig
+
+CHECK_EVERY = 50  # steps between looks at the loss on an accelerator (each look waits for the device)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the message names the step."""
+
+
+@dataclass
+class Progress:
+    """What the callback receives, after every step ("step") and after every epoch ("epoch")."""
+
+    kind: str  # "step" or "epoch"
+    epoch: int  # 1-based
+    epochs: int
+    step: int  # global step, 1-based
+    steps_per_epoch: int
+    loss: float  # step: the latest loss; epoch: the epoch's mean
+    reconstruction: float
+    kl: float
+    images_per_second: float
+    lr: float
+    val: dict | None = None  # epoch only: validation figures (elbo, reconstruction, kl)
+
+
+@dataclass
+class TrainResult:
+    model: VAE
+    history: list[dict]  # one entry per finished epoch
+    cancelled: bool
+    path: Path | None
+    seconds: float
+    device: str
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """CUDA, then Apple MPS, then CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for, but PyTorch sees no CUDA GPU")
+    return torch.device(name)
+
+
+def lr_at(cfg: TrainConfig, step: int, total: int) -> float:
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    # Cosine decay to lr/100: the last epochs settle the model instead of jittering around it.
+    return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(step, total) / total)))
+
+
+@torch.no_grad()
+def validation_figures(model: VAE, x_native: torch.Tensor, cfg: TrainConfig, batch_size: int = 1000) -> dict:
+    """Negative ELBO and its parts on a fixed set, per image (in nats for Bernoulli models)."""
+    model.eval()
+    rec = kl = 0.0
+    gen_state = torch.get_rng_state()
+    torch.manual_seed(0)  # the same eps every epoch, so the figures move only with the model
+    for start in range(0, len(x_native), batch_size):
+        xb = x_native[start:start + batch_size]
+        out, mu, logvar = model.forward_native(xb)
+        terms = elbo_terms(out, xb, mu, logvar, model.likelihood, 1.0, "sum")
+        rec += terms.reconstruction.item() * len(xb)
+        kl += terms.kl.item() * len(xb)
+    torch.set_rng_state(gen_state)
+    model.train()
+    n = max(1, len(x_native))
+    return {"neg_elbo": (rec + kl) / n, "reconstruction": rec / n, "kl": kl / n}
+
+
+def _native_set(model: VAE, images: torch.Tensor, device: torch.device, binarize_fixed: bool) -> torch.Tensor:
+    """Whole-split tensor in the network's input space, on the device, converted once in chunks."""
+    x = data.binarized_test_set(images) if binarize_fixed else data.to_float(images)
+    x = x.to(device)
+    if len(x) == 0:
+        return x
+    return torch.cat([model.preprocess(x[i:i + 4096]) for i in range(0, len(x), 4096)])
+
+
+def _optimizer_state(opt: torch.optim.Optimizer, shuffle_gen: torch.Generator) -> dict[str, torch.Tensor]:
+    tensors = {"rng.torch": torch.get_rng_state(), "rng.shuffle": shuffle_gen.get_state()}
+    for index, state in opt.state_dict()["state"].items():
+        for key, value in state.items():
+            tensors[f"optim.{index}.{key}"] = torch.as_tensor(value)
+    return tensors
+
+
+def _restore_optimizer(opt: torch.optim.Optimizer, shuffle_gen: torch.Generator,
+                       tensors: dict[str, torch.Tensor], device: torch.device) -> None:
+    sd = opt.state_dict()
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        if name.startswith("optim."):
+            _, index, key = name.split(".", 2)
+            state.setdefault(int(index), {})[key] = value if key == "step" else value.to(device)
+    sd["state"] = state
+    opt.load_state_dict(sd)
+    torch.set_rng_state(tensors["rng.torch"])
+    shuffle_gen.set_state(tensors["rng.shuffle"])
+
+
+def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: str | Path | None = None,
+          callback: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None,
+          init_from: str | Path | None = None, resume: str | Path | None = None,
+          run_info: dict | None = None) -> TrainResult:
+    """Train a VAE. `init_from` warm-starts from a checkpoint's weights; `resume` continues its run."""
+    cfg.validate()
+    device = pick_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    shuffle_gen = torch.Generator().manual_seed(cfg.seed)
+    start_epoch = 0
+    if resume is not None:
+        saved = checkpoints.read_config(resume)
+        model_cfg = saved["model_config"]
+        start_epoch = int(saved.get("progress", {}).get("epoch", 0))
+    model = VAE(model_cfg)
+    source = resume or init_from
+    if source is not None:
+        model.load_state_dict(checkpoints.load_model(source).state_dict())
+    model.to(device).train()
+    cuda = device.type == "cuda"
+    if cuda:
+        model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    if resume is not None and (Path(resume) / checkpoints.STATE).exists():
+        _restore_optimizer(opt, shuffle_gen, checkpoints.load_training_state(resume), device)
+    step_fn = torch.compile(model.forward_native) if (cfg.compile and cuda) else model.forward_native
+
+    (train_x, _), (val_x, _) = data.split_train_val(mnist.train_images, mnist.train_labels, cfg.val_size)
+    if cfg.train_limit:
+        train_x = train_x[:cfg.train_limit]
+    x_train = _native_set(model, train_x, device, binarize_fixed=False)
+    x_val = _native_set(model, val_x, device, binarize_fixed=model.likelihood == "bernoulli")
+    n = len(x_train)
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    total_steps = steps_per_epoch * cfg.epochs
+    step = start_epoch * steps_per_epoch
+    history: list[dict] = list((run_info or {}).get("history", []))
+    t_run = time.perf_counter()
+    bin_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+    path = Path(out) if out is not None else None
+    cancelled = False
+
+    for epoch in range(start_epoch, cfg.epochs):
+        t_epoch = time.perf_counter()
+        sums = torch.zeros(3, device=device)  # loss, reconstruction, kl, summed over steps
+        pending: list[tuple[int, torch.Tensor]] = []
+        for i, idx in enumerate(data.batches(n, cfg.batch_size, shuffle_gen, device)):
+            if cancel is not None and cancel.is_set():
+                cancelled = True
+                break
+            step += 1
+            lr = lr_at(cfg, step, total_steps)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            beta = kl_warmup(cfg.beta, epoch + i / steps_per_epoch, cfg.kl_warmup_epochs)
+            xb = x_train[idx]
+            if cfg.binarize:
+                xb = torch.bernoulli(xb, generator=bin_gen)
+            if cuda:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+                out_b, mu, logvar = step_fn(xb)
+            terms = elbo_terms(out_b, xb, mu, logvar, model.likelihood, beta, cfg.reduction)
+            opt.zero_grad(set_to_none=True)
+            terms.loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            piece = torch.stack([terms.loss.detach(), terms.reconstruction.detach(), terms.kl.detach()])
+            sums += piece
+            pending.append((step, piece[0]))
+            # On CPU reading the loss is free; on an accelerator it waits, so look every CHECK_EVERY steps.
+            if not cuda or len(pending) >= CHECK_EVERY or i == steps_per_epoch - 1:
+                _check_finite(pending)
+                pending = []
+                if callback is not None:
+                    seen = (i + 1) * cfg.batch_size
+                    callback(Progress("step", epoch + 1, cfg.epochs, step, steps_per_epoch,
+                                      *piece.tolist(), seen / (time.perf_counter() - t_epoch), lr))
+        if cancelled:
+            break
+        _check_finite(pending)
+        seconds = time.perf_counter() - t_epoch
+        mean = (sums / steps_per_epoch).tolist()
+        val = validation_figures(model, x_val, cfg) if len(x_val) else None
+        record = {"epoch": epoch + 1, "loss": mean[0], "reconstruction": mean[1], "kl": mean[2],
+                  "val": val, "seconds": seconds, "images_per_second": n / seconds}
+        history.append(record)
+        if callback is not None:
+            callback(Progress("epoch", epoch + 1, cfg.epochs, step, steps_per_epoch, *mean,
+                              n / seconds, lr_at(cfg, step, total_steps), val))
+        if path is not None:
+            _save(path, model, cfg, epoch + 1, history, opt, shuffle_gen, device, run_info,
+                  time.perf_counter() - t_run)
+    model.eval()
+    return TrainResult(model, history, cancelled, path, time.perf_counter() - t_run, str(device))
+
+
+def _check_finite(pending: list[tuple[int, torch.Tensor]]) -> None:
+    if not pending:
+        return
+    losses = torch.stack([loss for _, loss in pending])
+    bad = (~torch.isfinite(losses)).nonzero()
+    if len(bad):
+        index = int(bad[0, 0])
+        raise TrainingDiverged(
+            f"training diverged at step {pending[index][0]}: the loss became {float(losses[index])}. "
+            "No checkpoint was written for this epoch; try a smaller --lr or --grad-clip.")
+
+
+def _save(path: Path, model: VAE, cfg: TrainConfig, epoch: int, history: list[dict],
+          opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, device: torch.device,
+          run_info: dict | None, seconds: float) -> None:
+    info = dict(run_info or {})
+    pixels = 1024 if model.cfg.arch == "seed-conv" else 784
+    config = {"beta": cfg.beta, "beta_per_image_sum": equivalent_beta(cfg.beta, cfg.reduction, pixels, model.latent_dim),
+              "train": dataclasses.asdict(cfg), "preset": info.get("preset"),
+              "progress": {"epoch": epoch, "epochs": cfg.epochs}, "init_from": info.get("init_from")}
+    metrics = {"training": {"device": str(device), "device_name": _device_name(device),
+                            "seconds": round(info.get("seconds_before", 0.0) + seconds, 2),
+                            "epochs": epoch, "command": info.get("command"), "torch": torch.__version__,
+                            "history": history}}
+    state = _optimizer_state(opt, shuffle_gen) if info.get("save_optimizer", True) else None
+    checkpoints.save_checkpoint(path, model, config, metrics, state)
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import platform
+    import os
+    return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def field_docs(cls) -> dict[str, str]:
+    """The one-line comment after each dataclass field, used as its --help text."""
+    docs = {}
+    for line in inspect.getsource(cls).splitlines():
+        match = re.match(r"\s+(\w+): [^=]+=.*?#\s*(.+)$", line)
+        if match:
+            docs[match.group(1)] = match.group(2)
+    return docs
+
+
+def add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
+    """One flag per field, defaulting to None so that the preset's value stands unless given."""
+    docs = field_docs(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        kind = {"int": int, "float": float, "str": str, "bool": bool}[str(f.type)]
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=docs.get(f.name))
+        else:
+            parser.add_argument(flag, type=kind, default=None, help=f"{docs.get(f.name, '')} (preset: {f.default})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m vae_core.train", description="Train a VAE on MNIST.")
+    parser.add_argument("--preset", default="default", choices=sorted(PRESETS), help="the recipe to start from")
+    parser.add_argument("--out", required=True, help="checkpoint folder to write (replaced atomically)")
+    parser.add_argument("--data-dir", default=None, help="folder with the MNIST IDX files (else $VAE_DATA_DIR, else ./data)")
+    parser.add_argument("--resume", default=None, help="continue the run saved in this checkpoint folder")
+    parser.add_argument("--init-from", default=None, help="warm-start from this checkpoint's weights")
+    parser.add_argument("--no-optimizer-state", action="store_true", help="leave the optimizer state out (smaller files)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_dataclass_flags(parser, ModelConfig, skip=("arch",))
+    add_dataclass_flags(parser, TrainConfig)
+    return parser
+
+
+def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
+    preset = PRESETS[args.preset]
+    values = vars(args)
+    model_cfg = replace(preset.model, **{f.name: values.get(f.name) for f in dataclasses.fields(ModelConfig)
+                                         if f.name != "arch"})
+    train_cfg = replace(preset.train, **{f.name: values.get(f.name) for f in dataclasses.fields(TrainConfig)})
+    device = pick_device(train_cfg.device)
+    if device.type == "cuda" and preset.cuda_batch_size and args.batch_size is None:
+        train_cfg = replace(train_cfg, batch_size=preset.cuda_batch_size)
+    return model_cfg, train_cfg
+
+
+class _Reporter:
+    """Turns Progress into a tqdm bar per epoch and one summary line per epoch."""
+
+    def __init__(self, quiet: bool):
+        self.quiet, self.bar = quiet, None
+
+    def __call__(self, p: Progress) -> None:
+        from tqdm import tqdm
+        if p.kind == "step":
+            if self.quiet:
+                return
+            if self.bar is None:
+                self.bar = tqdm(total=p.steps_per_epoch, desc=f"epoch {p.epoch}/{p.epochs}", leave=False)
+            self.bar.n = (p.step - 1) % p.steps_per_epoch + 1
+            self.bar.set_postfix(loss=f"{p.loss:.2f}", kl=f"{p.kl:.2f}", refresh=False)
+            self.bar.refresh()
+            return
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        val = f"  val -ELBO {p.val['neg_elbo']:.2f}" if p.val else ""
+        print(f"epoch {p.epoch:3d}/{p.epochs}  loss {p.loss:9.3f}  rec {p.reconstruction:9.3f}  "
+              f"kl {p.kl:7.3f}{val}  {p.images_per_second:8.0f} img/s  lr {p.lr:.2e}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    try:
+        model_cfg, train_cfg = configs_from_args(args)
+        model_cfg.validate()
+        train_cfg.validate()
+        mnist = data.load_mnist(args.data_dir)
+    except (ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    run_info = {"preset": args.preset, "init_from": args.init_from,
+                "command": "python -m vae_core.train " + shlex.join(argv),
+                "save_optimizer": not args.no_optimizer_state}
+    if args.resume:
+        previous = checkpoints.read_metrics(args.resume).get("training", {})
+        run_info["history"] = previous.get("history", [])
+        run_info["seconds_before"] = previous.get("seconds", 0.0)
+    print(f"training {args.preset} (latent {model_cfg.latent_dim}, beta {train_cfg.beta}) on "
+          f"{pick_device(train_cfg.device)}, {train_cfg.epochs} epochs, batch {train_cfg.batch_size}", flush=True)
+    try:
+        result = train(model_cfg, train_cfg, mnist, out=args.out, callback=_Reporter(args.quiet),
+                       init_from=args.init_from, resume=args.resume, run_info=run_info)
+    except TrainingDiverged as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted: the last finished epoch's checkpoint is kept", file=sys.stderr)
+        return 130
+    print(f"done in {result.seconds:.1f} s on {result.device}; checkpoint: {result.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
