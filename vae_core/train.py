@@ -113,15 +113,16 @@ def _native_set(model: VAE, images: torch.Tensor, device: torch.device, binarize
     return torch.cat([model.preprocess(x[i:i + 4096]) for i in range(0, len(x), 4096)])
 
 
-def _optimizer_state(opt: torch.optim.Optimizer, shuffle_gen: torch.Generator) -> dict[str, torch.Tensor]:
-    tensors = {"rng.torch": torch.get_rng_state(), "rng.shuffle": shuffle_gen.get_state()}
+def _optimizer_state(opt: torch.optim.Optimizer, gens: dict[str, torch.Generator]) -> dict[str, torch.Tensor]:
+    tensors = {"rng.torch": torch.get_rng_state()}
+    tensors.update({f"rng.{name}": g.get_state() for name, g in gens.items()})
     for index, state in opt.state_dict()["state"].items():
         for key, value in state.items():
             tensors[f"optim.{index}.{key}"] = torch.as_tensor(value)
     return tensors
 
 
-def _restore_optimizer(opt: torch.optim.Optimizer, shuffle_gen: torch.Generator,
+def _restore_optimizer(opt: torch.optim.Optimizer, gens: dict[str, torch.Generator],
                        tensors: dict[str, torch.Tensor], device: torch.device) -> None:
     sd = opt.state_dict()
     state: dict[int, dict] = {}
@@ -132,7 +133,8 @@ def _restore_optimizer(opt: torch.optim.Optimizer, shuffle_gen: torch.Generator,
     sd["state"] = state
     opt.load_state_dict(sd)
     torch.set_rng_state(tensors["rng.torch"])
-    shuffle_gen.set_state(tensors["rng.shuffle"])
+    for name, g in gens.items():
+        g.set_state(tensors[f"rng.{name}"])
 
 
 def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: str | Path | None = None,
@@ -158,8 +160,10 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: s
     if cuda:
         model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    bin_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+    gens = {"shuffle": shuffle_gen, "binarize": bin_gen}
     if resume is not None and (Path(resume) / checkpoints.STATE).exists():
-        _restore_optimizer(opt, shuffle_gen, checkpoints.load_training_state(resume), device)
+        _restore_optimizer(opt, gens, checkpoints.load_training_state(resume), device)
     step_fn = torch.compile(model.forward_native) if (cfg.compile and cuda) else model.forward_native
 
     (train_x, _), (val_x, _) = data.split_train_val(mnist.train_images, mnist.train_labels, cfg.val_size)
@@ -173,7 +177,6 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: s
     step = start_epoch * steps_per_epoch
     history: list[dict] = list((run_info or {}).get("history", []))
     t_run = time.perf_counter()
-    bin_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
     path = Path(out) if out is not None else None
     cancelled = False
 
@@ -227,7 +230,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: s
             callback(Progress("epoch", epoch + 1, cfg.epochs, step, steps_per_epoch, *mean,
                               n / seconds, lr_at(cfg, step, total_steps), val))
         if path is not None:
-            _save(path, model, cfg, epoch + 1, history, opt, shuffle_gen, device, run_info,
+            _save(path, model, cfg, epoch + 1, history, opt, gens, device, run_info,
                   time.perf_counter() - t_run)
     model.eval()
     return TrainResult(model, history, cancelled, path, time.perf_counter() - t_run, str(device))
@@ -246,7 +249,7 @@ def _check_finite(pending: list[tuple[int, torch.Tensor]]) -> None:
 
 
 def _save(path: Path, model: VAE, cfg: TrainConfig, epoch: int, history: list[dict],
-          opt: torch.optim.Optimizer, shuffle_gen: torch.Generator, device: torch.device,
+          opt: torch.optim.Optimizer, gens: dict[str, torch.Generator], device: torch.device,
           run_info: dict | None, seconds: float) -> None:
     info = dict(run_info or {})
     pixels = 1024 if model.cfg.arch == "seed-conv" else 784
@@ -257,7 +260,7 @@ def _save(path: Path, model: VAE, cfg: TrainConfig, epoch: int, history: list[di
                             "seconds": round(info.get("seconds_before", 0.0) + seconds, 2),
                             "epochs": epoch, "command": info.get("command"), "torch": torch.__version__,
                             "history": history}}
-    state = _optimizer_state(opt, shuffle_gen) if info.get("save_optimizer", True) else None
+    state = _optimizer_state(opt, gens) if info.get("save_optimizer", True) else None
     checkpoints.save_checkpoint(path, model, config, metrics, state)
 
 
@@ -311,11 +314,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
+    """The preset's settings (or, with --resume, the saved run's), overridden by the flags given."""
     preset = PRESETS[args.preset]
+    model_base, train_base = preset.model, preset.train
+    if args.resume:
+        saved = checkpoints.read_config(args.resume)
+        model_base, train_base = saved["model_config"], TrainConfig(**saved["train"])
     values = vars(args)
-    model_cfg = replace(preset.model, **{f.name: values.get(f.name) for f in dataclasses.fields(ModelConfig)
-                                         if f.name != "arch"})
-    train_cfg = replace(preset.train, **{f.name: values.get(f.name) for f in dataclasses.fields(TrainConfig)})
+    model_cfg = replace(model_base, **{f.name: values.get(f.name) for f in dataclasses.fields(ModelConfig)
+                                       if f.name != "arch"})
+    train_cfg = replace(train_base, **{f.name: values.get(f.name) for f in dataclasses.fields(TrainConfig)})
     device = pick_device(train_cfg.device)
     if device.type == "cuda" and preset.cuda_batch_size and args.batch_size is None:
         train_cfg = replace(train_cfg, batch_size=preset.cuda_batch_size)

@@ -1,0 +1,127 @@
+"""The trainer and its CLI, run for real on a few hundred MNIST images."""
+
+import json
+import subprocess
+import sys
+import threading
+
+import pytest
+import torch
+
+from vae_core import PRESETS, load_model, train
+from vae_core.config import replace
+from vae_core.train import Progress, TrainingDiverged
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+SMALL = ["--train-limit", "400", "--val-size", "200", "--batch-size", "50", "--device", "cpu", "--quiet"]
+
+
+def _cli(*args, data_dir):
+    return subprocess.run([sys.executable, "-m", "vae_core.train", "--data-dir", data_dir, *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_cli_trains_and_the_checkpoint_reloads(tmp_path, data_dir):
+    out = tmp_path / "tiny"
+    run = _cli("--preset", "default", "--latent-dim", "8", "--width", "8", "--epochs", "2", "--beta", "1",
+               "--out", str(out), *SMALL, data_dir=data_dir)
+    assert run.returncode == 0, run.stderr
+    assert "epoch   2/2" in run.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    history = metrics["training"]["history"]
+    assert len(history) == 2 and history[1]["loss"] < history[0]["loss"]  # the loss falls
+    assert history[1]["val"]["neg_elbo"] < history[0]["val"]["neg_elbo"]
+    assert metrics["training"]["command"].startswith("python -m vae_core.train --data-dir")
+    assert "--preset default --latent-dim 8" in metrics["training"]["command"]
+    config = json.loads((out / "config.json").read_text())
+    assert (config["latent_dim"], config["beta"], config["likelihood"]) == (8, 1.0, "bernoulli")
+    model = load_model(out)
+    assert model.latent_dim == 8 and not model.training
+
+
+def _small(preset="default", **changes):
+    p = PRESETS[preset]
+    cfg = replace(p.train, **{"train_limit": 300, "val_size": 100, "batch_size": 50, "device": "cpu", **changes})
+    return replace(p.model, latent_dim=4, width=8) if preset == "default" else p.model, cfg
+
+
+def test_saved_checkpoint_reproduces_the_trained_model_exactly(tmp_path, mnist):
+    model_cfg, cfg = _small(epochs=1)
+    result = train.train(model_cfg, cfg, mnist, out=tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    x = mnist.test_images[:16].unsqueeze(1).float() / 255
+    assert torch.equal(result.model.encode(x)[0], loaded.encode(x)[0])
+    z = torch.randn(3, 4)
+    assert torch.equal(result.model.decode(z), loaded.decode(z))
+
+
+def test_training_is_reproducible_on_cpu_given_a_seed(mnist):
+    model_cfg, cfg = _small(epochs=1, seed=7)
+    a = train.train(model_cfg, cfg, mnist).model.state_dict()
+    b = train.train(model_cfg, cfg, mnist).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_continues_the_same_run(tmp_path, mnist):
+    model_cfg, cfg = _small(epochs=2, seed=3)
+    straight = train.train(model_cfg, cfg, mnist).model.state_dict()
+    cancel = threading.Event()
+
+    def stop_in_epoch_two(p: Progress):
+        if p.kind == "step" and p.epoch == 2:
+            cancel.set()
+    first = train.train(model_cfg, cfg, mnist, out=tmp_path / "r", callback=stop_in_epoch_two, cancel=cancel)
+    assert first.cancelled and len(first.history) == 1
+    resumed = train.train(model_cfg, cfg, mnist, resume=tmp_path / "r").model.state_dict()
+    assert all(torch.allclose(straight[k], resumed[k], atol=1e-6) for k in straight)
+
+
+def test_cancel_stops_between_steps_and_writes_nothing(tmp_path, mnist):
+    model_cfg, cfg = _small(epochs=3)
+    cancel, steps = threading.Event(), []
+
+    def on_progress(p: Progress):
+        steps.append(p.step)
+        if p.step == 2:
+            cancel.set()
+    result = train.train(model_cfg, cfg, mnist, out=tmp_path / "c", callback=on_progress, cancel=cancel)
+    assert result.cancelled and steps == [1, 2] and not (tmp_path / "c").exists()
+
+
+def test_callback_reports_steps_and_epochs(mnist):
+    model_cfg, cfg = _small(epochs=1)
+    seen = []
+    train.train(model_cfg, cfg, mnist, callback=seen.append)
+    kinds = [p.kind for p in seen]
+    assert kinds.count("epoch") == 1 and kinds.count("step") == 6
+    assert seen[-1].images_per_second > 0 and seen[-1].val["neg_elbo"] > 0
+
+
+def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(tmp_path, data_dir, mnist):
+    out = tmp_path / "good"
+    model_cfg, cfg = _small(epochs=1)
+    train.train(model_cfg, cfg, mnist, out=out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    run = _cli("--preset", "default", "--latent-dim", "4", "--width", "8", "--epochs", "1", "--lr", "1e9",
+               "--out", str(out), *SMALL, data_dir=data_dir)
+    assert run.returncode == 1
+    assert "diverged at step" in run.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    with pytest.raises(TrainingDiverged, match="diverged at step"):
+        train.train(model_cfg, replace(cfg, lr=1e9), mnist, out=out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_seed_presets_train_a_step(mnist):
+    for preset in ("seed-conv", "seed-mlp"):
+        model_cfg, cfg = _small(preset, epochs=1, train_limit=128, batch_size=64)
+        result = train.train(model_cfg, cfg, mnist)
+        assert len(result.history) == 1 and result.history[0]["loss"] == result.history[0]["loss"]
+
+
+def test_cli_refuses_bad_values_with_a_message(tmp_path, data_dir):
+    run = _cli("--epochs", "0", "--out", str(tmp_path / "x"), data_dir=data_dir)
+    assert run.returncode == 2 and "epochs must be at least 1" in run.stderr
+    run = _cli("--latent-dim", "500", "--out", str(tmp_path / "x"), data_dir=data_dir)
+    assert run.returncode == 2 and "latent_dim" in run.stderr
+    assert not (tmp_path / "x").exists()
