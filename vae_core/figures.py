@@ -1,0 +1,139 @@
+"""Plotly figures of the latent space and of training, shared by the app and the benchmarks.
+
+Each figure is a plain plotly Figure built from arrays; no gradio here. Point traces carry the test
+image's index in `customdata`, which the app's click bridge reads back.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .explore import png_bytes
+
+# Ten colours that stay apart for the common colour-vision deficiencies (Okabe-Ito plus four).
+DIGIT_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7",
+                 "#56B4E9", "#F0E442", "#000000", "#882255", "#999933"]
+CLICK_GRID = 81  # resolution of the invisible layer that makes empty space of a 2-D map clickable
+
+
+def _base_layout(fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 560) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=title, x=0.01, font=dict(size=15)), height=height,
+        margin=dict(l=50, r=10, t=50, b=45), plot_bgcolor="white", paper_bgcolor="white",
+        legend=dict(title="digit (click to hide)", itemsizing="constant", orientation="v"),
+        hoverlabel=dict(bgcolor="white"), dragmode="pan", uirevision="keep",
+        xaxis=dict(title=x_title, zeroline=False, gridcolor="#eee"),
+        yaxis=dict(title=y_title, zeroline=False, gridcolor="#eee"),
+    )
+    return fig
+
+
+def latent_map(coords: np.ndarray, labels: np.ndarray, title: str, x_title: str, y_title: str,
+               background: tuple[np.ndarray, np.ndarray] | None = None, clickable_extent: float | None = None,
+               marker_size: int = 4, height: int = 560) -> go.Figure:
+    """A scatter of codes coloured by digit, one trace per digit so the legend can hide each."""
+    fig = go.Figure()
+    if clickable_extent is not None:
+        # An invisible heatmap under the points: a click on empty space lands on it and reports x, y.
+        axis = np.linspace(-clickable_extent, clickable_extent, CLICK_GRID)
+        fig.add_trace(go.Heatmap(x=axis, y=axis, z=np.zeros((CLICK_GRID, CLICK_GRID)), opacity=0,
+                                 showscale=False, hovertemplate="decode z = (%{x:.2f}, %{y:.2f})<extra>click</extra>",
+                                 name="space"))
+    if background is not None:
+        mosaic, axis = background
+        step = axis[1] - axis[0]
+        source = "data:image/png;base64," + base64.b64encode(png_bytes(255 - mosaic)).decode()
+        fig.add_layout_image(dict(source=source, xref="x", yref="y", x=axis[0] - step / 2, y=axis[-1] + step / 2,
+                                  sizex=axis[-1] - axis[0] + step, sizey=axis[-1] - axis[0] + step,
+                                  sizing="stretch", layer="below", opacity=0.55))
+    for digit in range(10):
+        idx = np.flatnonzero(labels == digit)
+        fig.add_trace(go.Scattergl(
+            x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=str(digit),
+            marker=dict(size=marker_size, color=DIGIT_COLOURS[digit], opacity=0.7),
+            customdata=idx, hovertemplate=f"digit {digit}<br>test image #%{{customdata}}<extra></extra>"))
+    _base_layout(fig, title, x_title, y_title, height)
+    if clickable_extent is not None:
+        fig.update_xaxes(range=[-clickable_extent, clickable_extent])
+        fig.update_yaxes(range=[-clickable_extent, clickable_extent], scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def mark_points(fig: go.Figure, points: np.ndarray, name: str, colour: str = "#d62728",
+                symbol: str = "star", line: bool = False) -> go.Figure:
+    """Overlay the current point (or an interpolation path) on a map."""
+    points = np.atleast_2d(points)
+    fig.add_trace(go.Scatter(
+        x=points[:, 0], y=points[:, 1], mode="lines+markers" if line else "markers", name=name,
+        marker=dict(size=14 if not line else 8, color=colour, symbol=symbol, line=dict(width=1.5, color="white")),
+        line=dict(color=colour, width=3), hoverinfo="skip"))
+    return fig
+
+
+def posterior_bars(mu: np.ndarray, sigma: np.ndarray, dims: list[int] | None = None) -> go.Figure:
+    """mu plus/minus sigma per latent dimension, against the prior's N(0, 1) band."""
+    dims = list(range(len(mu))) if dims is None else dims
+    fig = go.Figure(go.Scatter(
+        x=[f"z{d + 1}" for d in dims], y=mu[dims], mode="markers", marker=dict(size=8, color="#0072B2"),
+        error_y=dict(type="data", array=sigma[dims], thickness=1.5, width=4), name="q(z|x): mu ± sigma",
+        hovertemplate="%{x}: mu %{y:.2f} ± %{error_y.array:.2f}<extra></extra>"))
+    fig.add_hrect(y0=-1, y1=1, fillcolor="#999", opacity=0.12, line_width=0,
+                  annotation_text="prior N(0,1): ±1", annotation_position="top left")
+    fig.update_layout(height=260, margin=dict(l=40, r=10, t=30, b=30), plot_bgcolor="white",
+                      yaxis=dict(title="value", gridcolor="#eee", zeroline=True), showlegend=False,
+                      title=dict(text="Where the encoder puts it: mu ± sigma per dimension", font=dict(size=13), x=0.01))
+    return fig
+
+
+def rate_distortion(points: list[dict], current: str | None) -> go.Figure:
+    """Reconstruction loss (distortion) against KL (rate), one point per model, labelled with beta."""
+    fig = go.Figure()
+    ladder = sorted([p for p in points if p.get("ladder")], key=lambda p: p["rate"])
+    if ladder:
+        fig.add_trace(go.Scatter(x=[p["rate"] for p in ladder], y=[p["distortion"] for p in ladder],
+                                 mode="lines", line=dict(color="#bbb", dash="dot"), hoverinfo="skip",
+                                 showlegend=False))
+    for p in points:
+        is_current = p["name"] == current
+        fig.add_trace(go.Scatter(
+            x=[p["rate"]], y=[p["distortion"]], mode="markers+text", text=[f"β={p['beta']:g}"],
+            textposition="top center", name=p["name"], showlegend=False,
+            marker=dict(size=16 if is_current else 10, color="#d62728" if is_current else "#0072B2",
+                        symbol="star" if is_current else ("circle" if p.get("ladder") else "diamond")),
+            hovertemplate=f"{p['name']}<br>KL %{{x:.1f}} nats<br>reconstruction %{{y:.1f}} nats<extra></extra>"))
+    fig.update_layout(height=330, margin=dict(l=55, r=10, t=40, b=45), plot_bgcolor="white",
+                      title=dict(text="Rate against distortion (test digits; ★ = shown model)", font=dict(size=13), x=0.01),
+                      xaxis=dict(title="rate: KL(q(z|x) || p(z)), nats", gridcolor="#eee"),
+                      yaxis=dict(title="distortion: -log p(x|z), nats", gridcolor="#eee"))
+    return fig
+
+
+def kl_bars(kl_per_dim: np.ndarray, threshold: float = 0.01) -> go.Figure:
+    """Average KL of each latent dimension, sorted; collapsed dimensions (near zero) are grey."""
+    order = np.argsort(-kl_per_dim)
+    values = kl_per_dim[order]
+    colours = ["#0072B2" if v > threshold else "#bbb" for v in values]
+    active = int((kl_per_dim > threshold).sum())
+    fig = go.Figure(go.Bar(x=[f"z{i + 1}" for i in order], y=values, marker_color=colours,
+                           hovertemplate="%{x}: %{y:.3f} nats<extra></extra>"))
+    fig.update_layout(height=300, margin=dict(l=50, r=10, t=40, b=40), plot_bgcolor="white",
+                      title=dict(text=f"KL per latent dimension: {active} of {len(values)} carry information "
+                                      "(grey = collapsed to the prior)", font=dict(size=13), x=0.01),
+                      yaxis=dict(title="KL, nats", gridcolor="#eee"), xaxis=dict(tickfont=dict(size=9)))
+    return fig
+
+
+def loss_curve(history: list[dict], title: str = "Training loss") -> go.Figure:
+    """Loss, reconstruction and KL per epoch (or per logged point), growing as training runs."""
+    fig = go.Figure()
+    xs = [h["x"] for h in history]
+    for key, colour in (("loss", "#000"), ("reconstruction", "#0072B2"), ("kl", "#D55E00")):
+        fig.add_trace(go.Scatter(x=xs, y=[h[key] for h in history], mode="lines+markers", name=key,
+                                 line=dict(color=colour)))
+    fig.update_layout(height=300, margin=dict(l=50, r=10, t=40, b=40), plot_bgcolor="white",
+                      title=dict(text=title, font=dict(size=13), x=0.01),
+                      xaxis=dict(title="epoch", gridcolor="#eee"), yaxis=dict(title="nats per image", gridcolor="#eee"))
+    return fig
