@@ -47,7 +47,9 @@ class Context:
     """The model registry, the data (loaded once, on first use) and the one training slot."""
 
     def __init__(self, root: Path):
-        self.registry = Registry(root / "checkpoints", root / "runs", root / ".cache")
+        # Models trained in the app and the UMAP cache go where VAE_RUNS_DIR / VAE_CACHE_DIR say.
+        self.registry = Registry(root / "checkpoints", os.environ.get("VAE_RUNS_DIR", root / "runs"),
+                                 os.environ.get("VAE_CACHE_DIR", root / ".cache"))
         self.data_dir: str | None = None
         self._mnist: data.MNIST | None = None
         self._data_error: str | None = None
@@ -387,32 +389,33 @@ def _gallery_index(evt_index: int) -> int:
     return int(torch.randperm(len(CTX.test_images()), generator=g)[evt_index])
 
 
-def pick_gallery(evt: gr.SelectData):
+def pick_gallery(name: str, evt: gr.SelectData):
     images = _need_test_images()
     i = _gallery_index(evt.index)
-    return data.to_float(images[i:i + 1])[0, 0].numpy().tolist(), f"test image #{i}"
+    digit = data.to_float(images[i:i + 1])[0, 0].numpy().tolist()
+    return (digit, f"test image #{i}", *reconstruct(name, digit, f"test image #{i}"))
 
 
-def pick_sketch(sketch):
+def pick_sketch(name: str, sketch):
     composite = sketch.get("composite") if isinstance(sketch, dict) else sketch
     if composite is None:
         raise gr.Error("Draw a digit on the sketchpad first.")
     try:
-        x = explore.prepare_user_image(composite)
+        digit = explore.prepare_user_image(composite).tolist()
     except ValueError as e:
         raise gr.Error(str(e)) from None
-    return x.tolist(), "your drawing"
+    return (digit, "your drawing", *reconstruct(name, digit, "your drawing"))
 
 
-def pick_upload(file):
+def pick_upload(name: str, file):
     if file is None:
-        return gr.skip(), gr.skip()
+        return (gr.skip(),) * 7
     path = file if isinstance(file, str) else getattr(file, "name", None)
     try:
-        x = explore.prepare_user_image(explore.load_image_file(path))
+        digit = explore.prepare_user_image(explore.load_image_file(path)).tolist()
     except ValueError as e:
         raise gr.Error(str(e)) from None
-    return x.tolist(), "your upload"
+    return (digit, "your upload", *reconstruct(name, digit, "your upload"))
 
 
 def reconstruct(name: str, digit: list | None, source: str):
@@ -726,6 +729,53 @@ def how_figures(name: str):
     return recon, samples
 
 
+# ============================================================================ plain API (for scripts)
+
+
+def _digit_tensor(image) -> torch.Tensor:
+    try:
+        x = torch.tensor(image, dtype=torch.float32)
+    except (TypeError, ValueError):
+        raise gr.Error("image must be 28 rows of 28 numbers between 0 and 1") from None
+    if x.shape != (28, 28) or not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+        raise gr.Error(f"image must be 28 rows of 28 numbers between 0 and 1 (got shape {tuple(x.shape)})")
+    return x.reshape(1, 1, 28, 28)
+
+
+def api_decode(model: str, z: list[float]) -> dict:
+    """Decode one latent point: returns {"image": 28x28 values in [0, 1]}."""
+    m = _model(model)
+    if not isinstance(z, list) or len(z) != m.latent_dim:
+        raise gr.Error(f"z must be a list of {m.latent_dim} numbers for {model}")
+    values = [_check_range(v, -10, 10, f"z[{i}]") for i, v in enumerate(z)]
+    image = explore.decode_images(m, torch.tensor([values]))
+    return {"image": image[0, 0].numpy().round(4).tolist()}
+
+
+def api_encode(model: str, image: list[list[float]]) -> dict:
+    """Encode a 28x28 image in [0, 1]: returns mu, sigma and the reconstruction from mu."""
+    m = _model(model)
+    x = _digit_tensor(image)
+    mu, logvar = m.encode(x)
+    recon = explore.decode_images(m, mu)
+    return {"mu": mu[0].tolist(), "sigma": torch.exp(0.5 * logvar)[0].tolist(),
+            "reconstruction": recon[0, 0].numpy().round(4).tolist()}
+
+
+def api_interpolate(model: str, a: int, b: int, steps: int = 10, mode: str = "linear") -> dict:
+    """Interpolate between test images #a and #b: returns the decoded frames and the codes."""
+    m = _model(model)
+    images = _need_test_images()
+    ia, ib = (int(_check_range(i, 0, len(images) - 1, "test image index")) for i in (a, b))
+    n = int(_check_range(steps, 2, 24, "steps"))
+    if mode not in ("linear", "spherical"):
+        raise gr.Error("mode is linear or spherical")
+    mu, _ = m.encode(data.to_float(images[[ia, ib]]))
+    path = explore.interpolate(mu[0], mu[1], n, mode)
+    frames = explore.decode_images(m, path)
+    return {"frames": frames[:, 0].numpy().round(4).tolist(), "codes": path.tolist()}
+
+
 # ============================================================================ layout
 
 
@@ -936,8 +986,6 @@ def build_demo() -> gr.Blocks:
             s.input(decode_point, [model_dd, z_state, dims_state, *sliders], [gen_image, z_state],
                     api_name=False, show_progress="hidden", trigger_mode="always_last")
             s.release(gen_map, [model_dd, z_state], gen_map_plot, api_name=False, show_progress="hidden")
-        decode_api = gr.Button(visible=False)
-        decode_api.click(decode_point, [model_dd, z_state, dims_state, *sliders], [gen_image, z_state], api_name="decode")
         random_btn.click(random_point, [model_dd, dims_state, temperature], [z_state, gen_image, *sliders],
                          api_name="random_sample").then(gen_map, [model_dd, z_state], gen_map_plot, api_name=False)
         reset_btn.click(reset_point, [model_dd, dims_state], [z_state, gen_image, *sliders], api_name=False).then(
@@ -945,19 +993,15 @@ def build_demo() -> gr.Blocks:
         grid_btn.click(sample_grid, [model_dd, temperature], gen_grid, api_name="sample_grid")
 
         recon_outputs = [seen, recon, bars, place, recon_text]
-        gallery.select(pick_gallery, None, [digit_state, source_state], api_name=False).then(
-            reconstruct, [model_dd, digit_state, source_state], recon_outputs, api_name=False)
-        sketch_btn.click(pick_sketch, sketch, [digit_state, source_state], api_name="encode_sketch").then(
-            reconstruct, [model_dd, digit_state, source_state], recon_outputs, api_name=False)
-        upload.upload(pick_upload, upload, [digit_state, source_state], api_name="encode_upload").then(
-            reconstruct, [model_dd, digit_state, source_state], recon_outputs, api_name=False)
-        encode_api = gr.Button(visible=False)
-        encode_api.click(reconstruct, [model_dd, digit_state, source_state], recon_outputs, api_name="encode")
+        picked = [digit_state, source_state, *recon_outputs]
+        gallery.select(pick_gallery, model_dd, picked, api_name=False)
+        sketch_btn.click(pick_sketch, [model_dd, sketch], picked, api_name="encode_sketch")
+        upload.upload(pick_upload, [model_dd, upload], picked, api_name="encode_upload")
         model_dd.change(reconstruct, [model_dd, digit_state, source_state], recon_outputs, api_name=False)
         eps_btn.click(resample, [model_dd, digit_state], eps_grid, api_name="resample")
 
         a_btn.click(random_digit, a_dd, [a_state, a_img, a_desc], api_name="random_digit")
-        b_btn.click(random_digit, b_dd, [b_state, b_img, b_desc], api_name=False)
+        b_btn.click(random_digit, b_dd, [b_state, b_img, b_desc], api_name="random_digit_b")
         a_cur.click(use_current, [digit_state, source_state], [a_state, a_img, a_desc], api_name=False)
         b_cur.click(use_current, [digit_state, source_state], [b_state, b_img, b_desc], api_name=False)
         interp_btn.click(interpolate, [model_dd, a_state, b_state, steps, mode], [strip, path_plot, downloads],
@@ -981,6 +1025,9 @@ def build_demo() -> gr.Blocks:
             show_beta, beta, beta_outputs, api_name=False).then(
             how_figures, model_dd, [how_recon, how_samples], api_name=False)
         demo.unload(visitor_left)
+        gr.api(api_decode, api_name="decode")
+        gr.api(api_encode, api_name="encode")
+        gr.api(api_interpolate, api_name="interpolate_codes")
     return demo
 
 

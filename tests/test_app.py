@@ -1,0 +1,175 @@
+"""The launched app, driven through gradio_client: every event, with good and bad input."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+MAIN = "mnist-z32"
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch_app(tmp_dir: Path, data_dir: str | None, extra_env: dict | None = None):
+    port = _free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "VAE_RUNS_DIR": str(tmp_dir / "runs"),
+           "VAE_CACHE_DIR": str(tmp_dir / "cache"), **(extra_env or {})}
+    args = [sys.executable, "app.py", "--port", str(port)] + (["--data-dir", data_dir] if data_dir else [])
+    log = open(tmp_dir / "app.log", "w")
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the app exited: {(tmp_dir / 'app.log').read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("the app did not start within 120 s")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, data_dir):
+    tmp = tmp_path_factory.mktemp("app")
+    proc, url = launch_app(tmp, data_dir)
+    yield url, tmp
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return Client(app[0], verbose=False)
+
+
+def _error(call) -> str:
+    with pytest.raises(Exception) as e:
+        call()
+    return str(e.value)
+
+
+def test_decode(client):
+    out = client.predict(MAIN, [0.0] * 32, api_name="/decode")
+    image = np.array(out["image"])
+    assert image.shape == (28, 28) and 0 <= image.min() and image.max() <= 1 and image.max() > 0.5
+    assert "list of 32 numbers" in _error(lambda: client.predict(MAIN, [0.0] * 3, api_name="/decode"))
+    assert "between -10 and 10" in _error(lambda: client.predict(MAIN, [1e9] + [0.0] * 31, api_name="/decode"))
+    assert "no model called" in _error(lambda: client.predict("nope", [0.0] * 32, api_name="/decode")).lower()
+
+
+def test_encode_and_reconstruct(client, mnist):
+    digit = (mnist.test_images[0].float() / 255).tolist()
+    out = client.predict(MAIN, digit, api_name="/encode")
+    assert len(out["mu"]) == len(out["sigma"]) == 32 and min(out["sigma"]) > 0
+    recon = np.array(out["reconstruction"])
+    assert np.abs(recon - np.array(digit)).mean() < 0.1  # a good model reconstructs its test digit
+    assert "28 rows of 28" in _error(lambda: client.predict(MAIN, [[0.5] * 5], api_name="/encode"))
+    assert "28 rows of 28" in _error(lambda: client.predict(MAIN, [[2.0] * 28] * 28, api_name="/encode"))
+
+
+def test_upload_good_and_bad_files(client, tmp_path):
+    good = tmp_path / "seven.png"
+    a = np.full((200, 160, 3), 250, dtype=np.uint8)
+    a[30:50, 30:130] = 20
+    a[50:170, 100:120] = 20
+    Image.fromarray(a).save(good)
+    seen, recon, bars, place, text = client.predict(MAIN, handle_file(str(good)), api_name="/encode_upload")
+    assert Image.open(seen).size == (224, 224) and "your upload" in text
+    text = tmp_path / "notes.png"
+    text.write_text("not an image at all")
+    assert "not an image" in _error(lambda: client.predict(MAIN, handle_file(str(text)), api_name="/encode_upload"))
+    huge = tmp_path / "huge.png"
+    Image.new("L", (5000, 5000), 255).save(huge)
+    assert "limit" in _error(lambda: client.predict(MAIN, handle_file(str(huge)), api_name="/encode_upload"))
+
+
+def test_empty_sketch_is_refused(client, tmp_path):
+    blank = tmp_path / "blank.png"
+    Image.new("RGBA", (280, 280), (0, 0, 0, 0)).save(blank)
+    sketch = {"background": None, "layers": [], "composite": handle_file(str(blank))}
+    assert "empty" in _error(lambda: client.predict(MAIN, sketch, api_name="/encode_sketch"))
+
+
+def test_interpolate_ends_match_reconstructions(client):
+    out = client.predict(MAIN, 3, 8, 6, "spherical", api_name="/interpolate_codes")
+    frames, codes = np.array(out["frames"]), np.array(out["codes"])
+    assert frames.shape == (6, 28, 28) and codes.shape == (6, 32)
+    end = np.array(client.predict(MAIN, codes[-1].tolist(), api_name="/decode")["image"])
+    assert np.abs(end - frames[-1]).max() < 1e-3
+    assert "steps" in _error(lambda: client.predict(MAIN, 3, 8, 500, "linear", api_name="/interpolate_codes"))
+    assert "test image index" in _error(lambda: client.predict(MAIN, -1, 8, 5, "linear", api_name="/interpolate_codes"))
+
+
+def test_interpolate_event_writes_png_and_gif(client):
+    assert "both ends" in _error(lambda: client.predict(MAIN, 8, "linear", api_name="/interpolate"))
+    client.predict("3", api_name="/random_digit")  # end A of this session
+    client.predict("8", api_name="/random_digit_b")
+    strip, plot, files = client.predict(MAIN, 8, "linear", api_name="/interpolate")
+    names = sorted(Path(f).name for f in files)
+    assert names == ["interpolation.gif", "interpolation.png"]
+    gif = Image.open(next(f for f in files if f.endswith(".gif")))
+    assert gif.n_frames == 14  # 8 steps forward and 6 back
+    assert Image.open(strip).size[0] > Image.open(strip).size[1]  # a strip
+
+
+def test_latent_map_and_click(client):
+    fig, note, status = client.predict(MAIN, "PCA", True, api_name="/latent_map")
+    assert "real digit" in note and "PCA of the 32-D codes" in json.dumps(fig)
+    image, recon, text = client.predict(MAIN, json.dumps({"index": 7}), api_name="/map_click")
+    assert "Test image #7" in text
+    assert "unreadable" in _error(lambda: client.predict(MAIN, "{not json", api_name="/map_click"))
+    assert "no test image" in _error(lambda: client.predict(MAIN, json.dumps({"index": 10**7}), api_name="/map_click")).lower()
+
+
+def test_sample_grid_and_random_sample(client):
+    grid = Image.open(client.predict(MAIN, 1.0, api_name="/sample_grid"))
+    assert grid.size[0] == grid.size[1] > 6 * 28
+    # Gradio refuses values outside a slider's range before our code runs, with this message.
+    assert "greater than maximum value 2.0" in _error(lambda: client.predict(MAIN, 99.0, api_name="/sample_grid"))
+
+
+def test_beta_switch(client):
+    head, *rest = client.predict(1.0, api_name="/show_beta")
+    assert MAIN in head
+    assert "less than minimum value 0.1" in _error(lambda: client.predict(-3.0, api_name="/show_beta"))
+
+
+def test_tiny_training_run_adds_a_model(client, app):
+    job = client.submit(1.0, 1, 500, api_name="/train")
+    outputs = list(job)
+    final = job.outputs()[-1]
+    status = final[0]
+    assert "joined the model list" in status, outputs
+    runs = list((app[1] / "runs").iterdir())
+    assert len(runs) == 1 and (runs[0] / "model.safetensors").exists()
+    assert "greater than maximum value 10" in _error(lambda: client.predict(1.0, 50, 500, api_name="/train"))
+
+
+def test_the_app_starts_without_data(tmp_path):
+    proc, url = launch_app(tmp_path, str(tmp_path / "no-mnist-here"), {"VAE_DATA_DIR": str(tmp_path / "none")})
+    try:
+        c = Client(url, verbose=False)
+        assert np.array(c.predict(MAIN, [0.0] * 32, api_name="/decode")["image"]).shape == (28, 28)
+        fig, note, status = c.predict(MAIN, "PCA", True, api_name="/latent_map")
+        assert "VAE_DATA_DIR" in note
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
