@@ -854,7 +854,7 @@ def build_demo() -> gr.Blocks:
                         temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="temperature",
                                                 info="scales random draws: 0 is the centre, 1 the prior")
                     with gr.Row():
-                        random_btn = gr.Button("🎲 Random sample", variant="primary")
+                        random_btn = gr.Button("Random sample", variant="primary")
                         reset_btn = gr.Button("Reset to the centre")
                         grid_btn = gr.Button("Grid of 36 samples")
                 with gr.Column(scale=1, min_width=240):
@@ -895,7 +895,7 @@ def build_demo() -> gr.Blocks:
                         gr.Markdown(f"**Digit {end}**")
                         dd = gr.Dropdown([str(d) for d in range(10)], value="3" if end == "A" else "8",
                                          label="a random test digit of class")
-                        btn = gr.Button(f"🎲 Pick {end}")
+                        btn = gr.Button(f"Pick {end}")
                         cur = gr.Button("Use the Reconstruct tab's digit", size="sm")
                         im = gr.Image(label=f"{end}", elem_classes="digit", height=130, interactive=False)
                         desc = gr.Markdown()

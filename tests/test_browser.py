@@ -1,0 +1,168 @@
+"""A real browser (Playwright driving Debian's Chromium) against the launched app.
+
+It drags a Generate slider, clicks a dot on the map, runs an interpolation, switches beta, and saves
+a screenshot of every view into assets/ (at 1280x900 and at phone width) for the README.
+"""
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import launch_app
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / "assets"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError("CI needs Chromium for the browser tests: apt-get install chromium chromium-driver")
+    pytest.skip("Chromium is not installed (apt-get install chromium chromium-driver)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, data_dir):
+    tmp = tmp_path_factory.mktemp("browser")
+    proc, url = launch_app(tmp, data_dir)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _open(browser, url, width=1280, height=900):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(url)
+    page.wait_for_selector("#latent-map .js-plotly-plot", timeout=90_000)
+    return page
+
+
+def _tab(page, name):
+    page.get_by_role("tab", name=name).first.click()
+    time.sleep(0.5)
+
+
+def _shot(page, name):
+    ASSETS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ASSETS / name), full_page=True)
+
+
+def _wait_for(predicate, timeout=30.0, what="the page to update"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _image_src(page, label):
+    loc = page.locator(f".block:has-text('{label}') img").first
+    return loc.get_attribute("src") if loc.count() else None
+
+
+def test_map_click_shows_the_digit(browser, app_url):
+    page = _open(browser, app_url)
+    point = page.evaluate("""() => {
+      const gd = document.querySelector('#latent-map .js-plotly-plot');
+      const tr = gd._fullData.find(t => t.type === 'scattergl' && t.x.length > 0);
+      const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
+      return {x: box.left + gd._fullLayout.xaxis.l2p(tr.x[0]), y: box.top + gd._fullLayout.yaxis.l2p(tr.y[0]),
+              index: tr.customdata[0], digit: tr.name};
+    }""")
+    page.mouse.click(point["x"], point["y"])
+    text = _wait_for(lambda: "Test image #" in page.inner_text("body") and page.inner_text("body"),
+                     what="the clicked digit")
+    assert f"Test image #{point['index']}, a {point['digit']}" in text
+    _shot(page, "map.png")
+    page.close()
+
+
+def test_dragging_a_slider_redraws_the_digit(browser, app_url):
+    page = _open(browser, app_url)
+    _tab(page, "Generate")
+    page.wait_for_selector("input[type=range]")
+    before = _wait_for(lambda: _image_src(page, "decoded digit"), what="the first digit")
+    slider = page.locator("input[type=range]").first
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.5, y)
+    page.mouse.down()
+    seen = set()
+    for f in (0.6, 0.7, 0.8, 0.9):  # several images while the mouse is still down: updates while dragging
+        page.mouse.move(box["x"] + box["width"] * f, y, steps=3)
+        time.sleep(0.6)
+        seen.add(_image_src(page, "decoded digit"))
+    page.mouse.up()
+    after = _wait_for(lambda: (s := _image_src(page, "decoded digit")) != before and s, what="a new digit")
+    assert after != before and len(seen - {before}) >= 2
+    page.get_by_role("button", name="Grid of 36 samples").click()
+    _wait_for(lambda: _image_src(page, "samples from the prior"), what="the sample grid")
+    time.sleep(1.5)
+    _shot(page, "generate.png")
+    page.close()
+
+
+def test_reconstruct_and_interpolate(browser, app_url):
+    page = _open(browser, app_url)
+    _tab(page, "Reconstruct")
+    page.locator(".gallery-item, button.thumbnail-item").first.click()
+    _wait_for(lambda: _image_src(page, "reconstruction"), what="a reconstruction")
+    time.sleep(1.0)
+    _shot(page, "reconstruct.png")
+    _tab(page, "Interpolate")
+    page.get_by_role("button", name="Pick A").click()
+    page.get_by_role("button", name="Pick B").click()
+    _wait_for(lambda: page.locator("text=test image #").count() >= 2, what="both ends")
+    page.get_by_role("button", name="Interpolate", exact=True).click()
+    _wait_for(lambda: _image_src(page, "decoded steps from A to B"), what="the interpolation strip")
+    _wait_for(lambda: ".gif" in page.inner_text("body"), what="the downloads")
+    time.sleep(1.0)
+    _shot(page, "interpolate.png")
+    page.close()
+
+
+def test_switching_beta_changes_the_model(browser, app_url):
+    page = _open(browser, app_url)
+    _tab(page, "KL weight β")
+    _wait_for(lambda: "Slider β = 1" in page.inner_text("body"), what="the beta view")
+    slider = page.locator("input[type=range]:visible").first
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * (1.0 - 0.1) / 7.9, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * (4.0 - 0.1) / 7.9, y, steps=5)
+    page.mouse.up()
+    text = _wait_for(lambda: (t := page.inner_text("body")) and "Slider β = 1:" not in t and "Slider β =" in t and t,
+                     what="the beta switch")
+    assert "showing **" not in text and "showing" in text
+    time.sleep(1.5)
+    _shot(page, "beta.png")
+    _tab(page, "How it works")
+    time.sleep(1.5)
+    _shot(page, "how-it-works.png")
+    page.close()
+
+
+def test_phone_width_screenshots(browser, app_url):
+    page = _open(browser, app_url, width=390, height=844)
+    time.sleep(1.0)
+    _shot(page, "phone-map.png")
+    _tab(page, "Generate")
+    _wait_for(lambda: _image_src(page, "decoded digit"), what="the first digit")
+    _shot(page, "phone-generate.png")
+    page.close()
