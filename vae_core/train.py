@@ -53,6 +53,7 @@ class Progress:
     images_per_second: float
     lr: float
     val: dict | None = None  # epoch only: validation figures (elbo, reconstruction, kl)
+    model: VAE | None = None  # epoch only: the model being trained, to evaluate or snapshot (then .train() it)
 
 
 @dataclass
@@ -228,7 +229,8 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: s
         history.append(record)
         if callback is not None:
             callback(Progress("epoch", epoch + 1, cfg.epochs, step, steps_per_epoch, *mean,
-                              n / seconds, lr_at(cfg, step, total_steps), val))
+                              n / seconds, lr_at(cfg, step, total_steps), val, model))
+            model.train()
         if path is not None:
             _save(path, model, cfg, epoch + 1, history, opt, gens, device, run_info,
                   time.perf_counter() - t_run)

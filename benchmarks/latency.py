@@ -1,0 +1,184 @@
+"""Serving latency: decoding, encoding, maps, app cold start and the browser's slider round trip.
+
+    python -m benchmarks.latency [--smoke] [--no-browser]
+
+Every figure is measured here and now: p50/p95 over repeated runs where a figure repeats. The UMAP
+timings run in a fresh process, so the first one includes numba's compilation as a visitor meets it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vae_core import data, explore, load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+MAIN = ROOT / "checkpoints" / "mnist-z32"
+
+
+def percentiles(samples_ms: list[float]) -> str:
+    a = np.array(samples_ms)
+    return f"p50 {np.percentile(a, 50):7.2f} ms  p95 {np.percentile(a, 95):7.2f} ms  (n={len(a)})"
+
+
+def timed(fn, repeats: int, warmup: int = 3) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def model_figures(n_points: int, repeats: int, images: torch.Tensor) -> None:
+    model = load_model(MAIN)
+    torch.set_grad_enabled(False)
+    z1, z64 = torch.randn(1, model.latent_dim), torch.randn(64, model.latent_dim)
+    print(f"decode one point (model.decode):       {percentiles(timed(lambda: model.decode(z1), repeats))}")
+    print(f"decode one point to a PNG (the slider): "
+          f"{percentiles(timed(lambda: explore.png_bytes(explore.upscale(explore.to_uint8(explore.decode_images(model, z1))[0])), repeats))}")
+    print(f"decode a batch of 64:                  {percentiles(timed(lambda: model.decode(z64), max(10, repeats // 5)))}")
+    x = data.to_float(images[:n_points])
+    t = timed(lambda: explore.encode_images(model, x), 3, warmup=1)
+    print(f"encode {n_points} test images:            {percentiles(t)}")
+    mu, _ = explore.encode_images(model, x)
+    print(f"PCA of {n_points} codes:                  {percentiles(timed(lambda: explore.pca(mu), 5, warmup=1))}")
+
+
+UMAP_CHILD = """
+import sys, time, numpy as np
+t0 = time.perf_counter()
+from vae_core import explore
+codes = np.load(sys.argv[1])
+t1 = time.perf_counter(); explore.umap_embed(codes); t2 = time.perf_counter(); explore.umap_embed(codes); t3 = time.perf_counter()
+print(f"{t2 - t1:.2f} {t3 - t2:.2f}")
+"""
+
+
+def umap_figures(n_points: int, images: torch.Tensor) -> None:
+    model = load_model(MAIN)
+    mu, _ = explore.encode_images(model, data.to_float(images[:n_points]))
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(Path(tmp) / "codes.npy", mu)
+        out = subprocess.run([sys.executable, "-c", UMAP_CHILD, str(Path(tmp) / "codes.npy")], cwd=ROOT,
+                             capture_output=True, text=True, check=True)
+    first, warm = (float(v) for v in out.stdout.split()[-2:])
+    print(f"UMAP of {n_points} codes: first {first:.1f} s (numba compiles), warm {warm:.1f} s")
+
+
+def launch(port: int, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    return subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=open(log, "w"), stderr=subprocess.STDOUT)
+
+
+def cold_start(port: int, runs: int) -> None:
+    """Seconds from `python app.py` to the page answering, and to a first decode through the API."""
+    from urllib.request import urlopen
+    from gradio_client import Client
+
+    page, first = [], []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            proc = launch(port, Path(tmp) / "app.log")
+            try:
+                while True:
+                    try:
+                        urlopen(f"http://127.0.0.1:{port}/", timeout=1).read()
+                        break
+                    except OSError:
+                        if proc.poll() is not None or time.perf_counter() - t0 > 120:
+                            raise RuntimeError("the app did not start")
+                        time.sleep(0.05)
+                page.append(time.perf_counter() - t0)
+                Client(f"http://127.0.0.1:{port}/", verbose=False).predict("mnist-z32", [0.0] * 32, api_name="/decode")
+                first.append(time.perf_counter() - t0)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+    print(f"app cold start to a page that answers: median {statistics.median(page):.1f} s "
+          f"(min {min(page):.1f}, max {max(page):.1f}, runs {runs}); to a first decode: median {statistics.median(first):.1f} s")
+
+
+# The src of the Generate tab's digit once its image has loaded, when it differs from PREV.
+SRC_JS = """() => {
+  const blocks = [...document.querySelectorAll('.block')].filter(e => e.innerText.includes('decoded digit'));
+  const block = blocks.sort((a, b) => a.innerText.length - b.innerText.length)[0];
+  const im = block && block.querySelector('img');
+  const src = im && im.complete && im.naturalWidth > 0 ? im.getAttribute('src') : null;
+  return src && src !== PREV;
+}"""
+
+
+def slider_round_trip(port: int, moves: int) -> None:
+    """Browser: a key press on a Generate slider until the new digit's image has loaded."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = launch(port, Path(tmp) / "app.log")
+        try:
+            time.sleep(1)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium, args=[
+                    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync"])
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                for _ in range(240):
+                    try:
+                        page.goto(f"http://127.0.0.1:{port}/")
+                        break
+                    except Exception:
+                        time.sleep(0.5)
+                page.get_by_role("tab", name="Generate").first.click()
+                page.wait_for_function(SRC_JS.replace("PREV", "null"), timeout=60_000)
+                slider = page.locator("input[type=range]").first
+                samples = []
+                for i in range(moves + 3):
+                    before = page.evaluate(SRC_JS.replace("return src && src !== PREV", "return src"))
+                    slider.focus()
+                    t0 = time.perf_counter()
+                    page.keyboard.press("ArrowRight" if i % 20 < 10 else "ArrowLeft")
+                    page.wait_for_function(SRC_JS.replace("PREV", repr(before)), timeout=10_000)
+                    if i >= 3:
+                        samples.append((time.perf_counter() - t0) * 1000)
+                browser.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    print(f"browser slider round trip (key press to new image loaded): {percentiles(samples)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.latency", description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
+    parser.add_argument("--no-browser", action="store_true", help="skip the Playwright round trip")
+    parser.add_argument("--port", type=int, default=7911)
+    args = parser.parse_args(argv)
+    images = data.load_mnist().test_images
+    n, repeats, runs, moves = (500, 20, 1, 5) if args.smoke else (10000, 300, 3, 60)
+    print(f"CPU threads {torch.get_num_threads()}, torch {torch.__version__}, model {MAIN.name}")
+    model_figures(n, repeats, images)
+    umap_figures(n if args.smoke else 10000, images)
+    cold_start(args.port, runs)
+    if not args.no_browser:
+        slider_round_trip(args.port, moves)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

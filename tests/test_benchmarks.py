@@ -1,0 +1,40 @@
+"""Every benchmark script runs in its --smoke mode, so none of them can rot. No timing is asserted."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(module, *args):
+    out = subprocess.run([sys.executable, "-m", module, "--smoke", *args], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def test_train_speed_smoke(data_dir):
+    last = _run("benchmarks.train_speed", "--device", "cpu").strip().splitlines()[-1]
+    assert last.startswith("speedup ") and "device cpu" in last
+
+
+def test_time_to_quality_smoke(data_dir):
+    out = _run("benchmarks.time_to_quality", "--device", "cpu")
+    assert "epoch   1:" in out and "86 nats:" in out
+
+
+def test_quality_smoke(data_dir):
+    out = _run("benchmarks.quality", "--device", "cpu")
+    assert "| mnist-z32 |" in out and "(published)" in out
+
+
+def test_latency_smoke(data_dir):
+    args = [] if shutil.which("chromium") or Path("/usr/bin/chromium").exists() else ["--no-browser"]
+    out = _run("benchmarks.latency", *args)
+    assert "decode one point" in out and "app cold start" in out and "UMAP of 500 codes" in out
+    if not args:
+        assert "browser slider round trip" in out
