@@ -34,6 +34,7 @@ from ui.views import (
     pick_gallery,
     pick_sketch,
     pick_upload,
+    first_digit,
     poll_umap,
     random_digit,
     random_point,
@@ -84,6 +85,9 @@ def build_demo() -> gr.Blocks:
             gen_info = gr.Markdown(elem_classes="note")
             z_state, dims_state = gr.State([]), gr.State([])
             with gr.Row():
+                # The digit comes first, so that on a phone it stays above the sliders that move it.
+                with gr.Column(scale=1, min_width=240):
+                    gen_image = gr.Image(label="decoded digit", elem_classes="digit", height=260, interactive=False)
                 with gr.Column(scale=2):
                     sliders = [gr.Slider(-SLIDER_RANGE, SLIDER_RANGE, value=0.0, step=0.01, label=f"z{i + 1}",
                                          visible=i < 2) for i in range(MAX_SLIDERS)]
@@ -94,8 +98,6 @@ def build_demo() -> gr.Blocks:
                         random_btn = gr.Button("Random sample", variant="primary")
                         reset_btn = gr.Button("Reset to the centre")
                         grid_btn = gr.Button("Grid of 36 samples")
-                with gr.Column(scale=1, min_width=240):
-                    gen_image = gr.Image(label="decoded digit", elem_classes="digit", height=260, interactive=False)
             with gr.Row():
                 gen_grid = gr.Image(label="samples from the prior", elem_classes="digit", interactive=False)
                 gen_map_plot = gr.Plot(label="current point on the PCA map (updated when you let go)")
@@ -105,7 +107,7 @@ def build_demo() -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=1):
                     with gr.Tab("Test digits"):
-                        gallery = gr.Gallery(label="click a digit", columns=6, height=300, allow_preview=False)
+                        gallery = gr.Gallery(label="click a digit", columns=5, height=320, allow_preview=False)
                     with gr.Tab("Draw"):
                         sketch = gr.Sketchpad(label="draw a digit, large and centred", height=300,
                                               canvas_size=(280, 280), type="numpy", image_mode="RGBA")
@@ -205,9 +207,10 @@ def build_demo() -> gr.Blocks:
 
         def on_model(name):
             choices = _projection_choices(name) if name else ["PCA"]
-            return model_summary(name), gr.update(choices=choices, value=choices[0])
+            return (model_summary(name), gr.update(choices=choices, value=choices[0]),
+                    gr.update(visible=choices == ["2-D latent"]))
 
-        model_dd.change(on_model, model_dd, [summary, projection], api_name=False).then(
+        model_dd.change(on_model, model_dd, [summary, projection, manifold], api_name=False).then(
             show_map, [model_dd, projection, manifold], map_outputs, api_name=False).then(
             gen_setup, model_dd, gen_outputs, api_name=False).then(
             gen_map, [model_dd, z_state], gen_map_plot, api_name=False)
@@ -257,8 +260,12 @@ def build_demo() -> gr.Blocks:
             return gr.update(choices=names, value=name if name in names else CTX.default_model()), gallery_items()
 
         demo.load(on_load, model_dd, [model_dd, gallery], api_name=False).then(
+            on_model, model_dd, [summary, projection, manifold], api_name=False).then(
             show_map, [model_dd, projection, manifold], map_outputs, api_name=False).then(
             gen_setup, model_dd, gen_outputs, api_name=False).then(
+            gen_map, [model_dd, z_state], gen_map_plot, api_name=False).then(
+            sample_grid, [model_dd, temperature], gen_grid, api_name=False).then(
+            first_digit, model_dd, picked, api_name=False).then(
             show_beta, beta, beta_outputs, api_name=False).then(
             how_figures, model_dd, [how_recon, how_samples], api_name=False)
         demo.unload(visitor_left)

@@ -285,6 +285,15 @@ def pick_gallery(name: str, evt: gr.SelectData):
     return (digit, f"test image #{i}", *reconstruct(name, digit, f"test image #{i}"))
 
 
+def first_digit(name: str):
+    """On page load: the gallery's first digit, so the Reconstruct view opens with an example."""
+    if CTX.test_images() is None:
+        return (gr.skip(),) * 7
+    i = _gallery_index(0)
+    digit = data.to_float(CTX.test_images()[i:i + 1])[0, 0].numpy().tolist()
+    return (digit, f"test image #{i}", *reconstruct(name, digit, f"test image #{i}"))
+
+
 def pick_sketch(name: str, sketch):
     composite = sketch.get("composite") if isinstance(sketch, dict) else sketch
     if composite is None:

@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -169,7 +169,3 @@ def list_checkpoints(*roots: str | os.PathLike) -> list[dict]:
                 continue
             found.append({"name": folder.name, "path": str(folder), "config": cfg, "metrics": metrics})
     return found
-
-
-def config_fields(cls) -> list[str]:
-    return [f.name for f in fields(cls)]

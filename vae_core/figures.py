@@ -66,10 +66,11 @@ def mark_points(fig: go.Figure, points: np.ndarray, name: str, colour: str = "#d
                 symbol: str = "star", line: bool = False) -> go.Figure:
     """Overlay the current point (or an interpolation path) on a map."""
     points = np.atleast_2d(points)
-    fig.add_trace(go.Scatter(
+    # WebGL traces are drawn on a canvas above SVG ones: the overlay must be WebGL too to be seen.
+    fig.add_trace(go.Scattergl(
         x=points[:, 0], y=points[:, 1], mode="lines+markers" if line else "markers", name=name,
-        marker=dict(size=14 if not line else 8, color=colour, symbol=symbol, line=dict(width=1.5, color="white")),
-        line=dict(color=colour, width=3), hoverinfo="skip"))
+        marker=dict(size=16 if not line else 9, color=colour, symbol=symbol, line=dict(width=1.5, color="white")),
+        line=dict(color=colour, width=4), hoverinfo="skip"))
     return fig
 
 

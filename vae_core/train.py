@@ -15,6 +15,8 @@ import argparse
 import dataclasses
 import inspect
 import math
+import os
+import platform
 import re
 import shlex
 import sys
@@ -269,9 +271,13 @@ def _save(path: Path, model: VAE, cfg: TrainConfig, epoch: int, history: list[di
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    import platform
-    import os
-    return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
+    name = platform.processor() or platform.machine()
+    try:  # Linux says more in /proc/cpuinfo than platform does
+        with open("/proc/cpuinfo") as f:
+            name = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), name)
+    except OSError:
+        pass
+    return f"{name} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
 
 
 # ----------------------------------------------------------------------------- command line
