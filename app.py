@@ -58,7 +58,7 @@ def build_demo() -> gr.Blocks:
                     "each. Drag those numbers, draw your own digit, walk between two digits, and see what "
                     "the KL weight β does.")
         with gr.Row():
-            model_dd = gr.Dropdown(label="Model", choices=CTX.registry.names(), value=CTX.default_model(),
+            model_dd = gr.Dropdown(label="Model", choices=CTX.model_choices(), value=CTX.default_model(),
                                    scale=1, min_width=220)
             summary = gr.Markdown(model_summary(CTX.default_model()), elem_classes="note")
 
@@ -181,8 +181,8 @@ def build_demo() -> gr.Blocks:
                 train_plot = gr.Plot(show_label=False)
             with gr.Accordion("Compare two models on the same digits", open=False):
                 with gr.Row():
-                    cmp_a = gr.Dropdown(choices=CTX.registry.names(), value=CTX.default_model(), label="model A")
-                    cmp_b = gr.Dropdown(choices=CTX.registry.names(), label="model B")
+                    cmp_a = gr.Dropdown(choices=CTX.model_choices(), value=CTX.default_model(), label="model A")
+                    cmp_b = gr.Dropdown(choices=CTX.model_choices(), label="model B")
                     cmp_btn = gr.Button("Compare")
                 cmp_table = gr.Markdown()
                 with gr.Row():
@@ -251,13 +251,14 @@ def build_demo() -> gr.Blocks:
         beta.release(show_beta, beta, beta_outputs, api_name="show_beta")
         train_evt = train_btn.click(train_beta, [beta, train_epochs, train_images], [train_status, train_plot, model_dd],
                                     api_name="train", concurrency_limit=3)
-        train_evt.then(lambda: [gr.update(choices=CTX.registry.names())] * 2, None, [cmp_a, cmp_b], api_name=False)
+        train_evt.then(lambda: [gr.update(choices=CTX.model_choices())] * 2, None, [cmp_a, cmp_b], api_name=False)
         cancel_btn.click(cancel_training, None, train_status, api_name="cancel_training")
         cmp_btn.click(compare, [cmp_a, cmp_b], [cmp_ra, cmp_sa, cmp_rb, cmp_sb, cmp_table], api_name="compare")
 
         def on_load(name):
-            names = CTX.registry.names()
-            return gr.update(choices=names, value=name if name in names else CTX.default_model()), gallery_items()
+            CTX.registry.refresh()  # models trained by other visitors since this page was built
+            value = name if name in CTX.registry.names() else CTX.default_model()
+            return gr.update(choices=CTX.model_choices(), value=value), gallery_items()
 
         demo.load(on_load, model_dd, [model_dd, gallery], api_name=False).then(
             on_model, model_dd, [summary, projection, manifold], api_name=False).then(

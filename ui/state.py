@@ -46,6 +46,17 @@ class Context:
         names = self.registry.names()
         return MAIN_MODEL if MAIN_MODEL in names else (names[0] if names else None)
 
+    def model_choices(self) -> list[tuple[str, str]]:
+        """(label, name) pairs for the model menus: what each model is, at a glance."""
+        out = []
+        for n in self.registry.names():
+            e = self.registry.entry(n)
+            m = e.config["model"]
+            kind = {"conv": "", "seed-conv": ", tutorial recipe", "mlp": ", textbook MLP"}[m["arch"]]
+            mine = ", trained here" if not e.shipped else ""
+            out.append((f"{n} (latent {m['latent_dim']}, β {e.config.get('beta', 1):g}{kind}{mine})", n))
+        return out
+
     def ladder(self, name: str | None = None) -> list[dict]:
         """Models of the main model's family (same architecture, other betas), sorted by beta."""
         main = self.registry.entry(MAIN_MODEL) if MAIN_MODEL in self.registry.names() else None

@@ -517,7 +517,7 @@ def _run_training(beta, epochs, images, mnist, cancel, progress):
         yield "Cancelled before the first epoch finished; nothing was saved.", None, gr.skip()
         return
     CTX.registry.add(out)
-    names = CTX.registry.names()
+    names = CTX.model_choices()
     stopped = " (cancelled: kept the finished epochs)" if r.cancelled else ""
     curve = figures.loss_curve(history, "Loss while training") if history else None
     yield (f"Done{stopped}: **{name}** joined the model list after {len(r.history)} epoch(s) "
