@@ -115,6 +115,7 @@ def _projection_choices(name: str) -> list[str]:
     model = _model(name)
     return ["2-D latent"] if model.latent_dim == 2 else ["PCA", "UMAP"]
 
+# ----------------------------------------------------------------------------- latent map
 
 
 def show_map(name: str, projection: str, manifold: bool):
@@ -194,7 +195,7 @@ def map_click(name: str, payload: str):
     return None, _img(image), f"**Decoded z = ({zx:.2f}, {zy:.2f})**: no test digit needed; this is what the decoder draws there."
 
 
-# ============================================================================ generate
+# ----------------------------------------------------------------------------- generate
 
 
 def gen_setup(name: str):
@@ -260,7 +261,7 @@ def gen_map(name: str, z: list[float]):
     return figures.mark_points(fig, _project(name, np.array(z)), "current point")
 
 
-# ============================================================================ reconstruct
+# ----------------------------------------------------------------------------- reconstruct
 
 
 def gallery_items():
@@ -353,7 +354,7 @@ def resample(name: str, digit: list | None):
     return explore.grid(explore.decode_images(model, z), ncols=8, factor=3)
 
 
-# ============================================================================ interpolate
+# ----------------------------------------------------------------------------- interpolate
 
 
 def random_digit(digit: float, seed: float | None = None):
@@ -395,7 +396,7 @@ def interpolate(name: str, a: list | None, b: list | None, steps: float, mode: s
     return strip, fig, [str(out / "interpolation.png"), str(out / "interpolation.gif")]
 
 
-# ============================================================================ beta
+# ----------------------------------------------------------------------------- beta
 
 
 def _nearest_ladder(beta: float) -> dict:
@@ -447,12 +448,16 @@ def show_beta(beta: float):
 
 
 def _train_progress_loop(worker: threading.Thread, updates: queue.Queue, history: list, progress, epochs: int):
-    """Yield (status, figure) while the worker trains, one point on the curve per report."""
+    """Yield (status, figure) while the worker trains: a point on the curve at most once a second."""
+    last = 0.0
     while worker.is_alive() or not updates.empty():
         try:
             p = updates.get(timeout=0.5)
         except queue.Empty:
             continue
+        if p.kind == "step" and time.monotonic() - last < 1.0:
+            continue  # a report every step would flood the page with figures
+        last = time.monotonic()
         history.append({"x": p.epoch - 1 + ((p.step - 1) % p.steps_per_epoch + 1) / p.steps_per_epoch,
                         "loss": p.loss, "reconstruction": p.reconstruction, "kl": p.kl})
         progress(history[-1]["x"] / epochs, desc=f"epoch {p.epoch}/{epochs}")
@@ -554,7 +559,7 @@ def compare(name_a: str, name_b: str):
     return (*out, table)
 
 
-# ============================================================================ how it works
+# ----------------------------------------------------------------------------- how it works
 
 
 def how_figures(name: str):
@@ -564,7 +569,7 @@ def how_figures(name: str):
     return recon, samples
 
 
-# ============================================================================ plain API (for scripts)
+# ----------------------------------------------------------------------------- plain API (for scripts)
 
 
 def _digit_tensor(image) -> torch.Tensor:
