@@ -93,15 +93,17 @@ def validation_figures(model: VAE, x_native: torch.Tensor, cfg: TrainConfig, bat
     """Negative ELBO and its parts on a fixed set, per image (in nats for Bernoulli models)."""
     model.eval()
     rec = kl = 0.0
-    gen_state = torch.get_rng_state()
-    torch.manual_seed(0)  # the same eps every epoch, so the figures move only with the model
-    for start in range(0, len(x_native), batch_size):
-        xb = x_native[start:start + batch_size]
-        out, mu, logvar = model.forward_native(xb)
-        terms = elbo_terms(out, xb, mu, logvar, model.likelihood, 1.0, "sum")
-        rec += terms.reconstruction.item() * len(xb)
-        kl += terms.kl.item() * len(xb)
-    torch.set_rng_state(gen_state)
+    # The same eps every epoch, so the figures move only with the model; fork_rng leaves the
+    # training's random streams (CPU and CUDA) exactly where they were.
+    devices = [x_native.device.index or 0] if x_native.is_cuda else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(0)
+        for start in range(0, len(x_native), batch_size):
+            xb = x_native[start:start + batch_size]
+            out, mu, logvar = model.forward_native(xb)
+            terms = elbo_terms(out, xb, mu, logvar, model.likelihood, 1.0, "sum")
+            rec += terms.reconstruction.item() * len(xb)
+            kl += terms.kl.item() * len(xb)
     model.train()
     n = max(1, len(x_native))
     return {"neg_elbo": (rec + kl) / n, "reconstruction": rec / n, "kl": kl / n}
