@@ -165,6 +165,7 @@ def poll_umap(name: str, projection: str, manifold: bool, shown: str):
     return fig, "UMAP ready (cached on disk for this model).", f"{name}:UMAP"
 
 
+@torch.no_grad()
 def map_click(name: str, payload: str):
     """A click on the map, sent by the page's JavaScript bridge as JSON {index} or {x, y}."""
     try:
@@ -317,6 +318,7 @@ def pick_upload(name: str, file):
     return (digit, "your upload", *reconstruct(name, digit, "your upload"))
 
 
+@torch.no_grad()
 def reconstruct(name: str, digit: list | None, source: str):
     """The current digit through the model: what it sees, its code, the reconstruction, its place."""
     if not digit:
@@ -343,6 +345,7 @@ def reconstruct(name: str, digit: list | None, source: str):
     return _img(x), _img(recon), bars, place, text
 
 
+@torch.no_grad()
 def resample(name: str, digit: list | None):
     """Draw eps again: z = mu + sigma * eps, eight times. The encoder gives a distribution, not a point."""
     if not digit:
@@ -373,6 +376,7 @@ def use_current(digit: list | None, source: str):
     return digit, _img(torch.tensor(digit), 4), source
 
 
+@torch.no_grad()
 def interpolate(name: str, a: list | None, b: list | None, steps: float, mode: str):
     if not a or not b:
         raise gr.Error("Choose both ends first (the dice pick a random test digit).")
@@ -423,6 +427,7 @@ def _fixed_digits() -> torch.Tensor:
     return data.to_float(images[idx])
 
 
+@torch.no_grad()
 def _model_panels(name: str, digits: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     model = _model(name)
     mu, _ = model.encode(digits)
@@ -582,6 +587,7 @@ def _digit_tensor(image) -> torch.Tensor:
     return x.reshape(1, 1, 28, 28)
 
 
+@torch.no_grad()
 def api_decode(model: str, z: list[float]) -> dict:
     """Decode one latent point: returns {"image": 28x28 values in [0, 1]}."""
     m = _model(model)
@@ -592,6 +598,7 @@ def api_decode(model: str, z: list[float]) -> dict:
     return {"image": image[0, 0].numpy().round(4).tolist()}
 
 
+@torch.no_grad()
 def api_encode(model: str, image: list[list[float]]) -> dict:
     """Encode a 28x28 image in [0, 1]: returns mu, sigma and the reconstruction from mu."""
     m = _model(model)
@@ -602,6 +609,7 @@ def api_encode(model: str, image: list[list[float]]) -> dict:
             "reconstruction": recon[0, 0].numpy().round(4).tolist()}
 
 
+@torch.no_grad()
 def api_interpolate(model: str, a: int, b: int, steps: int = 10, mode: str = "linear") -> dict:
     """Interpolate between test images #a and #b: returns the decoded frames and the codes."""
     m = _model(model)

@@ -31,7 +31,7 @@ class TrainConfig:
     batch_size: int = 128  # images per step (on CUDA the default preset uses 512)
     lr: float = 2e-3  # Adam's learning rate at the start
     lr_schedule: str = "cosine"  # "cosine" (decays to lr/100 at the end) or "constant"
-    beta: float = 1.0  # KL weight; 1 is the true ELBO (see the convention above)
+    beta: float = 1.0  # KL weight; 1 is the true ELBO (the convention: see vae_core/config.py)
     reduction: str = "sum"  # "sum" per image (ours), "mean" over elements (recipe A), "batch-sum" (recipe B)
     kl_warmup_epochs: float = 0.0  # ramp beta linearly from 0 over this many epochs (0: no warm-up)
     binarize: bool = True  # dynamic binarisation: a fresh Bernoulli draw of every batch

@@ -306,7 +306,7 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, .
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=docs.get(f.name))
         else:
-            parser.add_argument(flag, type=kind, default=None, help=f"{docs.get(f.name, '')} (preset: {f.default})")
+            parser.add_argument(flag, type=kind, default=None, help=f"{docs.get(f.name, '')} (default: {f.default}; a preset may set another)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,32 @@
+"""Print the README's table of shipped models from their config.json and metrics.json.
+
+    python scripts/models_table.py [checkpoints]
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vae_core.checkpoints import list_checkpoints  # noqa: E402
+
+
+def main() -> None:
+    root = sys.argv[1] if len(sys.argv) > 1 else "checkpoints"
+    print("| model | latent | β | test NLL (k) | -ELBO | KL | active units | trained | size |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for c in list_checkpoints(root):
+        cfg, m = c["config"], c["metrics"]
+        t, tr = m.get("test", {}), m.get("training", {})
+        size = sum(f.stat().st_size for f in Path(c["path"]).iterdir()) / 2**20
+        nll = f"{t['nll']:.2f} ({t['k']})" if t else "not evaluated"
+        elbo = f"{t['neg_elbo']:.2f}" if t else ""
+        kl = f"{t['kl']:.2f}" if t else ""
+        au = f"{t['active_units']}/{t['latent_dim']}" if t else ""
+        trained = f"{tr.get('epochs', '?')} epochs, {tr.get('seconds', 0) / 60:.0f} min, {tr.get('device', '?')}"
+        print(f"| {c['name']} | {cfg['latent_dim']} | {cfg.get('beta', 1):g} | {nll} | {elbo} | {kl} | {au} | "
+              f"{trained} | {size:.1f} MiB |")
+
+
+if __name__ == "__main__":
+    main()
