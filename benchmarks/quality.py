@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="first N test images only (0: all 10,000)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--from-metrics", action="store_true",
+                        help="print the figures already in each metrics.json (from vae_core.evaluate) instead of recomputing")
     parser.add_argument("--smoke", action="store_true", help="k = 5 on 100 images, to check the script runs")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -46,17 +48,23 @@ def main(argv: list[str] | None = None) -> int:
         images = images[:args.limit]
     rows = []
     for entry in checkpoints.list_checkpoints(args.checkpoints):
+        if args.from_metrics:
+            m = entry["metrics"].get("test")
+            if m:
+                rows.append((entry["name"], entry["config"].get("beta", 1.0), m, m["seconds"]))
+            continue
         k = args.main_k or args.k if entry["name"] == MAIN else args.k
         model = checkpoints.load_model(entry["path"], device)
         t0 = time.perf_counter()
         m = evaluate(model, images, k=k, device=device)
         rows.append((entry["name"], entry["config"].get("beta", 1.0), m, time.perf_counter() - t0))
         print(f"{entry['name']}: NLL {m['nll']:.2f} (k={k}) in {rows[-1][3]:.0f} s", flush=True)
-    print(f"\n{len(images)} test images, device {device}, torch {torch.__version__}\n")
-    print("| model | β | latent | test NLL (k) | -ELBO | reconstruction | KL | active units |")
+    source = "metrics.json" if args.from_metrics else f"{len(images)} test images, device {device}"
+    print(f"\n{source}, torch {torch.__version__}\n")
+    print("| model | β | latent | test NLL ± s.e. (k, images) | -ELBO | reconstruction | KL | active units |")
     print("|---|---|---|---|---|---|---|---|")
     for name, beta, m, _ in rows:
-        print(f"| {name} | {beta:g} | {m['latent_dim']} | {m['nll']:.2f} ± {m['nll_stderr']:.2f} ({m['k']}) | "
+        print(f"| {name} | {beta:g} | {m['latent_dim']} | {m['nll']:.2f} ± {m['nll_stderr']:.2f} ({m['k']}, {m['images']}) | "
               f"{m['neg_elbo']:.2f} | {m['reconstruction']:.2f} | {m['kl']:.2f} | {m['active_units']} |")
     for name, nll in PUBLISHED:
         print(f"| {name} (published) | 1 | | {nll:.2f} | | | | |")

@@ -13,18 +13,21 @@ from vae_core.checkpoints import list_checkpoints  # noqa: E402
 
 def main() -> None:
     root = sys.argv[1] if len(sys.argv) > 1 else "checkpoints"
-    print("| model | latent | β | test NLL (k) | -ELBO | KL | active units | trained | size |")
+    print("| model | latent | β | test NLL (k, test images) | -ELBO | KL (rate) | active units | trained | size |")
     print("|---|---|---|---|---|---|---|---|---|")
     for c in list_checkpoints(root):
         cfg, m = c["config"], c["metrics"]
         t, tr = m.get("test", {}), m.get("training", {})
         size = sum(f.stat().st_size for f in Path(c["path"]).iterdir()) / 2**20
-        nll = f"{t['nll']:.2f} ({t['k']})" if t else "not evaluated"
+        nll = f"{t['nll']:.2f} ({t['k']}, {t['images']})" if t else "not evaluated"
         elbo = f"{t['neg_elbo']:.2f}" if t else ""
         kl = f"{t['kl']:.2f}" if t else ""
         au = f"{t['active_units']}/{t['latent_dim']}" if t else ""
         trained = f"{tr.get('epochs', '?')} epochs, {tr.get('seconds', 0) / 60:.0f} min, {tr.get('device', '?')}"
-        print(f"| {c['name']} | {cfg['latent_dim']} | {cfg.get('beta', 1):g} | {nll} | {elbo} | {kl} | {au} | "
+        beta = f"{cfg.get('beta', 1):g}"
+        if cfg.get("beta_per_image_sum", cfg.get("beta", 1)) != cfg.get("beta", 1):
+            beta += f" (= {cfg['beta_per_image_sum']:g} per image)"
+        print(f"| {c['name']} | {cfg['latent_dim']} | {beta} | {nll} | {elbo} | {kl} | {au} | "
               f"{trained} | {size:.1f} MiB |")
 
 

@@ -1,6 +1,7 @@
 """The launched app, driven through gradio_client: every event, with good and bad input."""
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -140,3 +141,17 @@ def test_the_app_starts_without_data(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_umap_runs_in_the_background_and_is_cached_on_disk(client, app):
+    fig, note, status = client.predict(MAIN, "UMAP", True, api_name="/latent_map")
+    assert "being computed in the background" in status and "PCA of the 32-D codes" in json.dumps(fig)
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        fig, note, status = client.predict(MAIN, "UMAP", True, api_name="/latent_map")
+        if "UMAP of the 32-D codes" in json.dumps(fig):
+            break
+        time.sleep(3)
+    else:
+        raise AssertionError(f"UMAP never arrived: {status}")
+    assert status == "" and list((app[1] / "cache").glob("umap-*.npy"))

@@ -82,7 +82,7 @@ def posterior_bars(mu: np.ndarray, sigma: np.ndarray, dims: list[int] | None = N
         error_y=dict(type="data", array=sigma[dims], thickness=1.5, width=4), name="q(z|x): mu ± sigma",
         hovertemplate="%{x}: mu %{y:.2f} ± %{error_y.array:.2f}<extra></extra>"))
     fig.add_hrect(y0=-1, y1=1, fillcolor="#999", opacity=0.12, line_width=0,
-                  annotation_text="prior N(0,1): ±1", annotation_position="top left")
+                  annotation_text="prior N(0, 1): ±1", annotation_position="top right")
     fig.update_layout(height=260, margin=dict(l=40, r=10, t=30, b=30), plot_bgcolor="white",
                       yaxis=dict(title="value", gridcolor="#eee", zeroline=True), showlegend=False,
                       title=dict(text="Where the encoder puts it: mu ± sigma per dimension", font=dict(size=13), x=0.01))
