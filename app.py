@@ -60,7 +60,7 @@ def build_demo() -> gr.Blocks:
         with gr.Row():
             model_dd = gr.Dropdown(label="Model", choices=CTX.model_choices(), value=CTX.default_model(),
                                    scale=1, min_width=220)
-            summary = gr.Markdown(model_summary(CTX.default_model()), elem_classes="note")
+            summary = gr.Markdown(model_summary(CTX.default_model()), elem_classes="note", min_width=300)
 
         with gr.Tab("Latent map", id="map"):
             with gr.Row():
