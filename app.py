@@ -17,6 +17,7 @@ import gradio as gr
 from ui.state import CTX
 from ui.texts import BETA_TEXT, CLICK_BRIDGE, CSS, HOW_IT_WORKS
 from ui.views import (
+    rd_points,
     _projection_choices,
     api_decode,
     api_encode,
@@ -290,6 +291,7 @@ def warm_up(name: str | None) -> None:
         CTX.registry.embedding(name, CTX.test_images())
         for d in CTX.ladder():
             CTX.registry.embedding(d["name"], CTX.test_images())
+        rd_points()  # the beta view's rate-distortion chart
     except Exception as e:  # start-up must never fail on a bad model; the views say what is wrong
         print(f"warm-up: {e}")
 

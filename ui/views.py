@@ -410,7 +410,7 @@ def _nearest_ladder(beta: float) -> dict:
     return min(ladder, key=lambda d: (abs(np.log(d["beta"]) - np.log(beta)), not d["shipped"]))
 
 
-def _rd_points() -> list[dict]:
+def rd_points() -> list[dict]:
     images = _need_test_images()[:2000]
     points = []
     for d in CTX.ladder():
@@ -445,7 +445,7 @@ def show_beta(beta: float):
         return f"β = {beta:g}: showing **{name}** (β = {pick['beta']:g}).\n\n{NO_DATA}", None, None, None, None, None
     recon, samples = _model_panels(name, _fixed_digits())
     emb = CTX.registry.embedding(name, CTX.test_images())
-    rd = figures.rate_distortion(_rd_points(), name)
+    rd = figures.rate_distortion(rd_points(), name)
     fig, _ = _map_base(name, "PCA", height=380)
     exact = "exactly this β" if abs(pick["beta"] - beta) < 1e-9 else f"the nearest trained β = {pick['beta']:g}"
     head = f"Slider β = {beta:g}: showing **{name}**, {exact}."
