@@ -284,7 +284,12 @@ def pick_gallery(name: str, evt: gr.SelectData):
     images = _need_test_images()
     i = _gallery_index(evt.index)
     digit = data.to_float(images[i:i + 1])[0, 0].numpy().tolist()
-    return (digit, f"test image #{i}", *reconstruct(name, digit, f"test image #{i}"))
+    return _picked(name, digit, f"test image #{i}")
+
+
+def _picked(name: str, digit: list, source: str) -> tuple:
+    """A newly chosen digit: it becomes the visitor's current digit and is reconstructed at once."""
+    return (digit, source, *reconstruct(name, digit, source))
 
 
 def first_digit(name: str):
@@ -293,7 +298,7 @@ def first_digit(name: str):
         return (gr.skip(),) * 7
     i = _gallery_index(0)
     digit = data.to_float(CTX.test_images()[i:i + 1])[0, 0].numpy().tolist()
-    return (digit, f"test image #{i}", *reconstruct(name, digit, f"test image #{i}"))
+    return _picked(name, digit, f"test image #{i}")
 
 
 def pick_sketch(name: str, sketch):
@@ -304,7 +309,7 @@ def pick_sketch(name: str, sketch):
         digit = explore.prepare_user_image(composite).tolist()
     except ValueError as e:
         raise gr.Error(str(e)) from None
-    return (digit, "your drawing", *reconstruct(name, digit, "your drawing"))
+    return _picked(name, digit, "your drawing")
 
 
 def pick_upload(name: str, file):
@@ -315,7 +320,7 @@ def pick_upload(name: str, file):
         digit = explore.prepare_user_image(explore.load_image_file(path)).tolist()
     except ValueError as e:
         raise gr.Error(str(e)) from None
-    return (digit, "your upload", *reconstruct(name, digit, "your upload"))
+    return _picked(name, digit, "your upload")
 
 
 @torch.no_grad()

@@ -55,7 +55,7 @@ class Progress:
     images_per_second: float
     lr: float
     val: dict | None = None  # epoch only: validation figures (elbo, reconstruction, kl)
-    model: VAE | None = None  # epoch only: the model being trained, to evaluate or snapshot (then .train() it)
+    model: VAE | None = None  # epoch only: the model being trained, to evaluate or snapshot (training resumes after)
 
 
 @dataclass
