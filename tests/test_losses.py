@@ -69,3 +69,14 @@ def test_kl_warmup_ramps_linearly():
     assert losses.kl_warmup(2.0, 0.5, 2.0) == 0.5
     assert losses.kl_warmup(2.0, 5.0, 2.0) == 2.0
     assert losses.kl_warmup(2.0, 0.0, 0.0) == 2.0
+
+
+def test_loss_terms_are_fp32_when_the_network_ran_in_bf16():
+    # Under CUDA's bf16 autocast the network hands over bf16 logits, mu and logvar; the sums must not be bf16.
+    torch.manual_seed(0)
+    out, mu, logvar = torch.randn(8, 1, 28, 28), torch.randn(8, 32), torch.randn(8, 32) * 0.5
+    x = (torch.rand(8, 1, 28, 28) > 0.5).float()
+    full = losses.elbo_terms(out, x, mu, logvar)
+    half = losses.elbo_terms(out.bfloat16(), x, mu.bfloat16(), logvar.bfloat16())
+    assert half.loss.dtype == half.kl.dtype == torch.float32
+    assert torch.allclose(half.loss, full.loss, rtol=1e-2)

@@ -112,6 +112,16 @@ def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(tmp_path, data
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+def test_bf16_training_tracks_fp32(mnist):
+    # The CUDA path trains under bf16 autocast; CPU autocast runs the same arithmetic, so it is checked here.
+    model_cfg, cfg = _small(epochs=1, train_limit=512, batch_size=64)
+    fp32 = train.train(model_cfg, replace(cfg, precision="fp32"), mnist).history[0]
+    bf16 = train.train(model_cfg, replace(cfg, precision="bf16"), mnist).history[0]
+    assert bf16["loss"] != fp32["loss"]  # the bf16 path did run
+    assert bf16["loss"] == pytest.approx(fp32["loss"], rel=0.03)
+    assert bf16["kl"] == pytest.approx(fp32["kl"], rel=0.2)
+
+
 def test_seed_presets_train_a_step(mnist):
     for preset in ("seed-conv", "seed-mlp"):
         model_cfg, cfg = _small(preset, epochs=1, train_limit=128, batch_size=64)

@@ -40,6 +40,7 @@ class TrainConfig:
     seed: int = 0  # seeds parameters, shuffling and binarisation; CPU runs are reproducible
     device: str = "auto"  # "auto" (CUDA, then MPS, then CPU), "cuda", "mps" or "cpu"
     compile: bool = False  # torch.compile the model (CUDA only; pays off on long runs)
+    precision: str = "auto"  # "auto" (bf16 autocast on CUDA, fp32 elsewhere), "bf16" or "fp32"
     grad_clip: float = 0.0  # clip the gradient norm to this (0: off)
 
     def validate(self) -> None:
@@ -57,6 +58,8 @@ class TrainConfig:
             raise ValueError(f"lr_schedule must be cosine or constant, not {self.lr_schedule!r}")
         if self.device not in ("auto", "cuda", "mps", "cpu"):
             raise ValueError(f"device must be auto, cuda, mps or cpu, not {self.device!r}")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise ValueError(f"precision must be auto, bf16 or fp32, not {self.precision!r}")
 
 
 @dataclass

@@ -162,6 +162,8 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: s
         model.load_state_dict(checkpoints.load_model(source).state_dict())
     model.to(device).train()
     cuda = device.type == "cuda"
+    # The network's matmuls and convolutions in bf16 on CUDA; the losses are always summed in fp32.
+    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and cuda)
     if cuda:
         model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -203,7 +205,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: s
                 xb = torch.bernoulli(xb, generator=bin_gen)
             if cuda:
                 xb = xb.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 out_b, mu, logvar = step_fn(xb)
             terms = elbo_terms(out_b, xb, mu, logvar, model.likelihood, beta, cfg.reduction)
             opt.zero_grad(set_to_none=True)
