@@ -24,8 +24,8 @@ train --preset seed-conv --out "$OUT/seed-conv"
 train --preset seed-mlp --out "$OUT/seed-mlp"
 
 # Test figures into each metrics.json. The main model: k = 1000 on all 10,000 test digits. The others,
-# on a CPU: k = 100 on the first 2,000 (OTHER_K=1000 OTHER_LIMIT=0 on a GPU for the full figures).
+# on a CPU: k = 1000 on the first 2,000 (OTHER_LIMIT=0 on a GPU for all 10,000).
 python -m vae_core.evaluate "$OUT/mnist-z32" --k 1000
 for name in mnist-z32-beta0.1 mnist-z32-beta0.5 mnist-z32-beta2 mnist-z32-beta4 mnist-z32-beta8 mnist-z2 seed-conv seed-mlp; do
-  python -m vae_core.evaluate "$OUT/$name" --k "${OTHER_K:-100}" --limit "${OTHER_LIMIT:-2000}"
+  python -m vae_core.evaluate "$OUT/$name" --k "${OTHER_K:-1000}" --limit "${OTHER_LIMIT:-2000}"
 done
