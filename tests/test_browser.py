@@ -91,6 +91,7 @@ def test_map_click_shows_the_digit(browser, app_url, mnist):
     # Dots overlap, so Plotly may report a neighbour of the one aimed at: check what was shown is true.
     shown, label = re.search(r"Test image #(\d+), a (\d)", text).groups()
     assert int(mnist.test_labels[int(shown)]) == int(label)
+    _wait_for(lambda: page.locator("#click-digit img").is_visible(), what="the clicked digit's image")
     _shot(page, "map.png")
     page.close()
 
@@ -187,5 +188,6 @@ def test_clicking_empty_space_of_the_2d_map_decodes_it(browser, app_url):
     page.mouse.click(corner["x"], corner["y"])
     text = _wait_for(lambda: (t := page.inner_text("body")) and "Decoded z = (" in t and t, what="the decoded spot")
     assert "Decoded z = (2.8" in text or "Decoded z = (2.7" in text
+    assert not page.locator("#click-digit").is_visible()  # no empty frame where no test digit belongs
     _shot(page, "map-2d.png")
     page.close()

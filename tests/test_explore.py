@@ -97,7 +97,9 @@ def test_registry_embeds_once_and_adds_models(tmp_path, model):
 def test_manifold_of_a_2d_model():
     m = VAE(ModelConfig(latent_dim=2, width=8)).eval()
     mosaic, axis = explore.manifold(m, n=5, extent=2.0)
-    assert mosaic.shape == (140, 140) and mosaic.dtype == np.uint8 and axis[0] == -2.0
+    assert mosaic.shape == (140, 140) and mosaic.dtype == np.uint8
+    step = axis[1] - axis[0]  # five tiles, each 0.8 wide, cover [-2, 2] edge to edge
+    assert axis[0] - step / 2 == pytest.approx(-2.0) and axis[-1] + step / 2 == pytest.approx(2.0)
     with pytest.raises(ValueError):
         explore.manifold(VAE(ModelConfig(latent_dim=3, width=8)), n=3)
 

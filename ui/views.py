@@ -88,9 +88,10 @@ def _map_base(name: str, projection: str, manifold: bool = False, height: int = 
     emb = CTX.registry.embedding(name, images)
     labels = CTX.mnist().test_labels.numpy()
     if model.latent_dim == 2:
-        bg = explore.manifold(model, n=21, extent=3.0) if manifold else None
+        extent = plane_extent(emb.mu)
+        bg = explore.manifold(model, n=23, extent=extent) if manifold else None
         fig = figures.latent_map(emb.mu, labels, f"{name}: the 2-D latent space itself (posterior means)",
-                                 "z1", "z2", background=bg, clickable_extent=3.0, height=height)
+                                 "z1", "z2", background=bg, clickable_extent=extent, height=height)
         return fig, emb.mu
     if projection == "UMAP" and emb.umap is not None:
         fig = figures.latent_map(emb.umap, labels, f"{name}: UMAP of the {model.latent_dim}-D codes",
@@ -100,6 +101,11 @@ def _map_base(name: str, projection: str, manifold: bool = False, height: int = 
     fig = figures.latent_map(emb.pca, labels, f"{name}: PCA of the {model.latent_dim}-D codes",
                              f"PC1 ({r[0]:.0%} of variance)", f"PC2 ({r[1]:.0%})", height=height)
     return fig, emb.pca
+
+
+def plane_extent(mu: np.ndarray) -> float:
+    """Half-width of a 2-D map: the prior's +-3 at least, widened in halves to hold 99.9% of the codes."""
+    return float(min(6.0, max(3.0, np.ceil(2 * np.quantile(np.abs(mu), 0.999)) / 2)))
 
 
 def _project(name: str, z: np.ndarray) -> np.ndarray:
@@ -187,13 +193,15 @@ def map_click(name: str, payload: str):
         code = ", ".join(f"z{d + 1} = {mu[0, d]:.2f} ± {sigma[d]:.2f}" for d in dims)
         text = (f"**Test image #{i}, a {label}.** Left: the digit. Right: the decoder's reconstruction from "
                 f"its code's mean. Most informative dimensions: {code}.")
-        return _img(x), _img(recon), text
+        return gr.update(value=_img(x), visible=True), _img(recon), text
     if model.latent_dim != 2:
         return gr.skip(), gr.skip(), "Click a dot: on a projected map, empty space has no single code."
     zx = _check_range(click.get("x"), -10, 10, "x")
     zy = _check_range(click.get("y"), -10, 10, "y")
     image = explore.decode_images(model, torch.tensor([[zx, zy]]))
-    return None, _img(image), f"**Decoded z = ({zx:.2f}, {zy:.2f})**: no test digit needed; this is what the decoder draws there."
+    # No test digit belongs to an empty spot: hide its frame rather than show an empty one.
+    return (gr.update(value=None, visible=False), _img(image),
+            f"**Decoded z = ({zx:.2f}, {zy:.2f})**: no test digit needed; this is what the decoder draws there.")
 
 
 # ----------------------------------------------------------------------------- generate

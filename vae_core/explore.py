@@ -197,13 +197,14 @@ def encode_images(model: VAE, x: torch.Tensor, batch_size: int = 1000) -> tuple[
 
 
 def manifold(model: VAE, n: int = 15, extent: float = 2.5) -> tuple[np.ndarray, np.ndarray]:
-    """For a 2-D model: an n x n mosaic of decoded points on a grid over [-extent, extent]^2.
+    """For a 2-D model: an n x n mosaic of decoded points whose tiles cover [-extent, extent]^2 exactly.
 
-    Returns (mosaic uint8 without gutters, axis coordinates). Row 0 is the top (largest z2).
+    Returns (mosaic uint8 without gutters, the tiles' centres along an axis). Row 0 is the top (largest z2).
     """
     if model.latent_dim != 2:
         raise ValueError("the decoded manifold is drawn for 2-D models only")
-    axis = np.linspace(-extent, extent, n, dtype=np.float32)
+    half_tile = extent / n
+    axis = np.linspace(-extent + half_tile, extent - half_tile, n, dtype=np.float32)
     zz = torch.tensor([[x, y] for y in axis[::-1] for x in axis])
     tiles = to_uint8(decode_images(model, zz))
     rows = [np.concatenate(list(tiles[r * n:(r + 1) * n]), axis=1) for r in range(n)]

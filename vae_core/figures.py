@@ -59,8 +59,11 @@ def latent_map(coords: np.ndarray, labels: np.ndarray, title: str, x_title: str,
             customdata=idx, hovertemplate=f"digit {digit}<br>test image #%{{customdata}}<extra></extra>"))
     _base_layout(fig, title, x_title, y_title, height)
     if clickable_extent is not None:
-        fig.update_xaxes(range=[-clickable_extent, clickable_extent])
-        fig.update_yaxes(range=[-clickable_extent, clickable_extent], scaleanchor="x", scaleratio=1)
+        # A square plane (z1 and z2 on one scale) that the decoded digits cover edge to edge: the plot
+        # narrows to fit rather than widening its range past the mosaic.
+        fig.update_xaxes(range=[-clickable_extent, clickable_extent], constrain="domain")
+        fig.update_yaxes(range=[-clickable_extent, clickable_extent], scaleanchor="x", scaleratio=1,
+                         constrain="domain")
     return fig
 
 
