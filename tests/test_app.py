@@ -120,6 +120,14 @@ def test_beta_switch(client):
     assert "less than minimum value 0.1" in _error(lambda: client.predict(-3.0, api_name="/show_beta"))
 
 
+def test_beta_view_counts_active_units_as_the_model_card_does(client):
+    head, *_, kl_plot = client.predict(8.0, api_name="/show_beta")
+    assert "mnist-z32-beta8" in head
+    title = json.loads(kl_plot["plot"])["layout"]["title"]["text"]
+    metrics = json.loads((Path(__file__).resolve().parents[1] / "checkpoints/mnist-z32-beta8/metrics.json").read_text())
+    assert f"{metrics['test']['active_units']} of 32 active" in title
+
+
 def test_tiny_training_run_adds_a_model(client, app):
     job = client.submit(1.0, 1, 500, api_name="/train")
     outputs = list(job)

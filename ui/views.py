@@ -19,7 +19,7 @@ import torch
 from vae_core import data, explore, figures
 from vae_core.checkpoints import CheckpointError
 from vae_core.config import TrainConfig
-from vae_core.evaluate import rate_and_distortion
+from vae_core.evaluate import ACTIVE_UNIT_THRESHOLD, rate_and_distortion
 from vae_core.train import train as run_training
 
 from .state import CTX, MAIN_MODEL
@@ -462,7 +462,16 @@ def show_beta(beta: float):
     fig, _ = _map_base(name, "PCA", height=380)
     exact = "exactly this β" if abs(pick["beta"] - beta) < 1e-9 else f"the nearest trained β = {pick['beta']:g}"
     head = f"Slider β = {beta:g}: showing **{name}**, {exact}."
-    return head, recon, samples, fig, rd, figures.kl_bars(emb.kl_per_dim)
+    return head, recon, samples, fig, rd, _kl_figure(name, emb)
+
+
+def _kl_figure(name: str, emb: explore.Embedding):
+    """KL bars from the model's own test figures where it has them, so the count matches its card."""
+    test = CTX.registry.entry(name).metrics.get("test", {})
+    if "kl_per_dim" in test and "mu_variance_per_dim" in test:
+        variance = np.asarray(test["mu_variance_per_dim"])
+        return figures.kl_bars(np.asarray(test["kl_per_dim"]), variance > ACTIVE_UNIT_THRESHOLD)
+    return figures.kl_bars(emb.kl_per_dim, emb.mu.var(0) > ACTIVE_UNIT_THRESHOLD)
 
 
 def _train_progress_loop(worker: threading.Thread, updates: queue.Queue, history: list, progress, epochs: int):

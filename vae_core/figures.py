@@ -114,19 +114,27 @@ def rate_distortion(points: list[dict], current: str | None) -> go.Figure:
                       title=dict(text="Rate against distortion (test digits; ★ = shown model)", font=dict(size=13), x=0.01),
                       xaxis=dict(title="rate: KL(q(z|x) || p(z)), nats", gridcolor="#eee"),
                       yaxis=dict(title="distortion: -log p(x|z), nats", gridcolor="#eee"))
+    if points:  # head-room above the top point, so that its β label is not cut off
+        ys = [p["distortion"] for p in points]
+        pad = max(5.0, 0.08 * (max(ys) - min(ys)))
+        fig.update_yaxes(range=[min(ys) - pad, max(ys) + 2 * pad])
     return fig
 
 
-def kl_bars(kl_per_dim: np.ndarray, threshold: float = 0.01) -> go.Figure:
-    """Average KL of each latent dimension, sorted; collapsed dimensions (near zero) are grey."""
+def kl_bars(kl_per_dim: np.ndarray, active: np.ndarray) -> go.Figure:
+    """Average KL of each latent dimension, sorted; inactive (collapsed) dimensions are grey.
+
+    `active` marks the active units by evaluate's criterion, so that the count matches the model's card.
+    """
+    active = np.asarray(active, dtype=bool)
     order = np.argsort(-kl_per_dim)
     values = kl_per_dim[order]
-    colours = ["#0072B2" if v > threshold else "#bbb" for v in values]
-    active = int((kl_per_dim > threshold).sum())
+    colours = ["#0072B2" if a else "#bbb" for a in active[order]]
+    count = int(active.sum())
     fig = go.Figure(go.Bar(x=[f"z{i + 1}" for i in order], y=values, marker_color=colours,
                            hovertemplate="%{x}: %{y:.3f} nats<extra></extra>"))
     fig.update_layout(height=300, margin=dict(l=50, r=10, t=40, b=40), plot_bgcolor="white",
-                      title=dict(text=f"KL per latent dimension: {active} of {len(values)} carry information "
+                      title=dict(text=f"KL per latent dimension: {count} of {len(values)} active "
                                       "(grey = collapsed to the prior)", font=dict(size=13), x=0.01),
                       yaxis=dict(title="KL, nats", gridcolor="#eee"), xaxis=dict(tickfont=dict(size=9)))
     return fig
