@@ -123,7 +123,8 @@ def build_demo() -> gr.Blocks:
                         recon = gr.Image(label="reconstruction", elem_classes="digit", height=200, interactive=False)
                     recon_text = gr.Markdown("Pick a digit from the gallery, draw one, or upload a picture.")
                     eps_btn = gr.Button("Draw ε again (8 samples of z = μ + σ·ε)")
-                    eps_grid = gr.Image(label="decoded samples of q(z|x)", elem_classes="digit", interactive=False)
+                    eps_grid = gr.Image(label="decoded samples of q(z|x)", elem_classes="digit", height=210,
+                                        interactive=False)
             with gr.Row():
                 bars = gr.Plot(show_label=False)
                 place = gr.Plot(show_label=False)
@@ -234,7 +235,7 @@ def build_demo() -> gr.Blocks:
             gen_map, [model_dd, z_state], gen_map_plot, api_name=False)
         grid_btn.click(sample_grid, [model_dd, temperature], gen_grid, api_name="sample_grid")
 
-        recon_outputs = [seen, recon, bars, place, recon_text]
+        recon_outputs = [seen, recon, bars, place, recon_text, eps_grid]
         picked = [digit_state, source_state, *recon_outputs]
         gallery.select(pick_gallery, model_dd, picked, api_name=False)
         sketch_btn.click(pick_sketch, [model_dd, sketch], picked, api_name="encode_sketch")

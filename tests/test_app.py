@@ -59,8 +59,9 @@ def test_upload_good_and_bad_files(client, tmp_path):
     a[30:50, 30:130] = 20
     a[50:170, 100:120] = 20
     Image.fromarray(a).save(good)
-    seen, recon, bars, place, text = client.predict(MAIN, handle_file(str(good)), api_name="/encode_upload")
+    seen, recon, bars, place, text, samples = client.predict(MAIN, handle_file(str(good)), api_name="/encode_upload")
     assert Image.open(seen).size == (224, 224) and "your upload" in text
+    assert Image.open(samples).size[0] > 4 * 28  # eight decoded draws of z ~ q(z|x), shown with no extra click
     text = tmp_path / "notes.png"
     text.write_text("not an image at all")
     assert "not an image" in _error(lambda: client.predict(MAIN, handle_file(str(text)), api_name="/encode_upload"))

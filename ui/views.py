@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from vae_core import data, explore, figures
+from vae_core.model import VAE
 from vae_core.checkpoints import CheckpointError
 from vae_core.config import TrainConfig
 from vae_core.evaluate import ACTIVE_UNIT_THRESHOLD, rate_and_distortion
@@ -303,7 +304,7 @@ def _picked(name: str, digit: list, source: str) -> tuple:
 def first_digit(name: str):
     """On page load: the gallery's first digit, so the Reconstruct view opens with an example."""
     if CTX.test_images() is None:
-        return (gr.skip(),) * 7
+        return (gr.skip(),) * 8
     i = _gallery_index(0)
     digit = data.to_float(CTX.test_images()[i:i + 1])[0, 0].numpy().tolist()
     return _picked(name, digit, f"test image #{i}")
@@ -322,7 +323,7 @@ def pick_sketch(name: str, sketch):
 
 def pick_upload(name: str, file):
     if file is None:
-        return (gr.skip(),) * 7
+        return (gr.skip(),) * 8
     path = file if isinstance(file, str) else getattr(file, "name", None)
     try:
         digit = explore.prepare_user_image(explore.load_image_file(path)).tolist()
@@ -335,7 +336,7 @@ def pick_upload(name: str, file):
 def reconstruct(name: str, digit: list | None, source: str):
     """The current digit through the model: what it sees, its code, the reconstruction, its place."""
     if not digit:
-        return None, None, None, None, "Pick a digit from the gallery, draw one, or upload a picture."
+        return None, None, None, None, "Pick a digit from the gallery, draw one, or upload a picture.", None
     model = _model(name)
     x = torch.tensor(digit, dtype=torch.float32).reshape(1, 1, 28, 28)
     if x.min() < 0 or x.max() > 1 or not torch.isfinite(x).all():
@@ -355,19 +356,23 @@ def reconstruct(name: str, digit: list | None, source: str):
     shown = "the 16 most informative dimensions" if dims else "every dimension"
     text = (f"**{source}** as the model sees it (28x28, centred like MNIST), and its reconstruction from "
             f"the code's mean. The chart shows {shown}: a narrow bar is a confident encoder.")
-    return _img(x), _img(recon), bars, place, text
+    return _img(x), _img(recon), bars, place, text, _posterior_samples(model, mu, logvar)
+
+
+def _posterior_samples(model: VAE, mu: torch.Tensor, logvar: torch.Tensor) -> np.ndarray:
+    """Eight draws z = mu + sigma * eps, decoded: the encoder gives a distribution, not a point."""
+    z = model.reparameterize(mu.expand(8, -1), logvar.expand(8, -1))
+    return explore.grid(explore.decode_images(model, z), ncols=4, factor=3)
 
 
 @torch.no_grad()
 def resample(name: str, digit: list | None):
-    """Draw eps again: z = mu + sigma * eps, eight times. The encoder gives a distribution, not a point."""
+    """Draw eps again for the current digit."""
     if not digit:
         raise gr.Error("Pick, draw or upload a digit first.")
     model = _model(name)
-    x = torch.tensor(digit, dtype=torch.float32).reshape(1, 1, 28, 28)
-    mu, logvar = model.encode(x)
-    z = model.reparameterize(mu.expand(8, -1), logvar.expand(8, -1))
-    return explore.grid(explore.decode_images(model, z), ncols=8, factor=3)
+    mu, logvar = model.encode(torch.tensor(digit, dtype=torch.float32).reshape(1, 1, 28, 28))
+    return _posterior_samples(model, mu, logvar)
 
 
 # ----------------------------------------------------------------------------- interpolate
