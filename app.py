@@ -61,7 +61,8 @@ def build_demo() -> gr.Blocks:
         with gr.Row():
             model_dd = gr.Dropdown(label="Model", choices=CTX.model_choices(), value=CTX.default_model(),
                                    scale=1, min_width=220)
-            summary = gr.Markdown(model_summary(CTX.default_model()), elem_classes="note", min_width=300)
+            with gr.Column(scale=1, min_width=300):  # a column, so that on a phone the card wraps below
+                summary = gr.Markdown(model_summary(CTX.default_model()), elem_classes="note")
 
         with gr.Tab("Latent map", id="map"):
             with gr.Row():

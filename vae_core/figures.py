@@ -22,10 +22,11 @@ CLICK_GRID = 81  # resolution of the invisible layer that makes empty space of a
 def _base_layout(fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 560) -> go.Figure:
     fig.update_layout(
         title=dict(text=title, x=0.01, y=0.99, yanchor="top", font=dict(size=15)), height=height,
-        margin=dict(l=50, r=10, t=95, b=45), plot_bgcolor="white", paper_bgcolor="white",
-        # A horizontal legend above the plot: beside it, it would squeeze the map on a phone.
+        margin=dict(l=50, r=10, t=120, b=45), plot_bgcolor="white", paper_bgcolor="white",
+        # A horizontal legend above the plot: beside it, it would squeeze the map on a phone. The top
+        # margin leaves room for it to wrap to four rows on a phone without reaching the title.
         legend=dict(title="digit:", itemsizing="constant", orientation="h",
-                    yanchor="bottom", y=1.01, xanchor="left", x=0, entrywidth=34),
+                    yanchor="bottom", y=1.01, xanchor="left", x=0, entrywidth=30),
         hoverlabel=dict(bgcolor="white"), dragmode="pan", uirevision="keep",
         xaxis=dict(title=x_title, zeroline=False, gridcolor="#eee"),
         yaxis=dict(title=y_title, zeroline=False, gridcolor="#eee"),
