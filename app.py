@@ -75,9 +75,11 @@ def build_demo() -> gr.Blocks:
                     map_note = gr.Markdown(elem_classes="note")
                 with gr.Column(scale=1, min_width=220):
                     gr.Markdown("**Clicked point**")
+                    # Hidden until the first click, so the page opens on no empty frames.
                     click_input = gr.Image(label="test digit", elem_id="click-digit", elem_classes="digit", height=180,
-                                           interactive=False)
-                    click_recon = gr.Image(label="decoded", elem_classes="digit", height=180, interactive=False)
+                                           interactive=False, visible=False)
+                    click_recon = gr.Image(label="decoded", elem_id="click-decoded", elem_classes="digit", height=180,
+                                           interactive=False, visible=False)
                     click_text = gr.Markdown("Click a dot on the map.")
             click_box = gr.Textbox(elem_id="map-click", show_label=False, container=False)
             click_btn = gr.Button(elem_id="map-click-btn", elem_classes="hidden-bridge")

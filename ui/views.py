@@ -82,18 +82,23 @@ def model_summary(name: str) -> str:
     return " · ".join(parts)
 
 
-def _map_base(name: str, projection: str, manifold: bool = False, height: int = 560):
-    """The latent map of the test set for a model, as a figure, and the coordinates used."""
+def _map_base(name: str, projection: str, manifold: bool = False, height: int | None = None):
+    """The latent map of the test set for a model, as a figure, and the coordinates used.
+
+    A 2-D model's plane is square, so its map is taller by default than a projection's.
+    """
     model = _model(name)
     images = _need_test_images()
     emb = CTX.registry.embedding(name, images)
     labels = CTX.mnist().test_labels.numpy()
     if model.latent_dim == 2:
+        height = height or 700
         extent = plane_extent(emb.mu)
         bg = explore.manifold(model, n=23, extent=extent) if manifold else None
         fig = figures.latent_map(emb.mu, labels, f"{name}: the 2-D latent space itself (posterior means)",
                                  "z1", "z2", background=bg, clickable_extent=extent, height=height)
         return fig, emb.mu
+    height = height or 560
     if projection == "UMAP" and emb.umap is not None:
         fig = figures.latent_map(emb.umap, labels, f"{name}: UMAP of the {model.latent_dim}-D codes",
                                  "UMAP 1", "UMAP 2", height=height)
@@ -194,14 +199,14 @@ def map_click(name: str, payload: str):
         code = ", ".join(f"z{d + 1} = {mu[0, d]:.2f} ± {sigma[d]:.2f}" for d in dims)
         text = (f"**Test image #{i}, a {label}.** Left: the digit. Right: the decoder's reconstruction from "
                 f"its code's mean. Most informative dimensions: {code}.")
-        return gr.update(value=_img(x), visible=True), _img(recon), text
+        return gr.update(value=_img(x), visible=True), gr.update(value=_img(recon), visible=True), text
     if model.latent_dim != 2:
         return gr.skip(), gr.skip(), "Click a dot: on a projected map, empty space has no single code."
     zx = _check_range(click.get("x"), -10, 10, "x")
     zy = _check_range(click.get("y"), -10, 10, "y")
     image = explore.decode_images(model, torch.tensor([[zx, zy]]))
     # No test digit belongs to an empty spot: hide its frame rather than show an empty one.
-    return (gr.update(value=None, visible=False), _img(image),
+    return (gr.update(value=None, visible=False), gr.update(value=_img(image), visible=True),
             f"**Decoded z = ({zx:.2f}, {zy:.2f})**: no test digit needed; this is what the decoder draws there.")
 
 
