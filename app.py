@@ -17,14 +17,13 @@ import gradio as gr
 from ui.state import CTX
 from ui.texts import BETA_TEXT, CLICK_BRIDGE, CSS, HOW_IT_WORKS
 from ui.views import (
-    rd_points,
-    _projection_choices,
     api_decode,
     api_encode,
     api_interpolate,
     cancel_training,
     compare,
     decode_point,
+    first_digit,
     gallery_items,
     gen_map,
     gen_setup,
@@ -35,10 +34,11 @@ from ui.views import (
     pick_gallery,
     pick_sketch,
     pick_upload,
-    first_digit,
     poll_umap,
+    projection_choices,
     random_digit,
     random_point,
+    rd_points,
     reconstruct,
     resample,
     reset_point,
@@ -212,7 +212,7 @@ def build_demo() -> gr.Blocks:
         gen_outputs = [z_state, dims_state, gen_info, *sliders, gen_image]
 
         def on_model(name):
-            choices = _projection_choices(name) if name else ["PCA"]
+            choices = projection_choices(name) if name else ["PCA"]
             return (model_summary(name), gr.update(choices=choices, value=choices[0]),
                     gr.update(visible=choices == ["2-D latent"]))
 

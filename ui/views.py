@@ -17,10 +17,10 @@ import numpy as np
 import torch
 
 from vae_core import data, explore, figures
-from vae_core.model import VAE
 from vae_core.checkpoints import CheckpointError
 from vae_core.config import TrainConfig
 from vae_core.evaluate import ACTIVE_UNIT_THRESHOLD, rate_and_distortion
+from vae_core.model import VAE
 from vae_core.train import train as run_training
 
 from .state import CTX, MAIN_MODEL
@@ -65,6 +65,17 @@ def _check_range(value, lo, hi, what):
     if not lo <= v <= hi or v != v:
         raise gr.Error(f"{what} must be between {lo:g} and {hi:g}; got {v:g}.")
     return v
+
+
+def _digit_tensor(image) -> torch.Tensor:
+    """A digit from the page or the API (28 rows of 28 values in [0, 1]) as a (1, 1, 28, 28) tensor."""
+    try:
+        x = torch.tensor(image, dtype=torch.float32)
+    except (TypeError, ValueError):
+        raise gr.Error("image must be 28 rows of 28 numbers between 0 and 1") from None
+    if x.shape != (28, 28) or not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+        raise gr.Error(f"image must be 28 rows of 28 numbers between 0 and 1 (got shape {tuple(x.shape)})")
+    return x.reshape(1, 1, 28, 28)
 
 
 def model_summary(name: str) -> str:
@@ -123,7 +134,7 @@ def _project(name: str, z: np.ndarray) -> np.ndarray:
     return (z - emb.pca_mean) @ emb.pca_components.T
 
 
-def _projection_choices(name: str) -> list[str]:
+def projection_choices(name: str) -> list[str]:
     model = _model(name)
     return ["2-D latent"] if model.latent_dim == 2 else ["PCA", "UMAP"]
 
@@ -134,7 +145,7 @@ def show_map(name: str, projection: str, manifold: bool):
     if CTX.test_images() is None:
         return None, NO_DATA, ""
     model = _model(name)
-    choices = _projection_choices(name)
+    choices = projection_choices(name)
     projection = projection if projection in choices else choices[0]
     status = ""
     if projection == "UMAP":
@@ -231,7 +242,7 @@ def gen_setup(name: str):
     z = [0.0] * model.latent_dim
     sliders = [gr.update(visible=i < len(dims), value=0.0,
                          label=f"z{dims[i] + 1}" if i < len(dims) else "") for i in range(MAX_SLIDERS)]
-    return [z, dims, info, *sliders, _img(explore.decode_images(_model(name), torch.zeros(1, model.latent_dim)))]
+    return [z, dims, info, *sliders, _img(explore.decode_images(model, torch.zeros(1, model.latent_dim)))]
 
 
 def decode_point(name: str, z: list[float], dims: list[int], *values):
@@ -279,26 +290,29 @@ def gen_map(name: str, z: list[float]):
 # ----------------------------------------------------------------------------- reconstruct
 
 
+def _gallery_indices(images: torch.Tensor) -> list[int]:
+    """The test images the gallery shows: a fixed random choice, the same for every visitor."""
+    g = torch.Generator().manual_seed(7)
+    return torch.randperm(len(images), generator=g)[:GALLERY_SIZE].tolist()
+
+
+def _test_digit(images: torch.Tensor, i: int) -> list:
+    """Test image #i as a 28x28 list in [0, 1], the form of the visitor's current digit."""
+    return data.to_float(images[i:i + 1])[0, 0].numpy().tolist()
+
+
 def gallery_items():
     images = CTX.test_images()
     if images is None:
         return []
-    g = torch.Generator().manual_seed(7)
-    idx = torch.randperm(len(images), generator=g)[:GALLERY_SIZE].tolist()
     labels = CTX.mnist().test_labels
-    return [(_img(data.to_float(images[i:i + 1]), 3), f"#{i}: a {int(labels[i])}") for i in idx]
-
-
-def _gallery_index(evt_index: int) -> int:
-    g = torch.Generator().manual_seed(7)
-    return int(torch.randperm(len(CTX.test_images()), generator=g)[evt_index])
+    return [(_img(data.to_float(images[i:i + 1]), 3), f"#{i}: a {int(labels[i])}") for i in _gallery_indices(images)]
 
 
 def pick_gallery(name: str, evt: gr.SelectData):
     images = _need_test_images()
-    i = _gallery_index(evt.index)
-    digit = data.to_float(images[i:i + 1])[0, 0].numpy().tolist()
-    return _picked(name, digit, f"test image #{i}")
+    i = _gallery_indices(images)[evt.index]
+    return _picked(name, _test_digit(images, i), f"test image #{i}")
 
 
 def _picked(name: str, digit: list, source: str) -> tuple:
@@ -308,11 +322,11 @@ def _picked(name: str, digit: list, source: str) -> tuple:
 
 def first_digit(name: str):
     """On page load: the gallery's first digit, so the Reconstruct view opens with an example."""
-    if CTX.test_images() is None:
+    images = CTX.test_images()
+    if images is None:
         return (gr.skip(),) * 8
-    i = _gallery_index(0)
-    digit = data.to_float(CTX.test_images()[i:i + 1])[0, 0].numpy().tolist()
-    return _picked(name, digit, f"test image #{i}")
+    i = _gallery_indices(images)[0]
+    return _picked(name, _test_digit(images, i), f"test image #{i}")
 
 
 def pick_sketch(name: str, sketch):
@@ -343,9 +357,7 @@ def reconstruct(name: str, digit: list | None, source: str):
     if not digit:
         return None, None, None, None, "Pick a digit from the gallery, draw one, or upload a picture.", None
     model = _model(name)
-    x = torch.tensor(digit, dtype=torch.float32).reshape(1, 1, 28, 28)
-    if x.min() < 0 or x.max() > 1 or not torch.isfinite(x).all():
-        raise gr.Error("A digit is 28x28 numbers between 0 and 1.")
+    x = _digit_tensor(digit)
     mu, logvar = model.encode(x)
     recon = explore.decode_images(model, mu)
     mu_np, sigma_np = mu[0].detach().numpy(), torch.exp(0.5 * logvar)[0].detach().numpy()
@@ -376,7 +388,7 @@ def resample(name: str, digit: list | None):
     if not digit:
         raise gr.Error("Pick, draw or upload a digit first.")
     model = _model(name)
-    mu, logvar = model.encode(torch.tensor(digit, dtype=torch.float32).reshape(1, 1, 28, 28))
+    mu, logvar = model.encode(_digit_tensor(digit))
     return _posterior_samples(model, mu, logvar)
 
 
@@ -400,18 +412,23 @@ def use_current(digit: list | None, source: str):
 
 
 @torch.no_grad()
+def _interpolation(model: VAE, ends: torch.Tensor, steps: float, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The codes from the first end's mean to the second's, and their decoded images."""
+    n = int(_check_range(steps, 2, 24, "steps"))
+    if mode not in ("linear", "spherical"):
+        raise gr.Error("mode is linear or spherical")
+    mu, _ = model.encode(ends)
+    path = explore.interpolate(mu[0], mu[1], n, mode)
+    return path, explore.decode_images(model, path)
+
+
+@torch.no_grad()
 def interpolate(name: str, a: list | None, b: list | None, steps: float, mode: str):
     if not a or not b:
         raise gr.Error("Choose both ends first (the dice pick a random test digit).")
     model = _model(name)
-    n = int(_check_range(steps, 2, 24, "steps"))
-    if mode not in ("linear", "spherical"):
-        raise gr.Error("mode is linear or spherical")
-    x = torch.tensor([a, b], dtype=torch.float32).reshape(2, 1, 28, 28)
-    mu, _ = model.encode(x)
-    path = explore.interpolate(mu[0], mu[1], n, mode)
-    frames = explore.decode_images(model, path)
-    strip = explore.grid(frames, ncols=n, factor=3)
+    path, frames = _interpolation(model, torch.cat([_digit_tensor(a), _digit_tensor(b)]), steps, mode)
+    strip = explore.grid(frames, ncols=len(frames), factor=3)
     out = Path(tempfile.mkdtemp(prefix="interp-"))
     (out / "interpolation.png").write_bytes(explore.png_bytes(strip))
     big = [explore.upscale(f, 6) for f in explore.to_uint8(frames)]
@@ -433,15 +450,16 @@ def _nearest_ladder(beta: float) -> dict:
     return min(ladder, key=lambda d: (abs(np.log(d["beta"]) - np.log(beta)), not d["shipped"]))
 
 
+def _rd(name: str) -> dict:
+    """A model's rate and distortion on the first 2,000 test digits, computed once."""
+    entry = CTX.registry.entry(name)
+    if entry.rd is None:
+        entry.rd = rate_and_distortion(_model(name), _need_test_images()[:2000])
+    return entry.rd
+
+
 def rd_points() -> list[dict]:
-    images = _need_test_images()[:2000]
-    points = []
-    for d in CTX.ladder():
-        entry = CTX.registry.entry(d["name"])
-        if entry.rd is None:
-            entry.rd = rate_and_distortion(CTX.registry.model(d["name"]), images)
-        points.append({"name": d["name"], "beta": d["beta"], "ladder": d["shipped"], **entry.rd})
-    return points
+    return [{"name": d["name"], "beta": d["beta"], "ladder": d["shipped"], **_rd(d["name"])} for d in CTX.ladder()]
 
 
 def _fixed_digits() -> torch.Tensor:
@@ -588,7 +606,7 @@ def compare(name_a: str, name_b: str):
         recon, samples = _model_panels(name, digits)
         out += [recon, samples]
         e = CTX.registry.entry(name)
-        rd = rate_and_distortion(_model(name), _need_test_images()[:2000])
+        rd = _rd(name)
         rows.append(f"| {name} | {e.config.get('beta', 1):g} | {e.config['model']['latent_dim']} | "
                     f"{rd['rate']:.1f} | {rd['distortion']:.1f} |")
     table = ("| model | β | latent | KL (rate) | reconstruction (distortion) |\n|---|---|---|---|---|\n"
@@ -607,16 +625,6 @@ def how_figures(name: str):
 
 
 # ----------------------------------------------------------------------------- plain API (for scripts)
-
-
-def _digit_tensor(image) -> torch.Tensor:
-    try:
-        x = torch.tensor(image, dtype=torch.float32)
-    except (TypeError, ValueError):
-        raise gr.Error("image must be 28 rows of 28 numbers between 0 and 1") from None
-    if x.shape != (28, 28) or not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1:
-        raise gr.Error(f"image must be 28 rows of 28 numbers between 0 and 1 (got shape {tuple(x.shape)})")
-    return x.reshape(1, 1, 28, 28)
 
 
 @torch.no_grad()
@@ -647,12 +655,7 @@ def api_interpolate(model: str, a: int, b: int, steps: int = 10, mode: str = "li
     m = _model(model)
     images = _need_test_images()
     ia, ib = (int(_check_range(i, 0, len(images) - 1, "test image index")) for i in (a, b))
-    n = int(_check_range(steps, 2, 24, "steps"))
-    if mode not in ("linear", "spherical"):
-        raise gr.Error("mode is linear or spherical")
-    mu, _ = m.encode(data.to_float(images[[ia, ib]]))
-    path = explore.interpolate(mu[0], mu[1], n, mode)
-    frames = explore.decode_images(m, path)
+    path, frames = _interpolation(m, data.to_float(images[[ia, ib]]), steps, mode)
     return {"frames": frames[:, 0].numpy().round(4).tolist(), "codes": path.tolist()}
 
 

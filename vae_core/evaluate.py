@@ -127,6 +127,18 @@ def format_table(name: str, m: dict) -> str:
     return "\n".join([name] + [f"  {a.ljust(width)}  {b}" for a, b in rows])
 
 
+@torch.no_grad()
+def rate_and_distortion(model: VAE, images: torch.Tensor, seed: int = 0) -> dict:
+    """Fast rate (mean KL) and distortion (one-sample -log p(x|z)) on binarised test images, per image."""
+    x = data.binarized_test_set(images)
+    with torch.random.fork_rng(devices=[]):  # a fixed eps, without touching anyone else's random stream
+        torch.manual_seed(seed)
+        mu, logvar = model.encode(x)
+        z = model.reparameterize(mu, logvar)
+    distortion = -bernoulli_log_likelihood(bernoulli_logits(model, z), x).mean().item()
+    return {"rate": kl_per_dim(mu, logvar).sum(1).mean().item(), "distortion": distortion, "images": len(x)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vae_core.evaluate", description="Test figures of a checkpoint.")
     parser.add_argument("checkpoint", help="checkpoint folder")
@@ -160,15 +172,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-@torch.no_grad()
-def rate_and_distortion(model: VAE, images: torch.Tensor, seed: int = 0) -> dict:
-    """Fast rate (mean KL) and distortion (one-sample -log p(x|z)) on binarised test images, per image."""
-    x = data.binarized_test_set(images)
-    with torch.random.fork_rng(devices=[]):  # a fixed eps, without touching anyone else's random stream
-        torch.manual_seed(seed)
-        mu, logvar = model.encode(x)
-        z = model.reparameterize(mu, logvar)
-    distortion = -bernoulli_log_likelihood(bernoulli_logits(model, z), x).mean().item()
-    return {"rate": kl_per_dim(mu, logvar).sum(1).mean().item(), "distortion": distortion, "images": len(x)}

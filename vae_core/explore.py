@@ -19,6 +19,7 @@ import torch
 from PIL import Image, ImageOps
 
 from . import checkpoints, data
+from .losses import kl_per_dim
 from .model import VAE
 
 MAX_UPLOAD_PIXELS = 4096 * 4096  # larger images are refused: decoding them is a denial of service
@@ -341,7 +342,7 @@ class Registry:
             if entry.embedding is None:
                 mu, logvar = encode_images(model, data.to_float(test_images))
                 proj, comps, mean, ratio = pca(mu)
-                kl = 0.5 * (mu ** 2 + np.exp(logvar) - logvar - 1).mean(0)
+                kl = kl_per_dim(torch.from_numpy(mu), torch.from_numpy(logvar)).mean(0).numpy()
                 entry.embedding = Embedding(mu, logvar, proj, comps, mean, ratio, kl)
             return entry.embedding
 
