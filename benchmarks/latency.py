@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vae_core import data, explore, load_model
+from vae_core import data, images, latent, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = ROOT / "checkpoints" / "mnist-z32"
@@ -43,34 +43,34 @@ def timed(fn, repeats: int, warmup: int = 3) -> list[float]:
     return out
 
 
-def model_figures(n_points: int, repeats: int, images: torch.Tensor) -> None:
+def model_figures(n_points: int, repeats: int, test_images: torch.Tensor) -> None:
     model = load_model(MAIN)
     torch.set_grad_enabled(False)
     z1, z64 = torch.randn(1, model.latent_dim), torch.randn(64, model.latent_dim)
     print(f"decode one point (model.decode):       {percentiles(timed(lambda: model.decode(z1), repeats))}")
     print(f"decode one point to a PNG (the slider): "
-          f"{percentiles(timed(lambda: explore.png_bytes(explore.upscale(explore.to_uint8(explore.decode_images(model, z1))[0])), repeats))}")
+          f"{percentiles(timed(lambda: images.png_bytes(images.upscale(images.to_uint8(latent.decode_images(model, z1))[0])), repeats))}")
     print(f"decode a batch of 64:                  {percentiles(timed(lambda: model.decode(z64), max(10, repeats // 5)))}")
-    x = data.to_float(images[:n_points])
-    t = timed(lambda: explore.encode_images(model, x), 3, warmup=1)
+    x = data.to_float(test_images[:n_points])
+    t = timed(lambda: latent.encode_images(model, x), 3, warmup=1)
     print(f"encode {n_points} test images:            {percentiles(t)}")
-    mu, _ = explore.encode_images(model, x)
-    print(f"PCA of {n_points} codes:                  {percentiles(timed(lambda: explore.pca(mu), 5, warmup=1))}")
+    mu, _ = latent.encode_images(model, x)
+    print(f"PCA of {n_points} codes:                  {percentiles(timed(lambda: latent.pca(mu), 5, warmup=1))}")
 
 
 UMAP_CHILD = """
 import sys, time, numpy as np
 t0 = time.perf_counter()
-from vae_core import explore
+from vae_core import latent
 codes = np.load(sys.argv[1])
-t1 = time.perf_counter(); explore.umap_embed(codes); t2 = time.perf_counter(); explore.umap_embed(codes); t3 = time.perf_counter()
+t1 = time.perf_counter(); latent.umap_embed(codes); t2 = time.perf_counter(); latent.umap_embed(codes); t3 = time.perf_counter()
 print(f"{t2 - t1:.2f} {t3 - t2:.2f}")
 """
 
 
-def umap_figures(n_points: int, images: torch.Tensor) -> None:
+def umap_figures(n_points: int, test_images: torch.Tensor) -> None:
     model = load_model(MAIN)
-    mu, _ = explore.encode_images(model, data.to_float(images[:n_points]))
+    mu, _ = latent.encode_images(model, data.to_float(test_images[:n_points]))
     with tempfile.TemporaryDirectory() as tmp:
         np.save(Path(tmp) / "codes.npy", mu)
         out = subprocess.run([sys.executable, "-c", UMAP_CHILD, str(Path(tmp) / "codes.npy")], cwd=ROOT,
@@ -169,11 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-browser", action="store_true", help="skip the Playwright round trip")
     parser.add_argument("--port", type=int, default=7911)
     args = parser.parse_args(argv)
-    images = data.load_mnist().test_images
+    test_images = data.load_mnist().test_images
     n, repeats, runs, moves = (500, 20, 1, 5) if args.smoke else (10000, 300, 3, 60)
     print(f"CPU threads {torch.get_num_threads()}, torch {torch.__version__}, model {MAIN.name}")
-    model_figures(n, repeats, images)
-    umap_figures(n if args.smoke else 10000, images)
+    model_figures(n, repeats, test_images)
+    umap_figures(n if args.smoke else 10000, test_images)
     cold_start(args.port, runs)
     if not args.no_browser:
         slider_round_trip(args.port, moves)

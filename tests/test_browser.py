@@ -1,7 +1,9 @@
 """A real browser (Playwright driving Debian's Chromium) against the launched app.
 
 It drags a Generate slider, clicks a dot on the map, runs an interpolation, switches beta, and saves
-a screenshot of every view into assets/ (at 1280x900 and at phone width) for the README.
+a screenshot of every view (at 1280x900 and at phone width). The screenshots go to a temporary folder,
+so a test run leaves the work tree as it was; `VAE_REFRESH_ASSETS=1 python -m pytest tests/test_browser.py`
+writes them into assets/ for the README instead.
 """
 
 import os
@@ -15,7 +17,7 @@ import pytest
 from conftest import launch_app
 
 ROOT = Path(__file__).resolve().parents[1]
-ASSETS = ROOT / "assets"
+REFRESH_ASSETS = os.environ.get("VAE_REFRESH_ASSETS") == "1"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
@@ -56,9 +58,16 @@ def _tab(page, name):
     time.sleep(0.5)
 
 
-def _shot(page, name):
-    ASSETS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ASSETS / name), full_page=True)
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    """Where the screenshots go: assets/ when asked to refresh them, else a temporary folder."""
+    return ROOT / "assets" if REFRESH_ASSETS else tmp_path_factory.mktemp("screenshots")
+
+
+def _shot(page, folder: Path, name: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    page.screenshot(path=str(folder / name), full_page=True)
+    return folder / name
 
 
 def _wait_for(predicate, timeout=60.0, what="the page to update"):
@@ -76,7 +85,7 @@ def _image_src(page, label):
     return loc.get_attribute("src") if loc.count() else None
 
 
-def test_map_click_shows_the_digit(browser, app_url, mnist):
+def test_map_click_shows_the_digit(browser, app_url, mnist, shots):
     page = _open(browser, app_url)
     point = page.evaluate("""() => {
       const gd = document.querySelector('#latent-map .js-plotly-plot');
@@ -93,11 +102,11 @@ def test_map_click_shows_the_digit(browser, app_url, mnist):
     shown, label = re.search(r"Test image #(\d+), a (\d)", text).groups()
     assert int(mnist.test_labels[int(shown)]) == int(label)
     _wait_for(lambda: page.locator("#click-digit img").is_visible(), what="the clicked digit's image")
-    _shot(page, "map.png")
+    _shot(page, shots, "map.png")
     page.close()
 
 
-def test_dragging_a_slider_redraws_the_digit(browser, app_url):
+def test_dragging_a_slider_redraws_the_digit(browser, app_url, shots):
     page = _open(browser, app_url)
     _tab(page, "Generate")
     page.wait_for_selector("input[type=range]")
@@ -118,11 +127,11 @@ def test_dragging_a_slider_redraws_the_digit(browser, app_url):
     page.get_by_role("button", name="Grid of 36 samples").click()
     _wait_for(lambda: _image_src(page, "samples from the prior"), what="the sample grid")
     time.sleep(1.5)
-    _shot(page, "generate.png")
+    _shot(page, shots, "generate.png")
     page.close()
 
 
-def test_reconstruct_and_interpolate(browser, app_url):
+def test_reconstruct_and_interpolate(browser, app_url, shots):
     page = _open(browser, app_url)
     _tab(page, "Reconstruct")
     item = page.locator(".gallery-item, button.thumbnail-item").nth(2)
@@ -130,7 +139,7 @@ def test_reconstruct_and_interpolate(browser, app_url):
     item.click()
     _wait_for(lambda: f"test image {caption} as the model sees it" in page.inner_text("body"), what="its reconstruction")
     time.sleep(1.0)
-    _shot(page, "reconstruct.png")
+    _shot(page, shots, "reconstruct.png")
     _tab(page, "Interpolate")
     page.get_by_role("button", name="Pick A").click()
     page.get_by_role("button", name="Pick B").click()
@@ -139,11 +148,11 @@ def test_reconstruct_and_interpolate(browser, app_url):
     _wait_for(lambda: _image_src(page, "decoded steps from A to B"), what="the interpolation strip")
     _wait_for(lambda: ".gif" in page.inner_text("body"), what="the downloads")
     time.sleep(1.0)
-    _shot(page, "interpolate.png")
+    _shot(page, shots, "interpolate.png")
     page.close()
 
 
-def test_switching_beta_changes_the_model(browser, app_url):
+def test_switching_beta_changes_the_model(browser, app_url, shots):
     page = _open(browser, app_url)
     _tab(page, "KL weight β")
     _wait_for(lambda: "Slider β = 1" in page.inner_text("body"), what="the beta view")
@@ -158,24 +167,32 @@ def test_switching_beta_changes_the_model(browser, app_url):
                      what="the beta switch")
     assert "showing mnist-z32-beta4, exactly this β" in text
     time.sleep(1.5)
-    _shot(page, "beta.png")
+    _shot(page, shots, "beta.png")
     _tab(page, "How it works")
     time.sleep(1.5)
-    _shot(page, "how-it-works.png")
+    _shot(page, shots, "how-it-works.png")
     page.close()
 
 
-def test_phone_width_screenshots(browser, app_url):
+def test_a_phone_sees_the_map_and_the_digit_above_its_sliders(browser, app_url, shots):
     page = _open(browser, app_url, width=390, height=844)
     time.sleep(1.0)
-    _shot(page, "phone-map.png")
+    fits = "() => document.documentElement.scrollWidth <= window.innerWidth + 1"
+    assert page.evaluate(fits)  # nothing pushes the page wider than the phone
+    plot = page.locator("#latent-map .js-plotly-plot").bounding_box()
+    assert plot["width"] >= 300  # the map keeps the phone's width (a legend beside it would squeeze it)
+    _shot(page, shots, "phone-map.png")
     _tab(page, "Generate")
     _wait_for(lambda: _image_src(page, "decoded digit"), what="the first digit")
-    _shot(page, "phone-generate.png")
+    digit = page.locator(".block:has-text('decoded digit') img").first.bounding_box()
+    slider = page.locator("input[type=range]:visible").first.bounding_box()
+    assert digit["y"] + digit["height"] <= slider["y"]  # the digit sits above the sliders that move it
+    assert page.evaluate(fits)
+    _shot(page, shots, "phone-generate.png")
     page.close()
 
 
-def test_clicking_empty_space_of_the_2d_map_decodes_it(browser, app_url):
+def test_clicking_empty_space_of_the_2d_map_decodes_it(browser, app_url, shots):
     page = _open(browser, app_url)
     page.locator(".block:has-text('Model') input").first.click()
     page.get_by_role("option", name="mnist-z2 (latent 2").first.click()
@@ -192,5 +209,5 @@ def test_clicking_empty_space_of_the_2d_map_decodes_it(browser, app_url):
     text = _wait_for(lambda: (t := page.inner_text("body")) and "Decoded z = (" in t and t, what="the decoded spot")
     assert re.search(r"Decoded z = \((3\.9|4\.0)\d, -(3\.9|4\.0)\d\)", text)  # a corner far from every dot
     assert not page.locator("#click-digit").is_visible()  # no empty frame where no test digit belongs
-    _shot(page, "map-2d.png")
+    _shot(page, shots, "map-2d.png")
     page.close()

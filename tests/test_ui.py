@@ -4,7 +4,7 @@ import threading
 import time
 from types import SimpleNamespace
 
-from ui import views
+from ui.views import training
 from ui.state import CTX, TrainingSlot
 
 
@@ -45,7 +45,7 @@ def test_a_waiting_visitor_can_cancel():
 def test_closing_the_tab_cancels_that_visitors_training():
     event = CTX.cancels.setdefault("visitor-1", threading.Event())
     other = CTX.cancels.setdefault("visitor-2", threading.Event())
-    views.visitor_left(SimpleNamespace(session_hash="visitor-1"))
+    training.visitor_left(SimpleNamespace(session_hash="visitor-1"))
     assert event.is_set() and not other.is_set() and "visitor-1" not in CTX.cancels
-    views.cancel_training(SimpleNamespace(session_hash="visitor-2"))
+    training.cancel_training(SimpleNamespace(session_hash="visitor-2"))
     assert other.is_set()

@@ -1,4 +1,5 @@
-"""The explorer's UI pieces: shared state (state.py), event handlers (views.py) and words (texts.py).
+"""The explorer's UI on top of vae_core: one module per view (views/), the frame they sit in (page.py),
+what several views use (common.py, state.py, figures.py) and the plain API for scripts (api.py).
 
-app.py lays them out; nothing here holds ML logic, which lives in vae_core.
+Nothing here holds ML logic, which lives in vae_core.
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import torch
 
 from vae_core import data
-from vae_core.explore import Registry
+from vae_core.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN_MODEL = "mnist-z32"
@@ -70,6 +71,10 @@ class Context:
                 out.append({"name": n, "beta": float(e.config.get("beta", 1.0)), "shipped": e.shipped})
         return sorted(out, key=lambda d: (d["beta"], not d["shipped"]))
 
+    def nearest_ladder(self, beta: float) -> dict:
+        """The ladder model whose beta is nearest on a log scale, a shipped one first; the ladder is not empty."""
+        return min(self.ladder(), key=lambda d: (abs(math.log(d["beta"]) - math.log(beta)), not d["shipped"]))
+
 
 class TrainingSlot:
     """One training run at a time; up to `max_waiting` visitors wait in line, the rest are told it is busy."""
@@ -79,7 +84,6 @@ class TrainingSlot:
         self._cv = threading.Condition()
         self._busy = False
         self._waiting = 0
-        self.status = ""
 
     def try_enter(self) -> int | None:
         """Queue position (0 = running now), or None if the line is full."""

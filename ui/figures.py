@@ -1,7 +1,7 @@
-"""Plotly figures of the latent space and of training, shared by the app and the benchmarks.
+"""The app's Plotly figures of the latent space and of training, with the page's wording.
 
-Each figure is a plain plotly Figure built from arrays; no gradio here. Point traces carry the test
-image's index in `customdata`, which the app's click bridge reads back.
+Each figure is a plain plotly Figure built from arrays. Point traces carry the test image's index in
+`customdata`, which the page's click bridge reads back.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import base64
 import numpy as np
 import plotly.graph_objects as go
 
-from .explore import png_bytes
+from vae_core.images import png_bytes
 
 # Ten colours that stay apart for the common colour-vision deficiencies (Okabe-Ito plus four).
 DIGIT_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7",

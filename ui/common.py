@@ -1,0 +1,153 @@
+"""What several views use: limits, the one digit validator, model lookup, pictures and the map figure.
+
+Bad input raises gr.Error with a sentence that says what was expected, and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+import numpy as np
+import torch
+
+from vae_core import data, images, latent
+from vae_core.checkpoints import CheckpointError
+
+from . import figures
+from .state import CTX
+
+NO_DATA = ("**This view needs the MNIST test set**, which was not found. Start the app with "
+           "`--data-dir DIR` or set `VAE_DATA_DIR` to a folder holding the four MNIST files "
+           "(it downloads them there when the network allows). Generating and drawing work without it.")
+CODE_LIMIT = 10.0  # |z| accepted from a click or the API: far past the prior's +-3, short of overflow
+PANEL_DIGITS = 8  # test digits shown in the model panels (one of each class 0-7), always the same ones
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A number a visitor sets: one range, step and default for the widget and the check alike."""
+
+    lo: float
+    hi: float
+    default: float
+    step: float = 1
+
+    def slider(self, label: str, **kwargs) -> gr.Slider:
+        return gr.Slider(self.lo, self.hi, value=self.default, step=self.step, label=label, **kwargs)
+
+    def check(self, value, what: str) -> float:
+        return check_number(value, self.lo, self.hi, what)
+
+
+BETA = Limit(0.1, 8.0, 1.0, 0.1)  # the KL weight on the beta view's slider and for training there
+
+
+def check_number(value, lo: float, hi: float, what: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise gr.Error(f"{what} must be a number between {lo:g} and {hi:g}, not {str(value)[:40]!r}.") from None
+    if not lo <= v <= hi:  # NaN fails this too
+        raise gr.Error(f"{what} must be between {lo:g} and {hi:g}; got {v:g}.")
+    return v
+
+
+def digit_tensor(image) -> torch.Tensor:
+    """A digit from the page or the API (28 rows of 28 values in [0, 1]) as a (1, 1, 28, 28) tensor."""
+    expected = "image must be 28 rows of 28 numbers between 0 and 1"
+    # The shape is checked before any conversion, so a huge list is refused at once.
+    if not (isinstance(image, (list, np.ndarray)) and len(image) == 28
+            and all(isinstance(row, (list, np.ndarray)) and len(row) == 28 for row in image)):
+        rows = len(image) if isinstance(image, (list, np.ndarray)) else type(image).__name__
+        raise gr.Error(f"{expected} (got {rows} rows)")
+    try:
+        x = torch.tensor(np.asarray(image, dtype=np.float32))
+    except (TypeError, ValueError, OverflowError):
+        raise gr.Error(f"{expected} (some values are not numbers)") from None
+    if not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+        raise gr.Error(f"{expected} (values range from {x.min():g} to {x.max():g})")
+    return x.reshape(1, 1, 28, 28)
+
+
+def get_model(name: str):
+    if not name or not isinstance(name, str):
+        raise gr.Error("No model is selected (and none was found in checkpoints/).")
+    try:
+        return CTX.registry.model(name)
+    except KeyError:
+        raise gr.Error(f"There is no model called {name[:80]!r}.") from None
+    except CheckpointError as e:
+        raise gr.Error(f"That model cannot be loaded: {e}") from None
+
+
+def need_test_images() -> torch.Tensor:
+    test = CTX.test_images()
+    if test is None:
+        raise gr.Error(NO_DATA.replace("**", "").replace("`", ""))
+    return test
+
+
+def picture(x: torch.Tensor | np.ndarray, factor: int = 8) -> np.ndarray:
+    """One image in [0, 1] (28, 28) or (1, 1, 28, 28) as an enlarged uint8 picture."""
+    return images.upscale(images.to_uint8(x).reshape(28, 28), factor)
+
+
+def digit_from_test_set(i: int) -> list:
+    """Test image #i as a 28x28 list in [0, 1], the form of the visitor's current digit."""
+    return data.to_float(need_test_images()[i:i + 1])[0, 0].numpy().tolist()
+
+
+def map_figure(name: str, projection: str, manifold: bool = False, height: int | None = None):
+    """The latent map of the test set for a model. A 2-D model's square plane is taller by default."""
+    model = get_model(name)
+    emb = CTX.registry.embedding(name, need_test_images())
+    labels = CTX.mnist().test_labels.numpy()
+    if model.latent_dim == 2:
+        extent = latent.plane_extent(emb.mu)
+        bg = latent.manifold(model, n=23, extent=extent) if manifold else None
+        return figures.latent_map(emb.mu, labels, f"{name}: the 2-D latent space itself (posterior means)",
+                                  "z1", "z2", background=bg, clickable_extent=extent, height=height or 700)
+    if projection == "UMAP" and emb.umap is not None:
+        return figures.latent_map(emb.umap, labels, f"{name}: UMAP of the {model.latent_dim}-D codes",
+                                  "UMAP 1", "UMAP 2", height=height or 560)
+    r = emb.pca_ratio
+    return figures.latent_map(emb.pca, labels, f"{name}: PCA of the {model.latent_dim}-D codes",
+                              f"PC1 ({r[0]:.0%} of variance)", f"PC2 ({r[1]:.0%})", height=height or 560)
+
+
+def project(name: str, z: np.ndarray) -> np.ndarray:
+    """Codes -> the 2-D plane of the PCA map (or the space itself for a 2-D model)."""
+    emb = CTX.registry.embedding(name, need_test_images())
+    z = np.atleast_2d(z)
+    if z.shape[1] == 2:
+        return z
+    return (z - emb.pca_mean) @ emb.pca_components.T
+
+
+def marked_map(name: str, points: np.ndarray, label: str, height: int, line: bool = False):
+    """The PCA map with codes marked on it (a point, or a path); None without test digits."""
+    if CTX.test_images() is None:
+        return None
+    fig = map_figure(name, "PCA", height=height)
+    return figures.mark_points(fig, project(name, points), label, line=line)
+
+
+def panel_digits() -> torch.Tensor:
+    """One test digit of each class 0..PANEL_DIGITS-1, the same for every model."""
+    test, labels = need_test_images(), CTX.mnist().test_labels
+    idx = [int(torch.nonzero(labels == d)[0, 0]) for d in range(PANEL_DIGITS)]
+    return data.to_float(test[idx])
+
+
+@torch.no_grad()
+def model_panels(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The panel digits over their reconstructions, and 16 samples from fixed codes of the prior."""
+    model = get_model(name)
+    digits = panel_digits()
+    mu, _ = model.encode(digits)
+    recon = latent.decode_images(model, mu)
+    g = torch.Generator().manual_seed(0)
+    samples = latent.decode_images(model, torch.randn(16, model.latent_dim, generator=g))
+    return (images.grid(torch.cat([digits, recon]), ncols=PANEL_DIGITS, factor=3),
+            images.grid(samples, ncols=8, factor=3))

@@ -1,0 +1,121 @@
+"""The frame every view sits in: the header with the model menu, and what the views share.
+
+Model changes and page load reach every view through one event: `Page.on_model`, which fires when
+the model shown changes, including when the page first opens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import gradio as gr
+
+from .state import CTX
+
+TITLE = "VAE latent space explorer"
+INTRO = ("# What does a VAE learn? Explore its latent space\n"
+         "A variational autoencoder squeezed 60,000 handwritten digits into a handful of numbers "
+         "each. Drag those numbers, draw your own digit, walk between two digits, and see what "
+         "the KL weight β does.")
+
+CSS = """
+#map-click, #map-click-btn { display: none !important; }
+.digit img { image-rendering: pixelated; }
+.note { font-size: 0.95em; color: var(--body-text-color-subdued); }
+footer { display: none !important; }
+"""
+
+# Gradio's Plot has no click event: this bridge listens to Plotly's own click on the maps and hands the
+# point (its test-image index, or its x, y) to a hidden button, whose click event's `js` hands the
+# payload to Python as the value of a hidden textbox.
+HEAD = """
+<script>
+(() => {
+  function bind(plot) {
+    if (plot.__vaeBound || typeof plot.on !== 'function') return;
+    plot.__vaeBound = true;
+    plot.on('plotly_click', (ev) => {
+      const p = ev && ev.points && ev.points[0];
+      if (!p) return;
+      const index = (p.data.type === 'scattergl' || p.data.type === 'scatter') && p.customdata !== undefined
+        ? Number(p.customdata) : null;
+      window.__vaeClick = JSON.stringify({index: index, x: Number(p.x), y: Number(p.y), t: Date.now()});
+      const button = document.querySelector('#map-click-btn');
+      if (button) button.click();
+    });
+  }
+  const scan = () => document.querySelectorAll('#latent-map .js-plotly-plot').forEach(bind);
+  new MutationObserver(scan).observe(document.documentElement, {childList: true, subtree: true});
+  setInterval(scan, 1000);
+})();
+</script>
+"""
+
+
+@dataclass
+class Page:
+    """What the views share: the model menu, the model shown, and the visitor's current digit."""
+
+    demo: gr.Blocks
+    model: gr.Dropdown  # the model menu in the header
+    current: gr.State  # the model every view shows; set on page load and on every change of the menu
+    digit: gr.State  # the visitor's current digit (28 rows of 28 values in [0, 1]), or None
+    source: gr.State  # where that digit came from, in words ("test image #12", "your drawing")
+    menus: list[gr.Dropdown] = field(default_factory=list)  # every menu that lists the models
+    models_added: list = field(default_factory=list)  # events after which a new model may exist
+
+    def on_model(self, fn, inputs, outputs, **kwargs):
+        """Run fn whenever the model shown changes, on page load too. Returns the event, to chain on."""
+        return self.current.change(fn, inputs, outputs, api_name=False, **kwargs)
+
+    def model_menu(self, **kwargs) -> gr.Dropdown:
+        """A menu of the models, kept up to date with the header's (on page load, after a training)."""
+        menu = gr.Dropdown(choices=CTX.model_choices(), **kwargs)
+        self.menus.append(menu)
+        return menu
+
+    def wire(self) -> None:
+        """Called once every view is built: page load and new models update every menu."""
+        self.model.change(lambda name: name, self.model, self.current, api_name=False)
+        self.demo.load(self._on_load, self.model, [self.current, *self.menus], api_name=False)
+        for event in self.models_added:
+            event.then(self._menu_updates, None, self.menus, api_name=False)
+
+    def _on_load(self, name: str | None) -> list:
+        """A new visitor: list the models as they are now (others may have trained some) and show one."""
+        CTX.registry.refresh()
+        value = name if name in CTX.registry.names() else CTX.default_model()
+        return [value, *self._menu_updates(value)]
+
+    def _menu_updates(self, value: str | None = None) -> list:
+        """Fresh choices for every menu; the header's also gets `value` when one is given."""
+        choices = CTX.model_choices()
+        header = gr.update(choices=choices, value=value) if value else gr.update(choices=choices)
+        return [header] + [gr.update(choices=choices)] * (len(self.menus) - 1)
+
+
+def build_header(demo: gr.Blocks) -> Page:
+    gr.Markdown(INTRO)
+    with gr.Row():
+        menu = gr.Dropdown(label="Model", choices=CTX.model_choices(), value=CTX.default_model(),
+                           scale=1, min_width=220)
+        with gr.Column(scale=1, min_width=300):  # a column, so that on a phone the card wraps below
+            summary = gr.Markdown(model_summary(CTX.default_model()), elem_classes="note")
+    page = Page(demo, menu, gr.State(None), gr.State(None), gr.State(""), menus=[menu])
+    page.on_model(model_summary, page.current, summary)
+    return page
+
+
+def model_summary(name: str | None) -> str:
+    if not name:
+        return "No models found: train one with `python -m vae_core.train` (see the README)."
+    e = CTX.registry.entry(name)
+    m = e.config["model"]
+    test = e.metrics.get("test", {})
+    parts = [f"**{name}**: latent dimension {m['latent_dim']}, β = {e.config.get('beta', 1):g}, "
+             f"{m['likelihood']} decoder ({m['arch']} network)"]
+    if test.get("nll"):
+        parts.append(f"test NLL {test['nll']:.1f} nats (k = {test['k']}), {test['active_units']} active units")
+    if not e.shipped:
+        parts.append("trained in this app")
+    return " · ".join(parts)

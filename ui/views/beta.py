@@ -1,0 +1,118 @@
+"""KL weight beta: switch between models trained at beta = 0.1 ... 8, see rate against distortion and
+posterior collapse, retrain at any beta (training.py), and compare two models side by side."""
+
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+
+from vae_core.evaluate import ACTIVE_UNIT_THRESHOLD, rate_and_distortion
+
+from .. import figures
+from ..common import BETA, NO_DATA, get_model, map_figure, model_panels, need_test_images
+from ..state import CTX
+from . import training
+
+TITLE, ID = "KL weight β", "beta"
+RD_IMAGES = 2000  # test digits behind each model's rate and distortion
+MAP_HEIGHT = 380
+
+TEXT = r"""
+**What β does.** The loss is *reconstruction + β × KL*, with both summed per image (this app's
+convention; β = 1 is the true ELBO). The KL term pulls every code toward the prior N(0, I).
+
+* **Small β** (0.1): sharp reconstructions, codes spread out; the space between codes is full of
+  holes, so random samples are often not digits.
+* **Large β** (4, 8): the codes crowd toward the prior; samples are smooth but blurry, and
+  dimensions the model can spare *collapse*: their KL falls to zero (grey bars below).
+
+The shipped models are the same network trained at β = 0.1, 0.5, 1, 2, 4 and 8; the slider shows the
+nearest one. *Train with this beta* makes a new one at exactly the slider's value.
+"""
+
+
+def render(page) -> None:
+    with gr.Row():
+        with gr.Column(scale=1, min_width=260):
+            beta = BETA.slider("β (KL weight)")
+            head = gr.Markdown()
+            gr.Markdown(TEXT, elem_classes="note")
+        with gr.Column(scale=2):
+            recon = gr.Image(label="8 test digits (top) and their reconstructions (bottom)",
+                             elem_classes="digit", interactive=False)
+            samples = gr.Image(label="16 samples from the prior (same random codes for every β)",
+                               elem_classes="digit", interactive=False)
+    with gr.Row():
+        rd_plot = gr.Plot(show_label=False)
+        kl_plot = gr.Plot(show_label=False)
+    beta_map = gr.Plot(show_label=False)
+    with gr.Accordion("Train with this β", open=False):
+        training.render(page, beta)
+    with gr.Accordion("Compare two models on the same digits", open=False):
+        with gr.Row():
+            model_a = page.model_menu(value=CTX.default_model(), label="model A")
+            model_b = page.model_menu(label="model B")
+            compare_btn = gr.Button("Compare")
+        table = gr.Markdown()
+        with gr.Row():
+            recon_a = gr.Image(label="A: digits and reconstructions", elem_classes="digit", interactive=False)
+            recon_b = gr.Image(label="B: digits and reconstructions", elem_classes="digit", interactive=False)
+        with gr.Row():
+            samples_a = gr.Image(label="A: samples", elem_classes="digit", interactive=False)
+            samples_b = gr.Image(label="B: samples", elem_classes="digit", interactive=False)
+
+    outputs = [head, recon, samples, beta_map, rd_plot, kl_plot]
+    page.demo.load(show_beta, beta, outputs, api_name=False)
+    beta.release(show_beta, beta, outputs, api_name="show_beta")
+    compare_btn.click(compare, [model_a, model_b], [recon_a, samples_a, recon_b, samples_b, table],
+                      api_name="compare")
+
+
+def rate_distortion_of(name: str) -> dict:
+    """A model's rate and distortion on the first RD_IMAGES test digits, computed once per model."""
+    test = need_test_images()[:RD_IMAGES]
+    return CTX.registry.memo(name, "rate-distortion", lambda model: rate_and_distortion(model, test))
+
+
+def rd_points() -> list[dict]:
+    return [{"name": d["name"], "beta": d["beta"], "ladder": d["shipped"], **rate_distortion_of(d["name"])}
+            for d in CTX.ladder()]
+
+
+def show_beta(beta: float):
+    beta = BETA.check(beta, "β")
+    if not CTX.ladder():
+        raise gr.Error("No β ladder models were found in checkpoints/.")
+    pick = CTX.nearest_ladder(beta)
+    name = pick["name"]
+    if CTX.test_images() is None:
+        return f"β = {beta:g}: showing **{name}** (β = {pick['beta']:g}).\n\n{NO_DATA}", None, None, None, None, None
+    recon, samples = model_panels(name)
+    exact = "exactly this β" if abs(pick["beta"] - beta) < 1e-9 else f"the nearest trained β = {pick['beta']:g}"
+    head = f"Slider β = {beta:g}: showing **{name}**, {exact}."
+    rd = figures.rate_distortion(rd_points(), name)
+    return head, recon, samples, map_figure(name, "PCA", height=MAP_HEIGHT), rd, _kl_figure(name)
+
+
+def _kl_figure(name: str):
+    """KL bars from the model's own test figures where it has them, so the count matches its card."""
+    test = CTX.registry.entry(name).metrics.get("test", {})
+    if "kl_per_dim" in test and "mu_variance_per_dim" in test:
+        variance = np.asarray(test["mu_variance_per_dim"])
+        return figures.kl_bars(np.asarray(test["kl_per_dim"]), variance > ACTIVE_UNIT_THRESHOLD)
+    emb = CTX.registry.embedding(name, need_test_images())
+    return figures.kl_bars(emb.kl_per_dim, emb.mu.var(0) > ACTIVE_UNIT_THRESHOLD)
+
+
+def compare(name_a: str, name_b: str):
+    rows, out = [], []
+    for name in (name_a, name_b):
+        get_model(name)  # a clear message for a missing or broken model
+        out += model_panels(name)
+        e = CTX.registry.entry(name)
+        rd = rate_distortion_of(name)
+        rows.append(f"| {name} | {e.config.get('beta', 1):g} | {e.config['model']['latent_dim']} | "
+                    f"{rd['rate']:.1f} | {rd['distortion']:.1f} |")
+    table = ("| model | β | latent | KL (rate) | reconstruction (distortion) |\n|---|---|---|---|---|\n"
+             + "\n".join(rows))
+    return (*out, table)

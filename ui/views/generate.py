@@ -1,0 +1,116 @@
+"""Generate: drag latent sliders and watch the decoded digit change while you drag; draw samples."""
+
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import torch
+
+from vae_core import images, latent
+
+from ..common import Limit, get_model, marked_map, picture
+from ..state import CTX
+
+TITLE, ID = "Generate", "generate"
+MAX_SLIDERS = 8
+Z = Limit(-3.0, 3.0, 0.0, 0.01)  # +-3 sigma of the prior: beyond it the decoder has seen almost nothing
+TEMPERATURE = Limit(0.0, 2.0, 1.0, 0.05)
+GRID_SIDE = 6  # the sample grid is GRID_SIDE x GRID_SIDE
+MAP_HEIGHT = 380
+
+
+def render(page) -> None:
+    info = gr.Markdown(elem_classes="note")
+    z_state, dims_state = gr.State([]), gr.State([])
+    with gr.Row():
+        # The digit comes first, so that on a phone it stays above the sliders that move it.
+        with gr.Column(scale=1, min_width=240):
+            image = gr.Image(label="decoded digit", elem_classes="digit", height=260, interactive=False)
+        with gr.Column(scale=2):
+            sliders = [Z.slider(f"z{i + 1}", visible=i < 2) for i in range(MAX_SLIDERS)]
+            with gr.Row():
+                temperature = TEMPERATURE.slider("temperature",
+                                                 info="scales random draws: 0 is the centre, 1 the prior")
+            with gr.Row():
+                random_btn = gr.Button("Random sample", variant="primary")
+                reset_btn = gr.Button("Reset to the centre")
+                grid_btn = gr.Button(f"Grid of {GRID_SIDE ** 2} samples")
+    with gr.Row():
+        sample_grid_image = gr.Image(label="samples from the prior", elem_classes="digit", interactive=False)
+        map_plot = gr.Plot(label="current point on the PCA map (updated when you let go)")
+
+    point = [page.model, z_state]
+    page.on_model(setup, page.current, [z_state, dims_state, info, *sliders, image]).then(
+        point_on_map, point, map_plot, api_name=False).then(
+        sample_grid, [page.model, temperature], sample_grid_image, api_name=False)
+    for s in sliders:
+        s.input(decode_point, [page.model, z_state, dims_state, *sliders], [image, z_state],
+                api_name=False, show_progress="hidden", trigger_mode="always_last")
+        s.release(point_on_map, point, map_plot, api_name=False, show_progress="hidden")
+    random_btn.click(random_point, [page.model, dims_state, temperature], [z_state, image, *sliders],
+                     api_name="random_sample").then(point_on_map, point, map_plot, api_name=False)
+    reset_btn.click(reset_point, [page.model, dims_state], [z_state, image, *sliders], api_name=False).then(
+        point_on_map, point, map_plot, api_name=False)
+    grid_btn.click(sample_grid, [page.model, temperature], sample_grid_image, api_name="sample_grid")
+
+
+def setup(name: str):
+    """A new model: pick which dimensions the sliders drive, reset the point to the origin."""
+    model = get_model(name)
+    if model.latent_dim == 2:
+        dims = [0, 1]
+        info = "This model's whole latent space is two numbers: the two sliders span it."
+    elif CTX.test_images() is not None:
+        dims = latent.informative_dims(CTX.registry.embedding(name, CTX.test_images()).kl_per_dim, MAX_SLIDERS)
+        info = (f"The {len(dims)} sliders drive the {len(dims)} most informative of {model.latent_dim} "
+                "dimensions (largest average KL on the test set); the others stay at the current point.")
+    else:
+        dims = list(range(min(MAX_SLIDERS, model.latent_dim)))
+        info = f"The sliders drive dimensions 1 to {len(dims)}; the others stay at the current point."
+    z = [0.0] * model.latent_dim
+    sliders = [gr.update(visible=i < len(dims), value=Z.default, label=f"z{dims[i] + 1}" if i < len(dims) else "")
+               for i in range(MAX_SLIDERS)]
+    return [z, dims, info, *sliders, picture(latent.decode_images(model, torch.zeros(1, model.latent_dim)))]
+
+
+def decode_point(name: str, z: list[float], dims: list[int], *values):
+    """Slider moved: set those dimensions of the current point and decode it."""
+    model = get_model(name)
+    z = list(z or [0.0] * model.latent_dim)
+    if len(z) != model.latent_dim:
+        z = [0.0] * model.latent_dim
+    for d, v in zip(dims or [], values):
+        z[d] = Z.check(v, f"z{d + 1}")
+    return picture(latent.decode_images(model, torch.tensor([z]))), z
+
+
+def _set_point(model, z: torch.Tensor, dims: list[int]):
+    """The new point, its digit, and the sliders moved to it (those not in use left alone)."""
+    values = [gr.update(value=round(float(z[0, d]), 3)) for d in dims]
+    return [z[0].tolist(), picture(latent.decode_images(model, z)), *values,
+            *[gr.skip()] * (MAX_SLIDERS - len(dims))]
+
+
+def random_point(name: str, dims: list[int], temperature: float):
+    model = get_model(name)
+    t = TEMPERATURE.check(temperature, "temperature")
+    z = (torch.randn(1, model.latent_dim) * t).clamp(Z.lo, Z.hi)
+    return _set_point(model, z, dims or [])
+
+
+def reset_point(name: str, dims: list[int]):
+    model = get_model(name)
+    return _set_point(model, torch.zeros(1, model.latent_dim), dims or [])
+
+
+def sample_grid(name: str, temperature: float):
+    model = get_model(name)
+    t = TEMPERATURE.check(temperature, "temperature")
+    z = torch.randn(GRID_SIDE ** 2, model.latent_dim) * t
+    return images.grid(latent.decode_images(model, z), ncols=GRID_SIDE, factor=3)
+
+
+def point_on_map(name: str, z: list[float]):
+    if not z:
+        return None
+    return marked_map(name, np.array(z), "current point", MAP_HEIGHT)

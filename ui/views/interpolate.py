@@ -1,0 +1,92 @@
+"""Interpolate: walk in a straight line, or along the sphere, between the codes of two digits."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import torch
+
+from vae_core import data, images, latent
+from vae_core.model import VAE
+
+from ..common import Limit, digit_tensor, get_model, marked_map, need_test_images, picture
+from ..state import CTX
+
+TITLE, ID = "Interpolate", "interpolate"
+STEPS = Limit(2, 24, 10, 1)
+MODES = ("linear", "spherical")
+DIGIT = Limit(0, 9, 0, 1)
+ENDS = {"A": "3", "B": "8"}  # the classes each end's menu starts on
+MAP_HEIGHT = 420
+
+
+def render(page) -> None:
+    ends = {}
+    with gr.Row():
+        for end, start in ENDS.items():
+            with gr.Column(min_width=200):
+                gr.Markdown(f"**Digit {end}**")
+                menu = gr.Dropdown([str(d) for d in range(10)], value=start, label="a random test digit of class")
+                pick = gr.Button(f"Pick {end}")
+                use = gr.Button("Use the Reconstruct tab's digit", size="sm")
+                shown = gr.Image(label=end, elem_classes="digit", height=130, interactive=False)
+                desc = gr.Markdown()
+                ends[end] = (menu, pick, use, [gr.State(None), shown, desc])
+        with gr.Column(min_width=200):
+            steps = STEPS.slider("steps")
+            mode = gr.Radio(list(MODES), value=MODES[0], label="path",
+                            info="spherical keeps codes at a typical distance from the centre")
+            go = gr.Button("Interpolate", variant="primary")
+    strip = gr.Image(label="decoded steps from A to B", elem_classes="digit", interactive=False)
+    with gr.Row():
+        path_plot = gr.Plot(show_label=False)
+        downloads = gr.File(label="download the strip (PNG) and an animation (GIF)", file_count="multiple")
+
+    for end, (menu, pick, use, outputs) in ends.items():
+        pick.click(random_digit, menu, outputs, api_name="random_digit" if end == "A" else f"random_digit_{end.lower()}")
+        use.click(use_current, [page.digit, page.source], outputs, api_name=False)
+    a, b = ends["A"][3][0], ends["B"][3][0]
+    go.click(interpolate, [page.model, a, b, steps, mode], [strip, path_plot, downloads], api_name="interpolate")
+
+
+def random_digit(digit: float):
+    """A random test digit of the class chosen: (its 28x28 values, its picture, its caption)."""
+    test = need_test_images()
+    d = int(DIGIT.check(digit, "digit"))
+    idx = torch.nonzero(CTX.mnist().test_labels == d)[:, 0]
+    i = int(idx[torch.randint(len(idx), (1,))])
+    x = data.to_float(test[i:i + 1])
+    return x[0, 0].numpy().tolist(), picture(x, 4), f"test image #{i}, a {d}"
+
+
+def use_current(digit: list | None, source: str):
+    if not digit:
+        raise gr.Error("Pick, draw or upload a digit in the Reconstruct tab first.")
+    return digit, picture(torch.tensor(digit), 4), source
+
+
+@torch.no_grad()
+def interpolation(model: VAE, ends: torch.Tensor, steps, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The codes from the first end's mean to the second's, and their decoded images (the view and the API)."""
+    n = int(STEPS.check(steps, "steps"))
+    if mode not in MODES:
+        raise gr.Error(f"mode must be one of {', '.join(MODES)}, not {str(mode)[:40]!r}.")
+    mu, _ = model.encode(ends)
+    path = latent.interpolate(mu[0], mu[1], n, mode)
+    return path, latent.decode_images(model, path)
+
+
+def interpolate(name: str, a: list | None, b: list | None, steps: float, mode: str):
+    if not a or not b:
+        raise gr.Error("Choose both ends first: press Pick A and Pick B (or use the Reconstruct tab's digit).")
+    model = get_model(name)
+    path, frames = interpolation(model, torch.cat([digit_tensor(a), digit_tensor(b)]), steps, mode)
+    strip = images.grid(frames, ncols=len(frames), factor=3)
+    out = Path(tempfile.mkdtemp(prefix="interp-"))
+    (out / "interpolation.png").write_bytes(images.png_bytes(strip))
+    big = [images.upscale(f, 6) for f in images.to_uint8(frames)]
+    (out / "interpolation.gif").write_bytes(images.gif_bytes(big))
+    fig = marked_map(name, path.numpy(), f"{mode} path", MAP_HEIGHT, line=True)
+    return strip, fig, [str(out / "interpolation.png"), str(out / "interpolation.gif")]

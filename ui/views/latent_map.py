@@ -1,0 +1,149 @@
+"""Latent map: every test digit as a dot where the encoder puts it. Click a dot to see the digit; on
+a 2-D model, click empty space to decode that spot. 32-D models are flattened by PCA or UMAP."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import gradio as gr
+import torch
+
+from vae_core import data, latent
+
+from ..common import CODE_LIMIT, NO_DATA, check_number, get_model, map_figure, need_test_images, picture
+from ..state import CTX
+
+TITLE, ID = "Latent map", "map"
+UMAP_POLL_SECONDS = 2.0  # how often an open page looks whether its background UMAP is ready
+CODE_DIMS_SHOWN = 6  # dimensions of the clicked digit's code written out
+
+NOTE_2D = ("This model has two latent dimensions, so the map *is* its latent space: every dot is the "
+           "encoder's mean for one test digit. Click a dot to see that digit, or click empty space "
+           "to decode that spot. Tick *Show decoded digits* to lay the decoder's view under the dots.")
+NOTE_ND = ("Every dot is the code of one real test digit, flattened from {d} dimensions to two. "
+           "A projected map shows where real digits land; the space *between* dots is squeezed and "
+           "decoding it is not shown here (use a 2-D model, or the Generate and Interpolate tabs). "
+           "Click a dot to see the digit, its reconstruction and its code.")
+
+
+def render(page) -> None:
+    with gr.Row():
+        projection = gr.Radio(["PCA", "UMAP"], value="PCA", label="Map", scale=1)
+        manifold = gr.Checkbox(label="Show decoded digits under a 2-D map", value=True, scale=1)
+    status = gr.Markdown(elem_classes="note")
+    with gr.Row():
+        with gr.Column(scale=3):
+            plot = gr.Plot(elem_id="latent-map", show_label=False)
+            note = gr.Markdown(elem_classes="note")
+        with gr.Column(scale=1, min_width=220):
+            gr.Markdown("**Clicked point**")
+            # Hidden until the first click, so the page opens on no empty frames.
+            clicked = gr.Image(label="test digit", elem_id="click-digit", elem_classes="digit", height=180,
+                               interactive=False, visible=False)
+            decoded = gr.Image(label="decoded", elem_id="click-decoded", elem_classes="digit", height=180,
+                               interactive=False, visible=False)
+            click_text = gr.Markdown("Click a dot on the map.")
+    click_box = gr.Textbox(elem_id="map-click", show_label=False, container=False)
+    click_btn = gr.Button(elem_id="map-click-btn", elem_classes="hidden-bridge")
+    umap_shown = gr.State("")
+    umap_timer = gr.Timer(UMAP_POLL_SECONDS)
+
+    map_inputs, map_outputs = [page.model, projection, manifold], [plot, note, status]
+    page.on_model(projections, page.current, [projection, manifold]).then(
+        show_map, map_inputs, map_outputs, api_name=False)
+    projection.input(show_map, map_inputs, map_outputs, api_name="latent_map")
+    manifold.input(show_map, map_inputs, map_outputs, api_name=False)
+    umap_timer.tick(poll_umap, [*map_inputs, umap_shown], [plot, status, umap_shown], api_name=False,
+                    show_progress="hidden")
+    click_btn.click(map_click, [page.model, click_box], [clicked, decoded, click_text], api_name="map_click",
+                    show_progress="hidden", trigger_mode="always_last",
+                    js="(name, payload) => [name, window.__vaeClick || payload]")
+
+
+def projections(name: str | None):
+    """The maps a model offers: its own plane for a 2-D model, PCA or UMAP otherwise."""
+    choices = (["2-D latent"] if get_model(name).latent_dim == 2 else ["PCA", "UMAP"]) if name else ["PCA"]
+    return gr.update(choices=choices, value=choices[0]), gr.update(visible=choices == ["2-D latent"])
+
+
+def show_map(name: str, projection: str, manifold: bool):
+    if CTX.test_images() is None:
+        return None, NO_DATA, ""
+    model = get_model(name)
+    status = ""
+    if projection == "UMAP" and model.latent_dim > 2:
+        emb = CTX.registry.embedding(name, CTX.test_images())
+        if emb.umap is None:
+            _start_umap(name)
+            status = (f"UMAP for {name} is being computed in the background ({emb.umap_status}); "
+                      "PCA is shown until it is ready. The map switches by itself.")
+    note = NOTE_2D if model.latent_dim == 2 else NOTE_ND.format(d=model.latent_dim)
+    return map_figure(name, projection, manifold), note, status
+
+
+def _start_umap(name: str) -> None:
+    emb = CTX.registry.embedding(name, CTX.test_images())
+    if emb.umap_status in ("running", "ready"):
+        return
+    emb.umap_status = "running"
+
+    def work():
+        try:
+            CTX.registry.umap(name, CTX.test_images())
+        except Exception:
+            pass  # the registry records the failure in umap_status, which the status line shows
+    threading.Thread(target=work, daemon=True, name=f"umap-{name}").start()
+
+
+def poll_umap(name: str, projection: str, manifold: bool, shown: str):
+    """Timer tick: when a UMAP that the visitor asked for is ready, swap it in (once)."""
+    if projection != "UMAP" or not name or CTX.test_images() is None:
+        return gr.skip(), gr.skip(), shown
+    emb = CTX.registry.embedding(name, CTX.test_images())
+    if emb.umap is None:
+        if emb.umap_status.startswith("failed"):
+            return gr.skip(), f"UMAP could not be computed: {emb.umap_status}", shown
+        return gr.skip(), gr.skip(), shown
+    if shown == f"{name}:UMAP":
+        return gr.skip(), gr.skip(), shown
+    return map_figure(name, "UMAP", manifold), "UMAP ready (cached on disk for this model).", f"{name}:UMAP"
+
+
+@torch.no_grad()
+def map_click(name: str, payload: str):
+    """A click on the map, sent by the page's JavaScript bridge as JSON {index} or {x, y}."""
+    try:
+        click = json.loads(payload or "{}")
+    except json.JSONDecodeError:
+        raise gr.Error("The map sent an unreadable click.") from None
+    if not isinstance(click, dict):
+        raise gr.Error('A map click is a JSON object: {"index": N} or {"x": X, "y": Y}.')
+    model = get_model(name)
+    test = need_test_images()
+    if click.get("index") is not None:
+        i = click["index"]
+        if not isinstance(i, int) or not 0 <= i < len(test):
+            raise gr.Error(f"There is no test image #{str(i)[:20]}: they are numbered 0 to {len(test) - 1}.")
+        return _clicked_digit(name, model, i)
+    if model.latent_dim != 2:
+        return gr.skip(), gr.skip(), "Click a dot: on a projected map, empty space has no single code."
+    zx = check_number(click.get("x"), -CODE_LIMIT, CODE_LIMIT, "x")
+    zy = check_number(click.get("y"), -CODE_LIMIT, CODE_LIMIT, "y")
+    image = latent.decode_images(model, torch.tensor([[zx, zy]]))
+    # No test digit belongs to an empty spot: hide its frame rather than show an empty one.
+    return (gr.update(value=None, visible=False), gr.update(value=picture(image), visible=True),
+            f"**Decoded z = ({zx:.2f}, {zy:.2f})**: no test digit needed; this is what the decoder draws there.")
+
+
+def _clicked_digit(name: str, model, i: int):
+    x = data.to_float(need_test_images()[i:i + 1])
+    mu, logvar = model.encode(x)
+    recon = latent.decode_images(model, mu)
+    sigma = torch.exp(0.5 * logvar)[0].numpy()
+    label = int(CTX.mnist().test_labels[i])
+    dims = latent.informative_dims(CTX.registry.embedding(name, CTX.test_images()).kl_per_dim, CODE_DIMS_SHOWN)
+    code = ", ".join(f"z{d + 1} = {mu[0, d]:.2f} ± {sigma[d]:.2f}" for d in dims)
+    text = (f"**Test image #{i}, a {label}.** Left: the digit. Right: the decoder's reconstruction from "
+            f"its code's mean. Most informative dimensions: {code}.")
+    return gr.update(value=picture(x), visible=True), gr.update(value=picture(recon), visible=True), text

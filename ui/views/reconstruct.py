@@ -1,0 +1,145 @@
+"""Reconstruct: pick a test digit, draw one or upload a photo; see what the model sees, its
+reconstruction, the encoder's mu +- sigma for every dimension, and samples of q(z|x)."""
+
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import torch
+
+from vae_core import images, latent
+from vae_core.model import VAE
+
+from .. import figures
+from ..common import digit_from_test_set, digit_tensor, get_model, marked_map, need_test_images, picture
+from ..state import CTX
+
+TITLE, ID = "Reconstruct", "reconstruct"
+GALLERY_SIZE = 24
+GALLERY_SEED = 7  # the gallery is a fixed random choice of test digits, the same for every visitor
+POSTERIOR_SAMPLES = 8
+BAR_DIMS = 16  # dimensions in the mu +- sigma chart of a large model: the most informative ones
+MAP_HEIGHT = 380
+ASK = "Pick a digit from the gallery, draw one, or upload a picture."
+
+
+def render(page) -> None:
+    with gr.Row():
+        with gr.Column(scale=1):
+            with gr.Tab("Test digits"):
+                gallery = gr.Gallery(label="click a digit", columns=5, height=320, allow_preview=False)
+            with gr.Tab("Draw"):
+                sketch = gr.Sketchpad(label="draw a digit, large and centred", height=300,
+                                      canvas_size=(280, 280), type="numpy", image_mode="RGBA")
+                sketch_btn = gr.Button("Encode my drawing", variant="primary")
+            with gr.Tab("Upload"):
+                upload = gr.File(label="a picture of one digit (PNG, JPEG…)", file_types=["image"],
+                                 type="filepath")
+        with gr.Column(scale=1):
+            with gr.Row():
+                seen = gr.Image(label="as the model sees it", elem_classes="digit", height=200, interactive=False)
+                recon = gr.Image(label="reconstruction", elem_classes="digit", height=200, interactive=False)
+            text = gr.Markdown(ASK)
+            eps_btn = gr.Button(f"Draw ε again ({POSTERIOR_SAMPLES} samples of z = μ + σ·ε)")
+            eps_grid = gr.Image(label="decoded samples of q(z|x)", elem_classes="digit", height=210,
+                                interactive=False)
+    with gr.Row():
+        bars = gr.Plot(show_label=False)
+        place = gr.Plot(show_label=False)
+
+    picked = [page.digit, page.source, seen, recon, bars, place, text, eps_grid]
+    page.demo.load(gallery_items, None, gallery, api_name=False)
+    page.on_model(show_current, [page.current, page.digit, page.source], picked)
+    gallery.select(pick_gallery, page.model, picked, api_name=False)
+    sketch_btn.click(pick_sketch, [page.model, sketch], picked, api_name="encode_sketch")
+    upload.upload(pick_upload, [page.model, upload], picked, api_name="encode_upload")
+    eps_btn.click(resample, [page.model, page.digit], eps_grid, api_name="resample")
+
+
+def gallery_indices() -> list[int]:
+    g = torch.Generator().manual_seed(GALLERY_SEED)
+    return torch.randperm(len(need_test_images()), generator=g)[:GALLERY_SIZE].tolist()
+
+
+def gallery_items():
+    if CTX.test_images() is None:
+        return []
+    labels = CTX.mnist().test_labels
+    return [(picture(digit_from_test_set(i), 3), f"#{i}: a {int(labels[i])}") for i in gallery_indices()]
+
+
+def show_current(name: str, digit: list | None, source: str):
+    """The model changed, or the page opened: reconstruct the current digit (at first, the gallery's first)."""
+    if not digit:
+        if CTX.test_images() is None:
+            return None, "", None, None, None, None, ASK, None
+        i = gallery_indices()[0]
+        digit, source = digit_from_test_set(i), f"test image #{i}"
+    return (digit, source, *reconstruct(name, digit, source))
+
+
+def pick_gallery(name: str, evt: gr.SelectData):
+    i = gallery_indices()[evt.index]
+    digit = digit_from_test_set(i)
+    return (digit, f"test image #{i}", *reconstruct(name, digit, f"test image #{i}"))
+
+
+def _pick_image(name: str, image, source: str):
+    try:
+        digit = images.prepare_user_image(image).tolist()
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    return (digit, source, *reconstruct(name, digit, source))
+
+
+def pick_sketch(name: str, sketch):
+    composite = sketch.get("composite") if isinstance(sketch, dict) else sketch
+    if composite is None:
+        raise gr.Error("Draw a digit on the sketchpad first.")
+    return _pick_image(name, composite, "your drawing")
+
+
+def pick_upload(name: str, file):
+    path = file if isinstance(file, str) else getattr(file, "name", None)
+    if not path:
+        raise gr.Error("Choose a picture of one digit to upload.")
+    try:
+        image = images.load_image_file(path)
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    return _pick_image(name, image, "your upload")
+
+
+@torch.no_grad()
+def reconstruct(name: str, digit: list, source: str):
+    """The digit through the model: what it sees, the reconstruction, its code, its place, q(z|x) samples."""
+    model = get_model(name)
+    x = digit_tensor(digit)
+    mu, logvar = model.encode(x)
+    recon = latent.decode_images(model, mu)
+    mu_np, sigma_np = mu[0].numpy(), torch.exp(0.5 * logvar)[0].numpy()
+    dims = None
+    if CTX.test_images() is not None and model.latent_dim > BAR_DIMS:
+        kl = CTX.registry.embedding(name, CTX.test_images()).kl_per_dim
+        dims = sorted(latent.informative_dims(kl, BAR_DIMS))
+    shown = f"the {BAR_DIMS} most informative dimensions" if dims else "every dimension"
+    text = (f"**{source}** as the model sees it (28x28, centred like MNIST), and its reconstruction from "
+            f"the code's mean. The chart shows {shown}: a narrow bar is a confident encoder.")
+    return (picture(x), picture(recon), figures.posterior_bars(mu_np, sigma_np, dims),
+            marked_map(name, mu_np, source, MAP_HEIGHT), text, _posterior_samples(model, mu, logvar))
+
+
+def _posterior_samples(model: VAE, mu: torch.Tensor, logvar: torch.Tensor) -> np.ndarray:
+    """Draws z = mu + sigma * eps, decoded: the encoder gives a distribution, not a point."""
+    z = model.reparameterize(mu.expand(POSTERIOR_SAMPLES, -1), logvar.expand(POSTERIOR_SAMPLES, -1))
+    return images.grid(latent.decode_images(model, z), ncols=POSTERIOR_SAMPLES // 2, factor=3)
+
+
+@torch.no_grad()
+def resample(name: str, digit: list | None):
+    """Draw eps again for the current digit."""
+    if not digit:
+        raise gr.Error("Pick, draw or upload a digit first.")
+    model = get_model(name)
+    mu, logvar = model.encode(digit_tensor(digit))
+    return _posterior_samples(model, mu, logvar)

@@ -1,0 +1,142 @@
+"""Train with this beta: fine-tune the nearest shipped model at the slider's beta, live, in the beta view.
+
+One run at a time for everyone (the shared training slot, with a short line); closing the tab or
+pressing Cancel stops the visitor's own run between steps.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+import gradio as gr
+
+from vae_core.config import TrainConfig
+from vae_core.train import train as run_training
+
+from .. import figures
+from ..common import BETA, NO_DATA, Limit
+from ..state import CTX, MAIN_MODEL
+
+EPOCHS = Limit(1, 10, 3, 1)
+IMAGES = Limit(500, 60000, 60000, 500)
+FINE_TUNE_LR = 5e-4  # a quarter of the default recipe's: the run starts from a trained model
+PLOT_EVERY_SECONDS = 1.0  # a point on the loss curve at most this often: more would flood the page
+
+
+def render(page, beta: gr.Slider) -> None:
+    gr.Markdown("Fine-tunes the nearest shipped model at the slider's β for a few epochs "
+                "(about 30 s an epoch on a laptop CPU, seconds on a GPU). One run at a time "
+                "for everyone; closing the tab cancels yours.", elem_classes="note")
+    with gr.Row():
+        epochs = EPOCHS.slider("epochs")
+        images = IMAGES.slider("training images")
+    with gr.Row():
+        train_btn = gr.Button("Train with this β", variant="primary")
+        cancel_btn = gr.Button("Cancel", variant="stop")
+    status = gr.Markdown()
+    plot = gr.Plot(show_label=False)
+
+    page.models_added.append(train_btn.click(train_beta, [beta, epochs, images], [status, plot],
+                                             api_name="train", concurrency_limit=3))
+    cancel_btn.click(cancel_training, None, status, api_name="cancel_training")
+    page.demo.unload(visitor_left)
+
+
+def train_beta(beta: float, epochs: float, images: float, request: gr.Request, progress=gr.Progress()):
+    """Retrain at this beta, warm-started from the nearest ladder model; streams status and the loss curve."""
+    beta = BETA.check(beta, "β")
+    epochs = int(EPOCHS.check(epochs, "epochs"))
+    images = int(IMAGES.check(images, "training images"))
+    mnist = CTX.mnist()
+    if mnist is None:
+        raise gr.Error(NO_DATA.replace("**", "").replace("`", ""))
+    if not CTX.ladder():
+        raise gr.Error("There is no shipped model to start from: none was found in checkpoints/.")
+    cancel = CTX.cancels.setdefault(_session(request), threading.Event())
+    cancel.clear()
+    position = CTX.slot.try_enter()
+    if position is None:
+        raise gr.Error("The trainer is busy with other visitors' runs and its line is full. Try again in a few minutes.")
+    if position:
+        yield f"Waiting for the trainer: {position} run(s) ahead of yours…", None
+        if not CTX.slot.wait_turn(cancel):
+            yield "Cancelled before it started.", None
+            return
+    try:
+        yield from _run_training(CTX.nearest_ladder(beta), beta, epochs, images, mnist, cancel, progress)
+    finally:
+        CTX.slot.leave()
+
+
+def _run_training(start: dict, beta, epochs, images, mnist, cancel, progress):
+    base = CTX.registry.entry(start["name"])
+    name = f"{MAIN_MODEL}-beta{beta:g}-{time.strftime('%H%M%S')}"
+    out = CTX.registry.user_dir / name
+    cfg = TrainConfig(epochs=epochs, beta=beta, lr=FINE_TUNE_LR, val_size=0, train_limit=images)
+    updates: queue.Queue = queue.Queue()
+    result: dict = {}
+
+    def work():
+        try:
+            result["r"] = run_training(CTX.registry.model(start["name"]).cfg, cfg, mnist, out=out,
+                                       callback=updates.put, cancel=cancel, init_from=base.path,
+                                       run_info={"preset": "default", "init_from": base.path,
+                                                 "command": f"app: train with beta {beta:g}"})
+        except Exception as e:  # a diverged run included: reported, and no model is added
+            result["error"] = e
+    worker = threading.Thread(target=work, daemon=True, name=f"train-{name}")
+    worker.start()
+    history: list[dict] = []
+    yield f"Training {name} from {start['name']} (β = {start['beta']:g})…", None
+    yield from _progress(worker, updates, history, progress, epochs)
+    worker.join()
+    if "error" in result:
+        yield f"Training stopped: {result['error']}. Nothing was added.", None
+        return
+    r = result["r"]
+    if not r.history:
+        yield "Cancelled before the first epoch finished; nothing was saved.", None
+        return
+    CTX.registry.add(out)
+    stopped = " (cancelled: kept the finished epochs)" if r.cancelled else ""
+    curve = figures.loss_curve(history, "Loss while training") if history else None
+    yield (f"Done{stopped}: **{name}** joined the model list after {len(r.history)} epoch(s) "
+           f"in {r.seconds:.0f} s on {r.device}."), curve
+
+
+def _progress(worker: threading.Thread, updates: queue.Queue, history: list, progress, epochs: int):
+    """Yield (status, figure) while the worker trains."""
+    last = 0.0
+    while worker.is_alive() or not updates.empty():
+        try:
+            p = updates.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if p.kind == "step" and time.monotonic() - last < PLOT_EVERY_SECONDS:
+            continue
+        last = time.monotonic()
+        history.append({"x": p.epoch - 1 + ((p.step - 1) % p.steps_per_epoch + 1) / p.steps_per_epoch,
+                        "loss": p.loss, "reconstruction": p.reconstruction, "kl": p.kl})
+        progress(history[-1]["x"] / epochs, desc=f"epoch {p.epoch}/{epochs}")
+        yield (f"Training: epoch {p.epoch} of {epochs}, loss {p.loss:.1f} nats "
+               f"({p.images_per_second:.0f} images/s)."), figures.loss_curve(history, "Loss while training")
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "anonymous"
+
+
+def cancel_training(request: gr.Request):
+    event = CTX.cancels.get(_session(request))
+    if event is not None:
+        event.set()
+    return "Cancelling after the current step…"
+
+
+def visitor_left(request: gr.Request):
+    """A visitor who closes the tab cancels their training run."""
+    event = CTX.cancels.pop(_session(request), None)
+    if event is not None:
+        event.set()

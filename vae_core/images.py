@@ -1,0 +1,160 @@
+"""Images in and out: visitors' drawings and photos made MNIST-like, and digits made into pictures.
+
+Input is hostile until proven otherwise: an uploaded file's size and its header's pixel count are
+checked before a single pixel is decoded, and a file is only ever opened as an image.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_SIDE = 4096
+MAX_UPLOAD_PIXELS = MAX_UPLOAD_SIDE * MAX_UPLOAD_SIDE  # decoding more is a denial of service
+
+
+# ----------------------------------------------------------------------------- digits -> pictures
+
+
+def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
+    """(N, 1, H, W) or (H, W) in [0, 1] -> uint8 array of the same layout, without the channel axis."""
+    a = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    if a.ndim == 4:
+        a = a[:, 0]
+    return (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def upscale(image: np.ndarray, factor: int = 8) -> np.ndarray:
+    """Nearest-neighbour enlargement, so a 28x28 digit shows its pixels instead of a blur."""
+    return np.kron(image, np.ones((factor, factor), dtype=image.dtype))
+
+
+def grid(images: torch.Tensor | np.ndarray, ncols: int, pad: int = 2, factor: int = 4) -> np.ndarray:
+    """A uint8 mosaic of (N, 1, 28, 28) images in [0, 1], on a mid-grey gutter."""
+    tiles = to_uint8(images)
+    n, h, w = tiles.shape
+    nrows = -(-n // ncols)
+    out = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad), 96, dtype=np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, ncols)
+        out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = tile
+    return upscale(out, factor)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def gif_bytes(frames: list[np.ndarray], ms_per_frame: int = 120) -> bytes:
+    """An animated GIF that plays the frames forward then back (a ping-pong loop)."""
+    seq = frames + frames[-2:0:-1]
+    buf = io.BytesIO()
+    pil = [Image.fromarray(f) for f in seq]
+    pil[0].save(buf, format="GIF", save_all=True, append_images=pil[1:], duration=ms_per_frame, loop=0)
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- pictures -> digits
+
+
+def _refuse_if_too_large(width: int, height: int) -> None:
+    if width * height > MAX_UPLOAD_PIXELS or max(width, height) > MAX_UPLOAD_SIDE:
+        raise ValueError(f"That image is {width}x{height} pixels; the limit is {MAX_UPLOAD_SIDE} "
+                         "pixels a side. A photo of one digit at any phone resolution works.")
+
+
+def load_image_file(path: str | os.PathLike) -> Image.Image:
+    """Open an uploaded file as an image, refusing what is not one (it is never run or unpickled).
+
+    The size on disk and the pixel count in the header are checked before any pixel is decoded.
+    """
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_UPLOAD_BYTES:
+            raise ValueError(f"The file is {size / 1e6:.0f} MB; images up to {MAX_UPLOAD_BYTES // 2**20} MB "
+                             "are accepted.")
+        with Image.open(path) as im:  # reads the header only
+            _refuse_if_too_large(*im.size)
+            im.load()
+            return ImageOps.exif_transpose(im).copy()
+    except ValueError:
+        raise
+    except (OSError, Image.DecompressionBombError, SyntaxError) as e:
+        raise ValueError(f"That file is not an image this app can read ({type(e).__name__}). "
+                         "Upload a PNG, JPEG, GIF, BMP or WebP of one digit.") from None
+
+
+def prepare_user_image(image: np.ndarray | Image.Image | None) -> np.ndarray:
+    """Any drawing or photo of a digit -> (28, 28) float in [0, 1], centred and scaled as MNIST is.
+
+    MNIST digits are white on black, fit a 20x20 box (aspect kept) and have their centre of mass at
+    the centre of the 28x28 field (LeCun et al.). Transparency is composited on white; a light
+    background is inverted. Raises ValueError with a message a visitor can act on.
+    """
+    if image is None:
+        raise ValueError("No image: draw a digit, upload a picture or pick one from the gallery.")
+    if isinstance(image, np.ndarray) and image.ndim >= 2:
+        _refuse_if_too_large(image.shape[1], image.shape[0])
+    pil = image if isinstance(image, Image.Image) else _array_to_pil(np.asarray(image))
+    _refuse_if_too_large(pil.width, pil.height)
+    grey = _grey_white_on_black(pil)
+    grey = np.clip((grey - np.percentile(grey, 5)) / max(1e-6, grey.max() - np.percentile(grey, 5)), 0, 1)
+    mask = grey > 0.2
+    if mask.sum() < 4:
+        raise ValueError("No digit found in the image: the drawing is empty or too faint.")
+    rows, cols = np.where(mask)
+    crop = grey[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    h, w = crop.shape
+    scale = 20 / max(h, w)
+    small = Image.fromarray((crop * 255).astype(np.uint8)).resize(
+        (max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS)
+    digit = np.asarray(small, dtype=np.float32) / 255
+    canvas = np.zeros((28, 28), dtype=np.float32)
+    top, left = (28 - digit.shape[0]) // 2, (28 - digit.shape[1]) // 2
+    canvas[top: top + digit.shape[0], left: left + digit.shape[1]] = digit
+    return _centre_of_mass(canvas)
+
+
+def _grey_white_on_black(pil: Image.Image) -> np.ndarray:
+    """Grey levels in [0, 1] with the ink bright: transparency and light paper handled."""
+    if pil.mode in ("RGBA", "LA", "PA") or (pil.mode == "P" and "transparency" in pil.info):
+        rgba = pil.convert("RGBA")
+        alpha = np.asarray(rgba)[..., 3]
+        if alpha.max() == 0:
+            raise ValueError("The image is empty: draw a digit first.")
+        if alpha.min() < 255 and np.asarray(rgba.convert("L"))[alpha > 0].mean() < 128:
+            # dark strokes on a transparent canvas (a sketchpad): composite on white
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            pil = Image.alpha_composite(background, rgba)
+        else:
+            pil = Image.fromarray(alpha) if alpha.min() < 255 else rgba
+    grey = np.asarray(pil.convert("L"), dtype=np.float32) / 255
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    if np.median(border) > 0.5:  # dark digit on light paper -> white on black, as MNIST
+        grey = 1 - grey
+    return grey
+
+
+def _array_to_pil(a: np.ndarray) -> Image.Image:
+    if a.dtype != np.uint8:
+        a = np.clip(a * 255 if a.max() <= 1.0 else a, 0, 255).astype(np.uint8)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
+        raise ValueError(f"Not an image: an array of shape {a.shape}.")
+    return Image.fromarray(a)
+
+
+def _centre_of_mass(canvas: np.ndarray) -> np.ndarray:
+    total = canvas.sum()
+    ys, xs = np.indices(canvas.shape)
+    dy = int(round(13.5 - (ys * canvas).sum() / total))
+    dx = int(round(13.5 - (xs * canvas).sum() / total))
+    return np.roll(np.roll(canvas, dy, axis=0), dx, axis=1)

@@ -1,0 +1,158 @@
+"""The registry of models a program can show: shipped ones and trained ones, loaded on first use.
+
+For each model it keeps, once computed, the test set's codes and the maps made from them (PCA now,
+UMAP on request and cached on disk under the weights' digest), plus any other figure a caller
+asks it to remember (`memo`). Safe across threads: each model has its own lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from . import checkpoints, data
+from .latent import encode_images, pca, umap_embed
+from .losses import kl_per_dim
+from .model import VAE
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def cached_umap(codes: np.ndarray, model_digest: str, cache_dir: str | os.PathLike) -> np.ndarray:
+    """UMAP of the codes, stored on disk under the model's weights digest: reused until the model changes."""
+    cache_dir = Path(cache_dir)
+    codes_digest = hashlib.sha256(codes.tobytes()).hexdigest()[:12]
+    path = cache_dir / f"umap-{model_digest}-{codes_digest}.npy"
+    if path.exists():
+        try:
+            cached = np.load(path, allow_pickle=False)
+            if cached.shape == (len(codes), 2):
+                return cached
+        except (OSError, ValueError):
+            pass  # a damaged cache file is recomputed
+    embedding = umap_embed(codes)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp-{os.getpid()}-{threading.get_ident()}.npy")
+    np.save(tmp, embedding, allow_pickle=False)
+    os.replace(tmp, path)
+    return embedding
+
+
+@dataclass
+class Embedding:
+    """A model's codes for the test set, and the maps made from them."""
+
+    mu: np.ndarray
+    logvar: np.ndarray
+    pca: np.ndarray
+    pca_components: np.ndarray
+    pca_mean: np.ndarray
+    pca_ratio: np.ndarray
+    kl_per_dim: np.ndarray
+    umap: np.ndarray | None = None
+    umap_status: str = "not started"
+
+
+@dataclass
+class Entry:
+    name: str
+    path: str
+    config: dict
+    metrics: dict
+    shipped: bool
+    model: VAE | None = None
+    digest: str | None = None
+    embedding: Embedding | None = None
+    memos: dict[str, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Registry:
+    """The models the app can show: shipped ones and those trained since. Safe across threads."""
+
+    def __init__(self, shipped_dir: str | os.PathLike, user_dir: str | os.PathLike,
+                 cache_dir: str | os.PathLike):
+        self.shipped_dir, self.user_dir, self.cache_dir = Path(shipped_dir), Path(user_dir), Path(cache_dir)
+        self._lock = threading.Lock()
+        self._entries: dict[str, Entry] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        found = [(c, True) for c in checkpoints.list_checkpoints(self.shipped_dir)]
+        found += [(c, False) for c in checkpoints.list_checkpoints(self.user_dir)]
+        with self._lock:
+            for c, shipped in found:
+                if c["name"] not in self._entries:
+                    self._entries[c["name"]] = Entry(c["name"], c["path"], c["config"], c["metrics"], shipped)
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return list(self._entries)
+
+    def entry(self, name: str) -> Entry:
+        with self._lock:
+            if name not in self._entries:
+                raise KeyError(f"no model called {name!r}")
+            return self._entries[name]
+
+    def model(self, name: str) -> VAE:
+        entry = self.entry(name)
+        with entry.lock:
+            if entry.model is None:
+                entry.model = checkpoints.load_model(entry.path)
+                entry.digest = file_digest(Path(entry.path) / checkpoints.WEIGHTS)
+            return entry.model
+
+    def embedding(self, name: str, test_images: torch.Tensor) -> Embedding:
+        """The test set's codes for a model, computed once (a second or two on a CPU)."""
+        model = self.model(name)
+        entry = self.entry(name)
+        with entry.lock:
+            if entry.embedding is None:
+                mu, logvar = encode_images(model, data.to_float(test_images))
+                proj, comps, mean, ratio = pca(mu)
+                kl = kl_per_dim(torch.from_numpy(mu), torch.from_numpy(logvar)).mean(0).numpy()
+                entry.embedding = Embedding(mu, logvar, proj, comps, mean, ratio, kl)
+            return entry.embedding
+
+    def memo(self, name: str, key: str, compute: Callable[[VAE], Any]) -> Any:
+        """compute(model), worked out once per model and key and remembered while the registry lives."""
+        model = self.model(name)
+        entry = self.entry(name)
+        with entry.lock:
+            if key not in entry.memos:
+                entry.memos[key] = compute(model)
+            return entry.memos[key]
+
+    def umap(self, name: str, test_images: torch.Tensor) -> np.ndarray:
+        """UMAP of the model's codes (cached on disk); slow the first time, so call it in the background."""
+        emb = self.embedding(name, test_images)
+        if emb.umap is None:
+            emb.umap_status = "running"
+            try:
+                emb.umap = cached_umap(emb.mu, self.entry(name).digest, self.cache_dir)
+                emb.umap_status = "ready"
+            except Exception as e:  # surfaced in the status line, never a crash of the page
+                emb.umap_status = f"failed: {type(e).__name__}: {e}"
+                raise
+        return emb.umap
+
+    def add(self, path: str | os.PathLike) -> None:
+        """Register a checkpoint folder that training just wrote, under its folder's name."""
+        cfg, metrics = checkpoints.read_config(path), checkpoints.read_metrics(path)
+        name = Path(path).name
+        with self._lock:
+            self._entries[name] = Entry(name, str(path), cfg, metrics, shipped=False)
