@@ -20,7 +20,7 @@ from vae_core.train import pick_device
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = "mnist-z32"
-PUBLISHED = [  # nats, test NLL on binarised MNIST (BACKGROUND.md)
+PUBLISHED = [  # nats, test NLL on binarised MNIST, as each paper or library reports it
     ("MLP VAE, one stochastic layer (Burda et al. 2015)", 86.76),
     ("IWAE k=50, one stochastic layer (Burda et al. 2015)", 84.78),
     ("IWAE, two stochastic layers (Burda et al. 2015)", 82.90),

@@ -81,6 +81,17 @@ def _missing_weights(folder):
     (folder / WEIGHTS).unlink()
 
 
+def _linked_weights(folder):
+    (folder / WEIGHTS).unlink()
+    (folder / WEIGHTS).symlink_to("/etc/passwd")
+
+
+def _beta_in_words(folder):
+    cfg = json.loads((folder / CONFIG).read_text())
+    cfg["beta"] = "high"
+    (folder / CONFIG).write_text(json.dumps(cfg))
+
+
 @pytest.mark.parametrize("damage, message", [
     (_truncate, "model.safetensors: not a readable safetensors file"),
     (_corrupt, "model.safetensors: not a readable safetensors file"),
@@ -88,16 +99,22 @@ def _missing_weights(folder):
     (_pickle, "model.safetensors: not a readable safetensors file"),
     (_foreign_config, "config.json: not a vae_core checkpoint"),
     (_missing_weights, "model.safetensors: missing"),
+    (_linked_weights, "model.safetensors: a link, not a file"),
+    (_beta_in_words, "config.json: beta must be a number"),
 ])
-def test_bad_checkpoints_give_one_clear_error_and_change_nothing(tmp_path, damage, message):
+def test_bad_checkpoints_give_one_clear_error_and_change_nothing(tmp_path, damage, message, caplog):
     folder = tmp_path / "m"
     save_checkpoint(folder, _model(), {"beta": 1.0})
+    save_checkpoint(tmp_path / "good", _model(), {"beta": 1.0})
     damage(folder)
     before = _snapshot(folder)
     with pytest.raises(CheckpointError, match=message):
         load_model(folder)
     assert _snapshot(folder) == before
-    assert list_checkpoints(tmp_path) == [] or message.startswith("model.safetensors")
+    # Listing leaves the damaged folder out, says so in one line, and keeps the good one.
+    assert [c["name"] for c in list_checkpoints(tmp_path)] == ["good"]
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and lines[0].startswith("checkpoint left out:") and message in lines[0]
 
 
 def test_a_pickle_file_is_refused_without_being_unpickled(tmp_path, monkeypatch):

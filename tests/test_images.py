@@ -64,3 +64,16 @@ def test_png_and_gif_bytes():
     assert Image.open(io.BytesIO(images.png_bytes(frames[0]))).size == (10, 10)
     g = images.grid(torch.rand(5, 1, 28, 28), ncols=3, factor=2)
     assert g.shape == (2 * (2 * 30 + 2), 2 * (3 * 30 + 2))
+
+
+def test_a_huge_image_is_refused_from_its_header_before_any_pixel_is_decoded(tmp_path, monkeypatch):
+    huge = tmp_path / "huge.png"
+    Image.new("L", (5790, 5790), 0).save(huge)  # a small file that would take 33 MB to decode
+    assert huge.stat().st_size < 200_000
+
+    def no_decoding(self, *args, **kwargs):
+        raise AssertionError("pixels were decoded")
+    monkeypatch.setattr("PIL.ImageFile.ImageFile.load", no_decoding)
+    with pytest.raises(ValueError, match="5790x5790 pixels; the limit is 4096"):
+        images.load_image_file(huge)
+    assert Image.MAX_IMAGE_PIXELS == 89478485  # PIL's own global limit is left as it was

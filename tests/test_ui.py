@@ -1,11 +1,19 @@
-"""The app's shared pieces without a server: the training slot and cancelling on tab close."""
+"""The app's pieces without a server: limits and validators, the training slot, cancel on tab close."""
 
 import threading
 import time
 from types import SimpleNamespace
 
-from ui.views import training
+import gradio as gr
+import pytest
+import torch
+
+import app
+from conftest import MAIN
+from ui import api, common
+from ui.common import Limit, digit_tensor
 from ui.state import CTX, TrainingSlot
+from ui.views import generate, interpolate, training
 
 
 def test_training_slot_runs_one_queues_two_and_refuses_the_rest():
@@ -49,3 +57,54 @@ def test_closing_the_tab_cancels_that_visitors_training():
     assert event.is_set() and not other.is_set() and "visitor-1" not in CTX.cancels
     training.cancel_training(SimpleNamespace(session_hash="visitor-2"))
     assert other.is_set()
+
+
+def _limits() -> dict[str, Limit]:
+    """Every Limit the views and their shared module define, by name."""
+    modules = [common, *app.VIEWS, training]
+    return {f"{m.__name__}.{k}": v for m in modules for k, v in vars(m).items() if isinstance(v, Limit)}
+
+
+def test_every_slider_takes_its_range_from_a_limit_that_its_handler_checks():
+    limits = _limits()
+    assert {"ui.views.generate.TEMPERATURE", "ui.common.BETA", "ui.views.interpolate.STEPS",
+            "ui.views.training.EPOCHS", "ui.views.training.IMAGES"} <= set(limits)
+    ranges = {(lim.lo, lim.hi, lim.step) for lim in limits.values()}
+    sliders = [b for b in app.demo.blocks.values() if isinstance(b, gr.Slider)]
+    assert len(sliders) >= 13  # 8 latent sliders, temperature, steps, beta, epochs, images
+    assert all((s.minimum, s.maximum, s.step) in ranges for s in sliders)
+    for name, lim in limits.items():
+        assert lim.check(lim.lo, name) == lim.lo and lim.check(lim.hi, name) == lim.hi
+        for bad in (lim.hi + lim.step, lim.lo - lim.step, float("nan"), 10**400, "ten", None):
+            with pytest.raises(gr.Error) as e:
+                lim.check(bad, "the value")
+            assert f"between {lim.lo:g} and {lim.hi:g}" in str(e.value), (name, bad)
+
+
+def test_out_of_range_values_are_refused_by_the_handlers_themselves():
+    # The API and scripts reach handlers without the slider's own check: each handler checks again.
+    with pytest.raises(gr.Error, match="temperature must be between 0 and 2"):
+        generate.sample_grid(MAIN, 3.0)
+    with pytest.raises(gr.Error, match="steps must be between 2 and 24"):
+        interpolate.interpolation(CTX.registry.model(MAIN), torch.rand(2, 1, 28, 28), 500, "linear")
+    with pytest.raises(gr.Error, match="β must be between 0.1 and 8"):
+        next(training.train_beta(20.0, 1, 500, SimpleNamespace(session_hash="v")))
+
+
+@pytest.mark.parametrize("image, message", [
+    ([[0.5] * 5], "got 1 rows"),
+    ([[0.5] * 28] * 2000, "got 2000 rows"),
+    ("a string", "got str rows"),
+    ([[2.0] * 28] * 28, "values range from 2 to 2"),
+    ([["x"] * 28] * 28, "some values are not numbers"),
+    ([[10**400] * 28] * 28, "some values are not numbers"),
+])
+def test_the_digit_validator_says_what_was_wrong(image, message):
+    with pytest.raises(gr.Error) as e:
+        digit_tensor(image)
+    assert "28 rows of 28 numbers between 0 and 1" in str(e.value) and message in str(e.value)
+
+
+def test_a_code_too_large_for_a_float_gets_a_sentence_not_an_empty_error():
+    with pytest.raises(gr.Error, match=r"z\[0\] must be a number between -10 and 10"):
+        api.api_decode(MAIN, [10**400] + [0.0] * 31)

@@ -14,6 +14,8 @@ the old checkpoint or the new one, never half of one. Loading never unpickles an
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 import shutil
 import tempfile
@@ -22,12 +24,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .model import VAE, ModelConfig
 
 FORMAT_VERSION = 1
+log = logging.getLogger(__name__)
 WEIGHTS, CONFIG, METRICS, STATE = "model.safetensors", "config.json", "metrics.json", "training_state.safetensors"
 
 
@@ -40,7 +43,7 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def save_checkpoint(path: str | os.PathLike, model: VAE, config: dict, metrics: dict | None = None,
-                    training_state: dict[str, torch.Tensor] | None = None) -> Path:
+                    training_state: dict[str, torch.Tensor] | None = None) -> None:
     """Write the checkpoint folder atomically: a temporary sibling, then a rename over the old one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +62,6 @@ def save_checkpoint(path: str | os.PathLike, model: VAE, config: dict, metrics: 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return path
 
 
 def _swap_into_place(tmp: Path, path: Path) -> None:
@@ -96,6 +98,9 @@ def read_config(path: str | os.PathLike) -> dict:
         model_cfg.validate()
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{file}: bad model section ({e})") from None
+    beta = cfg.get("beta", 1.0)
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta < 0:
+        raise CheckpointError(f"{file}: beta must be a number of at least 0, not {json.dumps(beta)[:40]}")
     cfg["model_config"] = model_cfg
     return cfg
 
@@ -111,7 +116,7 @@ def read_metrics(path: str | os.PathLike) -> dict:
         raise CheckpointError(f"{file}: not valid JSON ({e})") from None
 
 
-def update_metrics(path: str | os.PathLike, updates: dict) -> dict:
+def update_metrics(path: str | os.PathLike, updates: dict) -> None:
     """Merge `updates` into metrics.json, through a temporary file renamed into place."""
     path = Path(path)
     read_config(path)
@@ -120,17 +125,40 @@ def update_metrics(path: str | os.PathLike, updates: dict) -> dict:
     with os.fdopen(fd, "w") as f:
         f.write(json.dumps(metrics, indent=2) + "\n")
     os.replace(tmp, path / METRICS)
-    return metrics
 
 
 def _load_tensors(file: Path) -> dict[str, torch.Tensor]:
-    if not file.is_file():
-        raise CheckpointError(f"{file}: missing")
+    _check_is_file(file)
     try:
         return load_file(str(file))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{file}: not a readable safetensors file (truncated, corrupt or "
                               f"another format; pickles are never loaded): {e}") from None
+
+
+def _check_is_file(file: Path) -> None:
+    if file.is_symlink():
+        raise CheckpointError(f"{file}: a link, not a file (checkpoints hold their own weights)")
+    if not file.is_file():
+        raise CheckpointError(f"{file}: missing")
+
+
+def check_weights(path: str | os.PathLike, model_cfg: ModelConfig) -> None:
+    """The weights file's header names every tensor of the config's model with its shape, and the file
+    is whole. Reads the header only: cheap enough to run on every folder a program lists."""
+    file = Path(path) / WEIGHTS
+    _check_is_file(file)
+    try:
+        with safe_open(str(file), framework="pt") as f:
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{file}: not a readable safetensors file (truncated, corrupt or "
+                              f"another format; pickles are never loaded): {e}") from None
+    with torch.device("meta"):  # shapes without memory or initialisation
+        expected = {k: tuple(v.shape) for k, v in VAE(model_cfg).state_dict().items()}
+    if shapes != expected:
+        wrong = sorted(set(shapes) ^ set(expected)) or [k for k in expected if shapes[k] != expected[k]]
+        raise CheckpointError(f"{file}: does not match {CONFIG} (first difference: {wrong[0]})")
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> VAE:
@@ -144,8 +172,6 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> V
     except RuntimeError as e:
         first = str(e).strip().splitlines()[0:3]
         raise CheckpointError(f"{path / WEIGHTS}: does not match {CONFIG} ({' '.join(first)})") from None
-    model.checkpoint_path = str(path)
-    model.beta = float(cfg.get("beta", 1.0))
     return model.to(device).eval()
 
 
@@ -155,7 +181,9 @@ def load_training_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 
 def list_checkpoints(*roots: str | os.PathLike) -> list[dict]:
-    """Every valid checkpoint folder directly under the given roots, with its config and metrics."""
+    """Every valid checkpoint folder directly under the given roots, with its config and metrics.
+
+    A folder whose config, metrics or weights' header is damaged is left out with one logged line."""
     found = []
     for root in roots:
         root = Path(root)
@@ -165,7 +193,9 @@ def list_checkpoints(*roots: str | os.PathLike) -> list[dict]:
             try:
                 cfg = read_config(folder)
                 metrics = read_metrics(folder)
-            except CheckpointError:
+                check_weights(folder, cfg["model_config"])
+            except CheckpointError as e:
+                log.warning("checkpoint left out: %s", e)
                 continue
             found.append({"name": folder.name, "path": str(folder), "config": cfg, "metrics": metrics})
     return found

@@ -15,7 +15,10 @@ Recipe B (preset seed-mlp) sums over the whole batch (reduction "batch-sum"); be
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 
 from .model import ModelConfig
@@ -27,21 +30,28 @@ REDUCTIONS = ("sum", "mean", "batch-sum")
 class TrainConfig:
     """How a model is trained. Every field is a CLI flag of vae_core.train."""
 
-    epochs: int = 30  # passes over the training split
-    batch_size: int = 128  # images per step (on CUDA the default preset uses 512)
-    lr: float = 2e-3  # Adam's learning rate at the start
-    lr_schedule: str = "cosine"  # "cosine" (decays to lr/100 at the end) or "constant"
-    beta: float = 1.0  # KL weight; 1 is the true ELBO (the convention: see vae_core/config.py)
-    reduction: str = "sum"  # "sum" per image (ours), "mean" over elements (recipe A), "batch-sum" (recipe B)
-    kl_warmup_epochs: float = 0.0  # ramp beta linearly from 0 over this many epochs (0: no warm-up)
-    binarize: bool = True  # dynamic binarisation: a fresh Bernoulli draw of every batch
-    val_size: int = 5000  # images held out of the end of the training set for model selection
-    train_limit: int = 0  # use only the first N training images (0: all); for tests and smoke runs
-    seed: int = 0  # seeds parameters, shuffling and binarisation; CPU runs are reproducible
-    device: str = "auto"  # "auto" (CUDA, then MPS, then CPU), "cuda", "mps" or "cpu"
-    compile: bool = False  # torch.compile the model (CUDA only; pays off on long runs)
-    precision: str = "auto"  # "auto" (bf16 autocast on CUDA, fp32 elsewhere), "bf16" or "fp32"
-    grad_clip: float = 0.0  # clip the gradient norm to this (0: off)
+    epochs: int = field(default=30, metadata={"help": "passes over the training split"})
+    batch_size: int = field(default=128, metadata={"help": "images per step (on CUDA the default preset uses 512)"})
+    lr: float = field(default=2e-3, metadata={"help": "Adam's learning rate at the start"})
+    lr_schedule: str = field(default="cosine", metadata={
+        "help": '"cosine" (decays to lr/100 at the end) or "constant"'})
+    beta: float = field(default=1.0, metadata={
+        "help": "KL weight; 1 is the true ELBO (reconstruction and KL both summed per image)"})
+    reduction: str = field(default="sum", metadata={
+        "help": '"sum" per image (ours), "mean" over elements (recipe A), "batch-sum" (recipe B)'})
+    kl_warmup_epochs: float = field(default=0.0, metadata={
+        "help": "ramp beta linearly from 0 over this many epochs (0: no warm-up)"})
+    binarize: bool = field(default=True, metadata={"help": "dynamic binarisation: a fresh Bernoulli draw of every batch"})
+    val_size: int = field(default=5000, metadata={
+        "help": "images held out of the end of the training set for model selection"})
+    train_limit: int = field(default=0, metadata={
+        "help": "use only the first N training images (0: all); for tests and smoke runs"})
+    seed: int = field(default=0, metadata={"help": "seeds parameters, shuffling and binarisation; CPU runs are reproducible"})
+    device: str = field(default="auto", metadata={"help": '"auto" (CUDA, then MPS, then CPU), "cuda", "mps" or "cpu"'})
+    compile: bool = field(default=False, metadata={"help": "torch.compile the model (CUDA only; pays off on long runs)"})
+    precision: str = field(default="auto", metadata={
+        "help": '"auto" (bf16 autocast on CUDA, fp32 elsewhere), "bf16" or "fp32"'})
+    grad_clip: float = field(default=0.0, metadata={"help": "clip the gradient norm to this (0: off)"})
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -70,7 +80,6 @@ class Preset:
     model: ModelConfig
     train: TrainConfig
     cuda_batch_size: int = 0  # a larger batch on CUDA, where the GPU would idle at the CPU batch size
-    notes: list[str] = field(default_factory=list)
 
 
 PRESETS: dict[str, Preset] = {
@@ -81,14 +90,13 @@ PRESETS: dict[str, Preset] = {
         cuda_batch_size=512,
     ),
     "seed-conv": Preset(
-        description="Recipe A of BACKGROUND.md: the tutorial conv VAE (32x32 in [-1, 1], mse + 0.1 * mean KL).",
+        description="Recipe A: the common tutorial conv VAE (32x32 in [-1, 1], mse + 0.1 * mean KL).",
         model=ModelConfig(arch="seed-conv", latent_dim=128, width=32, likelihood="gaussian"),
         train=TrainConfig(epochs=10, batch_size=64, lr=1e-4, lr_schedule="constant", beta=0.1,
-                          reduction="mean", binarize=False, val_size=0),
-        notes=["trained on all 60,000 training images, greyscale, as the notebook does"],
+                          reduction="mean", binarize=False, val_size=0),  # all 60,000 images, greyscale
     ),
     "seed-mlp": Preset(
-        description="Recipe B of BACKGROUND.md: the textbook MLP VAE (784-400-20, BCE summed over the batch).",
+        description="Recipe B: the textbook MLP VAE of pytorch/examples (784-400-20, BCE summed over the batch).",
         model=ModelConfig(arch="mlp", latent_dim=20, width=400, likelihood="bernoulli"),
         # hidden 400, latent 20, Adam 1e-3, batch 128, 10 epochs: pytorch/examples vae/main.py.
         train=TrainConfig(epochs=10, batch_size=128, lr=1e-3, lr_schedule="constant",
@@ -111,3 +119,21 @@ def equivalent_beta(beta: float, reduction: str, n_pixels: int, latent_dim: int)
 def replace(cfg, **changes):
     """dataclasses.replace that ignores None values (flags the user did not give)."""
     return dataclasses.replace(cfg, **{k: v for k, v in changes.items() if v is not None})
+
+
+def add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
+    """One flag per field, its help from the field's metadata, defaulting to None so a preset's value
+    stands unless the flag is given. `X | None` fields take an X."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        kind = hints[f.name]
+        if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+            kind = next(t for t in typing.get_args(kind) if t is not type(None))
+        flag, help_text = "--" + f.name.replace("_", "-"), f.metadata.get("help", "")
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            parser.add_argument(flag, type=kind, default=None,
+                                help=f"{help_text} (default: {f.default}; a preset may set another)")

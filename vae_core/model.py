@@ -16,7 +16,7 @@ This file imports nothing of the project.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -30,10 +30,13 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 class ModelConfig:
     """Everything that rebuilds a model's architecture (it is saved in config.json)."""
 
-    arch: str = "conv"  # "conv" (this product's), "seed-conv" (recipe A), "mlp" (recipe B)
-    latent_dim: int = 32  # size of z, 2 to 128
-    width: int = 32  # conv: channels of the first layer (doubled once); mlp: hidden units
-    likelihood: str = "bernoulli"  # decoder distribution: "bernoulli" (logits) or "gaussian" (means)
+    arch: str = field(default="conv", metadata={
+        "help": '"conv" (this product\'s), "seed-conv" (recipe A), "mlp" (recipe B)'})
+    latent_dim: int = field(default=32, metadata={"help": "size of z, 2 to 128"})
+    width: int = field(default=32, metadata={
+        "help": "conv: channels of the first layer (doubled once); mlp: hidden units"})
+    likelihood: str = field(default="bernoulli", metadata={
+        "help": 'decoder distribution: "bernoulli" (logits) or "gaussian" (means)'})
 
     def validate(self) -> None:
         if self.arch not in ARCHS:
@@ -82,7 +85,7 @@ def _conv_nets(cfg: ModelConfig) -> tuple[nn.Module, nn.Module]:
 
 
 def _seed_conv_nets(cfg: ModelConfig) -> tuple[nn.Module, nn.Module]:
-    """Recipe A of BACKGROUND.md, layer for layer (32x32 input in [-1, 1], Tanh output)."""
+    """Recipe A, the common tutorial conv VAE, layer for layer (32x32 input in [-1, 1], Tanh output)."""
     L = cfg.latent_dim
     encoder = nn.Sequential(
         nn.Conv2d(1, 32, 4, 2, 1), nn.ReLU(),

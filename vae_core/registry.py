@@ -137,8 +137,9 @@ class Registry:
                 entry.memos[key] = compute(model)
             return entry.memos[key]
 
-    def umap(self, name: str, test_images: torch.Tensor) -> np.ndarray:
-        """UMAP of the model's codes (cached on disk); slow the first time, so call it in the background."""
+    def compute_umap(self, name: str, test_images: torch.Tensor) -> None:
+        """Fill in the UMAP of the model's codes (cached on disk); slow the first time, so call it in the
+        background. Its progress and any failure are in the embedding's umap_status."""
         emb = self.embedding(name, test_images)
         if emb.umap is None:
             emb.umap_status = "running"
@@ -148,7 +149,6 @@ class Registry:
             except Exception as e:  # surfaced in the status line, never a crash of the page
                 emb.umap_status = f"failed: {type(e).__name__}: {e}"
                 raise
-        return emb.umap
 
     def add(self, path: str | os.PathLike) -> None:
         """Register a checkpoint folder that training just wrote, under its folder's name."""

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import math
 import os
 import platform
-import re
 import shlex
 import sys
 import threading
@@ -29,7 +27,7 @@ from typing import Callable
 import torch
 
 from . import checkpoints, data
-from .config import PRESETS, TrainConfig, equivalent_beta, replace
+from .config import PRESETS, TrainConfig, add_dataclass_flags, equivalent_beta, replace
 from .losses import elbo_terms, kl_warmup
 from .model import VAE, ModelConfig
 
@@ -142,13 +140,8 @@ def _restore_optimizer(opt: torch.optim.Optimizer, gens: dict[str, torch.Generat
         g.set_state(tensors[f"rng.{name}"])
 
 
-def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: str | Path | None = None,
-          callback: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None,
-          init_from: str | Path | None = None, resume: str | Path | None = None,
-          run_info: dict | None = None) -> TrainResult:
-    """Train a VAE. `init_from` warm-starts from a checkpoint's weights; `resume` continues its run."""
-    cfg.validate()
-    device = pick_device(cfg.device)
+def _start(model_cfg: ModelConfig, cfg: TrainConfig, device: torch.device, init_from, resume):
+    """The model, its optimizer and the random streams, fresh, warm-started or where a saved run stopped."""
     torch.manual_seed(cfg.seed)
     shuffle_gen = torch.Generator().manual_seed(cfg.seed)
     start_epoch = 0
@@ -161,16 +154,27 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: s
     if source is not None:
         model.load_state_dict(checkpoints.load_model(source).state_dict())
     model.to(device).train()
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    gens = {"shuffle": shuffle_gen, "binarize": torch.Generator(device=device).manual_seed(cfg.seed + 1)}
+    if resume is not None and (Path(resume) / checkpoints.STATE).exists():
+        _restore_optimizer(opt, gens, checkpoints.load_training_state(resume), device)
+    return model, opt, gens, start_epoch
+
+
+def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: str | Path | None = None,
+          callback: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None,
+          init_from: str | Path | None = None, resume: str | Path | None = None,
+          run_info: dict | None = None) -> TrainResult:
+    """Train a VAE. `init_from` warm-starts from a checkpoint's weights; `resume` continues its run."""
+    cfg.validate()
+    device = pick_device(cfg.device)
     cuda = device.type == "cuda"
     # The network's matmuls and convolutions in bf16 on CUDA; the losses are always summed in fp32.
     bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and cuda)
-    if cuda:
-        model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    bin_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
-    gens = {"shuffle": shuffle_gen, "binarize": bin_gen}
-    if resume is not None and (Path(resume) / checkpoints.STATE).exists():
-        _restore_optimizer(opt, gens, checkpoints.load_training_state(resume), device)
+    model, opt, gens, start_epoch = _start(model_cfg, cfg, device, init_from, resume)
+    shuffle_gen, bin_gen = gens["shuffle"], gens["binarize"]
     step_fn = torch.compile(model.forward_native) if (cfg.compile and cuda) else model.forward_native
 
     (train_x, _), (val_x, _) = data.split_train_val(mnist.train_images, mnist.train_labels, cfg.val_size)
@@ -197,23 +201,11 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: s
                 break
             step += 1
             lr = lr_at(cfg, step, total_steps)
-            for group in opt.param_groups:
-                group["lr"] = lr
             beta = kl_warmup(cfg.beta, epoch + i / steps_per_epoch, cfg.kl_warmup_epochs)
             xb = x_train[idx]
             if cfg.binarize:
                 xb = torch.bernoulli(xb, generator=bin_gen)
-            if cuda:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                out_b, mu, logvar = step_fn(xb)
-            terms = elbo_terms(out_b, xb, mu, logvar, model.likelihood, beta, cfg.reduction)
-            opt.zero_grad(set_to_none=True)
-            terms.loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
-            piece = torch.stack([terms.loss.detach(), terms.reconstruction.detach(), terms.kl.detach()])
+            piece = _step(model, step_fn, opt, xb, cfg, lr, beta, bf16)
             sums += piece
             pending.append((step, piece[0]))
             # On CPU reading the loss is free; on an accelerator it waits, so look every CHECK_EVERY steps.
@@ -242,6 +234,24 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: s
                   time.perf_counter() - t_run)
     model.eval()
     return TrainResult(model, history, cancelled, path, time.perf_counter() - t_run, str(device))
+
+
+def _step(model: VAE, step_fn, opt: torch.optim.Optimizer, xb: torch.Tensor, cfg: TrainConfig, lr: float,
+          beta: float, bf16: bool) -> torch.Tensor:
+    """One optimiser step on a batch; returns (loss, reconstruction, kl) as one detached tensor."""
+    for group in opt.param_groups:
+        group["lr"] = lr
+    if xb.is_cuda:
+        xb = xb.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=bf16):
+        out, mu, logvar = step_fn(xb)
+    terms = elbo_terms(out, xb, mu, logvar, model.likelihood, beta, cfg.reduction)
+    opt.zero_grad(set_to_none=True)
+    terms.loss.backward()
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    opt.step()
+    return torch.stack([terms.loss.detach(), terms.reconstruction.detach(), terms.kl.detach()])
 
 
 def _check_finite(pending: list[tuple[int, torch.Tensor]]) -> None:
@@ -287,33 +297,10 @@ def _device_name(device: torch.device) -> str:
 # ----------------------------------------------------------------------------- command line
 
 
-def field_docs(cls) -> dict[str, str]:
-    """The one-line comment after each dataclass field, used as its --help text."""
-    docs = {}
-    for line in inspect.getsource(cls).splitlines():
-        match = re.match(r"\s+(\w+): [^=]+=.*?#\s*(.+)$", line)
-        if match:
-            docs[match.group(1)] = match.group(2)
-    return docs
-
-
-def add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
-    """One flag per field, defaulting to None so that the preset's value stands unless given."""
-    docs = field_docs(cls)
-    for f in dataclasses.fields(cls):
-        if f.name in skip:
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        kind = {"int": int, "float": float, "str": str, "bool": bool}[str(f.type)]
-        if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=docs.get(f.name))
-        else:
-            parser.add_argument(flag, type=kind, default=None, help=f"{docs.get(f.name, '')} (default: {f.default}; a preset may set another)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vae_core.train", description="Train a VAE on MNIST.")
-    parser.add_argument("--preset", default="default", choices=sorted(PRESETS), help="the recipe to start from")
+    parser.add_argument("--preset", default="default", choices=sorted(PRESETS), help="the recipe to start from: "
+                        + "; ".join(f"{name}: {p.description.rstrip('.')}" for name, p in PRESETS.items()))
     parser.add_argument("--out", required=True, help="checkpoint folder to write (replaced atomically)")
     parser.add_argument("--data-dir", default=None, help="folder with the MNIST IDX files (else $VAE_DATA_DIR, else ./data)")
     parser.add_argument("--resume", default=None, help="continue the run saved in this checkpoint folder")
@@ -385,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         previous = checkpoints.read_metrics(args.resume).get("training", {})
         run_info["history"] = previous.get("history", [])
         run_info["seconds_before"] = previous.get("seconds", 0.0)
-    print(f"training {args.preset} (latent {model_cfg.latent_dim}, beta {train_cfg.beta}) on "
+    print(f"training {args.preset} (latent {model_cfg.latent_dim}, {VAE(model_cfg).num_parameters():,} parameters, "
+          f"beta {train_cfg.beta}) on "
           f"{pick_device(train_cfg.device)}, {train_cfg.epochs} epochs, batch {train_cfg.batch_size}", flush=True)
     try:
         result = train(model_cfg, train_cfg, mnist, out=args.out, callback=_Reporter(args.quiet),

@@ -90,7 +90,7 @@ def _start_umap(name: str) -> None:
 
     def work():
         try:
-            CTX.registry.umap(name, CTX.test_images())
+            CTX.registry.compute_umap(name, CTX.test_images())
         except Exception:
             pass  # the registry records the failure in umap_status, which the status line shows
     threading.Thread(target=work, daemon=True, name=f"umap-{name}").start()
