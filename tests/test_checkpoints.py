@@ -1,12 +1,14 @@
 """Checkpoints: safetensors + JSON, atomic, and one clear error for every kind of bad file."""
 
 import json
+import os
 import pickle
+import time
 
 import pytest
 import torch
 
-from vae_core import CheckpointError, VAE, ModelConfig, load_model, save_checkpoint
+from vae_core import CheckpointError, VAE, ModelConfig, checkpoints, load_model, save_checkpoint
 from vae_core.checkpoints import CONFIG, WEIGHTS, list_checkpoints, update_metrics
 
 
@@ -132,3 +134,59 @@ def test_update_metrics_merges(tmp_path):
     update_metrics(tmp_path / "m", {"test": {"nll": 90.0}})
     metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
     assert metrics == {"training": {"seconds": 3}, "test": {"nll": 90.0}}
+
+
+CRASH = """
+import os, sys, torch
+sys.path.insert(0, sys.argv[1])
+from vae_core import VAE, ModelConfig, checkpoints
+folder, when = sys.argv[2], sys.argv[3]
+torch.manual_seed(0)
+model = VAE(ModelConfig(latent_dim=6, width=8))
+real_rename, real_save = os.rename, checkpoints.save_file
+def rename(src, dst):
+    real_rename(src, dst)
+    if when == "between renames" and ".old-" in str(dst):
+        os._exit(137)  # killed after the old folder moved aside, before the new one took its name
+def save_file(tensors, path):
+    if when == "while writing":
+        open(path, "wb").write(b"half a file")
+        os._exit(137)
+    real_save(tensors, path)
+checkpoints.os.rename, checkpoints.save_file = rename, save_file
+checkpoints.save_checkpoint(folder, model, {"beta": 1.0})
+"""
+
+
+def _crash(tmp_path, when):
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, "-c", CRASH, str(root), str(tmp_path / "m"), when], timeout=120)
+    assert run.returncode == 137
+
+
+def _age(tmp_path, seconds):
+    for p in tmp_path.iterdir():
+        os.utime(p, (time.time() - seconds, time.time() - seconds))
+
+
+@pytest.mark.parametrize("when, latent_dim", [("between renames", 6), ("while writing", 4)])
+def test_a_save_killed_midway_leaves_a_whole_checkpoint_under_its_name(tmp_path, when, latent_dim):
+    save_checkpoint(tmp_path / "m", _model(4), {"beta": 1.0})
+    _crash(tmp_path, when)
+    assert len(list(tmp_path.iterdir())) == 2  # a temporary or old folder was left behind
+    _age(tmp_path, 10)
+    # Between the renames both copies are whole and the new one wins; a half-written one is ignored.
+    assert load_model(tmp_path / "m").latent_dim == latent_dim
+    _age(tmp_path, checkpoints.STALE_SECONDS + 10)
+    assert [c["name"] for c in list_checkpoints(tmp_path)] == ["m"]
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no leftovers once they are stale
+
+
+def test_a_young_leftover_is_left_alone_in_case_its_save_is_still_running(tmp_path):
+    save_checkpoint(tmp_path / "m", _model(4), {"beta": 1.0})
+    _crash(tmp_path, "while writing")
+    list_checkpoints(tmp_path)
+    assert len(list(tmp_path.iterdir())) == 2

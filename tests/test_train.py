@@ -37,6 +37,11 @@ def test_cli_trains_and_the_checkpoint_reloads(tmp_path, data_dir):
     assert (config["latent_dim"], config["beta"], config["likelihood"]) == (8, 1.0, "bernoulli")
     model = load_model(out)
     assert model.latent_dim == 8 and not model.training
+    resumed = _cli("--resume", str(out), "--epochs", "3", "--out", str(out), *SMALL, data_dir=data_dir)
+    assert resumed.returncode == 0, resumed.stderr
+    training = json.loads((out / "metrics.json").read_text())["training"]
+    assert len(training["history"]) == 3 and training["commands"][0] == metrics["training"]["command"]
+    assert len(training["commands"]) == 2 and "--resume" in training["commands"][1]  # the first is kept
 
 
 def _small(preset="default", **changes):

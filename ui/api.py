@@ -11,7 +11,7 @@ import torch
 
 from vae_core import data, latent
 
-from .common import CODE_LIMIT, check_number, digit_tensor, get_model, need_test_images
+from .common import CODE_LIMIT, check_number, digit_tensor, get_model, need_test_images, refuse
 from .views.interpolate import interpolation
 
 
@@ -26,7 +26,7 @@ def api_decode(model: str, z: list[float]) -> dict:
     """Decode one latent point: returns {"image": 28x28 values in [0, 1]}."""
     m = get_model(model)
     if not isinstance(z, list) or len(z) != m.latent_dim:
-        raise gr.Error(f"z must be a list of {m.latent_dim} numbers for {model}")
+        raise refuse(f"z must be a list of {m.latent_dim} numbers for {model}")
     values = [check_number(v, -CODE_LIMIT, CODE_LIMIT, f"z[{i}]") for i, v in enumerate(z)]
     image = latent.decode_images(m, torch.tensor([values]))
     return {"image": image[0, 0].numpy().round(4).tolist()}

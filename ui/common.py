@@ -5,6 +5,7 @@ Bad input raises gr.Error with a sentence that says what was expected, and chang
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import gradio as gr
@@ -20,8 +21,15 @@ from .state import CTX
 NO_DATA = ("**This view needs the MNIST test set**, which was not found. Start the app with "
            "`--data-dir DIR` or set `VAE_DATA_DIR` to a folder holding the four MNIST files "
            "(it downloads them there when the network allows). Generating and drawing work without it.")
+log = logging.getLogger("vae_explorer")
 CODE_LIMIT = 10.0  # |z| accepted from a click or the API: far past the prior's +-3, short of overflow
 PANEL_DIGITS = 8  # test digits shown in the model panels (one of each class 0-7), always the same ones
+
+
+def refuse(message: str) -> gr.Error:
+    """The error for a visitor's mistake: a sentence on the page, one line in the log (no traceback)."""
+    log.info("refused: %s", message.splitlines()[0][:200])
+    return gr.Error(message, print_exception=False)
 
 
 @dataclass(frozen=True)
@@ -47,9 +55,9 @@ def check_number(value, lo: float, hi: float, what: str) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise gr.Error(f"{what} must be a number between {lo:g} and {hi:g}, not {str(value)[:40]!r}.") from None
+        raise refuse(f"{what} must be a number between {lo:g} and {hi:g}, not {str(value)[:40]!r}.") from None
     if not lo <= v <= hi:  # NaN fails this too
-        raise gr.Error(f"{what} must be between {lo:g} and {hi:g}; got {v:g}.")
+        raise refuse(f"{what} must be between {lo:g} and {hi:g}; got {v:g}.")
     return v
 
 
@@ -60,31 +68,31 @@ def digit_tensor(image) -> torch.Tensor:
     if not (isinstance(image, (list, np.ndarray)) and len(image) == 28
             and all(isinstance(row, (list, np.ndarray)) and len(row) == 28 for row in image)):
         rows = len(image) if isinstance(image, (list, np.ndarray)) else type(image).__name__
-        raise gr.Error(f"{expected} (got {rows} rows)")
+        raise refuse(f"{expected} (got {rows} rows)")
     try:
         x = torch.tensor(np.asarray(image, dtype=np.float32))
     except (TypeError, ValueError, OverflowError):
-        raise gr.Error(f"{expected} (some values are not numbers)") from None
+        raise refuse(f"{expected} (some values are not numbers)") from None
     if not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1:
-        raise gr.Error(f"{expected} (values range from {x.min():g} to {x.max():g})")
+        raise refuse(f"{expected} (values range from {x.min():g} to {x.max():g})")
     return x.reshape(1, 1, 28, 28)
 
 
 def get_model(name: str):
     if not name or not isinstance(name, str):
-        raise gr.Error("No model is selected (and none was found in checkpoints/).")
+        raise refuse("No model is selected (and none was found in checkpoints/).")
     try:
         return CTX.registry.model(name)
     except KeyError:
-        raise gr.Error(f"There is no model called {name[:80]!r}.") from None
+        raise refuse(f"There is no model called {name[:80]!r}.") from None
     except CheckpointError as e:
-        raise gr.Error(f"That model cannot be loaded: {e}") from None
+        raise refuse(f"That model cannot be loaded: {e}") from None
 
 
 def need_test_images() -> torch.Tensor:
     test = CTX.test_images()
     if test is None:
-        raise gr.Error(NO_DATA.replace("**", "").replace("`", ""))
+        raise refuse(NO_DATA.replace("**", "").replace("`", ""))
     return test
 
 

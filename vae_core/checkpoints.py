@@ -7,12 +7,15 @@ A checkpoint is a folder:
   metrics.json                test figures, training time, device, the exact command
   training_state.safetensors  optional: optimizer moments and RNG states, to resume training
 
-A folder is written whole into a temporary sibling and renamed into place, so a crash leaves either
-the old checkpoint or the new one, never half of one. Loading never unpickles anything.
+A folder is written whole into a temporary sibling (config.json last, so a folder with a config is
+whole) and renamed into place, so a crash leaves either the old checkpoint or the new one, never half
+of one; a crash between the two renames is finished by the next read (`recover`). Loading never
+unpickles anything.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import math
@@ -30,6 +33,8 @@ from safetensors.torch import load_file, save_file
 from .model import VAE, ModelConfig
 
 FORMAT_VERSION = 1
+SWAP_SECONDS = 2.0  # a leftover folder younger than this may belong to a swap still under way
+STALE_SECONDS = 600.0  # a temporary folder older than this belongs to no save still running
 log = logging.getLogger(__name__)
 WEIGHTS, CONFIG, METRICS, STATE = "model.safetensors", "config.json", "metrics.json", "training_state.safetensors"
 
@@ -52,12 +57,12 @@ def save_checkpoint(path: str | os.PathLike, model: VAE, config: dict, metrics: 
     try:
         state = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS))
-        cfg = {"format_version": FORMAT_VERSION, "latent_dim": model.cfg.latent_dim,
-               "likelihood": model.cfg.likelihood, **config, "model": asdict(model.cfg)}
-        _write_json(tmp / CONFIG, cfg)
         _write_json(tmp / METRICS, metrics or {})
         if training_state:
             save_file({k: v.detach().cpu().contiguous() for k, v in training_state.items()}, str(tmp / STATE))
+        cfg = {"format_version": FORMAT_VERSION, "latent_dim": model.cfg.latent_dim,
+               "likelihood": model.cfg.likelihood, **config, "model": asdict(model.cfg)}
+        _write_json(tmp / CONFIG, cfg)  # last: a folder with a config is whole
         _swap_into_place(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -78,9 +83,55 @@ def _swap_into_place(tmp: Path, path: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _leftovers(path: Path) -> list[Path]:
+    """Temporary and previous copies of a checkpoint folder that saves left beside it."""
+    return [p for p in path.parent.glob(f".{glob.escape(path.name)}.*")
+            if p.name[len(path.name) + 2:].startswith(("tmp-", "old-")) and p.is_dir()]
+
+
+def _is_whole(folder: Path) -> bool:
+    try:
+        check_weights(folder, read_config(folder)["model_config"])
+        read_metrics(folder)
+        if (folder / STATE).exists():
+            with safe_open(str(folder / STATE), framework="pt"):
+                pass
+        return True
+    except (CheckpointError, SafetensorError, OSError):
+        return False
+
+
+def recover(path: str | os.PathLike) -> None:
+    """Finish what a crashed save left: put the newest whole copy in place if the folder is missing,
+    and remove leftovers that no save still running can own."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return
+    now = time.time()
+
+    def age(p: Path) -> float:
+        try:
+            return now - p.stat().st_mtime
+        except OSError:
+            return 0.0
+    leftovers = _leftovers(path)
+    if not path.exists():
+        # The new copy (tmp) is preferred to the previous one (old), and a newer one to an older one.
+        for candidate in sorted(leftovers, key=lambda p: (".tmp-" in p.name, age(p) * -1), reverse=True):
+            if age(candidate) > SWAP_SECONDS and _is_whole(candidate):
+                os.rename(candidate, path)
+                log.warning("recovered %s from %s, left by an interrupted save", path, candidate.name)
+                break
+    for p in leftovers:
+        if p.exists() and ((path.exists() and ".old-" in p.name and age(p) > SWAP_SECONDS) or age(p) > STALE_SECONDS):
+            shutil.rmtree(p, ignore_errors=True)
+
+
 def read_config(path: str | os.PathLike) -> dict:
     """config.json of a checkpoint folder, validated; raises CheckpointError naming the file."""
     path = Path(path)
+    if not path.exists():
+        recover(path)
     if not path.is_dir():
         what = "does not exist" if not path.exists() else "is a file, not a checkpoint folder"
         raise CheckpointError(f"{path}: {what} (a checkpoint is a folder with {WEIGHTS} and {CONFIG})")
@@ -189,6 +240,8 @@ def list_checkpoints(*roots: str | os.PathLike) -> list[dict]:
         root = Path(root)
         if not root.is_dir():
             continue
+        for name in {p.name[1:].split(".tmp-")[0].split(".old-")[0] for p in root.glob(".*.*-*")}:
+            recover(root / name)
         for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             try:
                 cfg = read_config(folder)

@@ -276,7 +276,9 @@ def _save(path: Path, model: VAE, cfg: TrainConfig, epoch: int, history: list[di
               "progress": {"epoch": epoch, "epochs": cfg.epochs}, "init_from": info.get("init_from")}
     metrics = {"training": {"device": str(device), "device_name": _device_name(device),
                             "seconds": round(info.get("seconds_before", 0.0) + seconds, 2),
-                            "epochs": epoch, "command": info.get("command"), "torch": torch.__version__,
+                            "epochs": epoch, "command": info.get("command"),
+                            "commands": [*info.get("commands_before", []), info.get("command")],
+                            "torch": torch.__version__,
                             "history": history}}
     state = _optimizer_state(opt, gens) if info.get("save_optimizer", True) else None
     checkpoints.save_checkpoint(path, model, config, metrics, state)
@@ -371,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume:
         previous = checkpoints.read_metrics(args.resume).get("training", {})
         run_info["history"] = previous.get("history", [])
+        # Every command of a run that was resumed, oldest first: the first one set it up.
+        run_info["commands_before"] = previous.get("commands") or [c for c in [previous.get("command")] if c]
         run_info["seconds_before"] = previous.get("seconds", 0.0)
     print(f"training {args.preset} (latent {model_cfg.latent_dim}, {VAE(model_cfg).num_parameters():,} parameters, "
           f"beta {train_cfg.beta}) on "

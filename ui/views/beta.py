@@ -9,7 +9,7 @@ import numpy as np
 from vae_core.evaluate import ACTIVE_UNIT_THRESHOLD, rate_and_distortion
 
 from .. import figures
-from ..common import BETA, NO_DATA, get_model, map_figure, model_panels, need_test_images
+from ..common import BETA, NO_DATA, get_model, map_figure, model_panels, need_test_images, refuse
 from ..state import CTX
 from . import training
 
@@ -82,7 +82,7 @@ def rd_points() -> list[dict]:
 def show_beta(beta: float):
     beta = BETA.check(beta, "β")
     if not CTX.ladder():
-        raise gr.Error("No β ladder models were found in checkpoints/.")
+        raise refuse("No β ladder models were found in checkpoints/.")
     pick = CTX.nearest_ladder(beta)
     name = pick["name"]
     if CTX.test_images() is None:

@@ -11,7 +11,7 @@ import torch
 from vae_core import data, images, latent
 from vae_core.model import VAE
 
-from ..common import Limit, digit_tensor, get_model, marked_map, need_test_images, picture
+from ..common import Limit, digit_tensor, get_model, marked_map, need_test_images, picture, refuse
 from ..state import CTX
 
 TITLE, ID = "Interpolate", "interpolate"
@@ -63,7 +63,7 @@ def random_digit(digit: float):
 
 def use_current(digit: list | None, source: str):
     if not digit:
-        raise gr.Error("Pick, draw or upload a digit in the Reconstruct tab first.")
+        raise refuse("Pick, draw or upload a digit in the Reconstruct tab first.")
     return digit, picture(torch.tensor(digit), 4), source
 
 
@@ -72,7 +72,7 @@ def interpolation(model: VAE, ends: torch.Tensor, steps, mode: str) -> tuple[tor
     """The codes from the first end's mean to the second's, and their decoded images (the view and the API)."""
     n = int(STEPS.check(steps, "steps"))
     if mode not in MODES:
-        raise gr.Error(f"mode must be one of {', '.join(MODES)}, not {str(mode)[:40]!r}.")
+        raise refuse(f"mode must be one of {', '.join(MODES)}, not {str(mode)[:40]!r}.")
     mu, _ = model.encode(ends)
     path = latent.interpolate(mu[0], mu[1], n, mode)
     return path, latent.decode_images(model, path)
@@ -80,7 +80,7 @@ def interpolation(model: VAE, ends: torch.Tensor, steps, mode: str) -> tuple[tor
 
 def interpolate(name: str, a: list | None, b: list | None, steps: float, mode: str):
     if not a or not b:
-        raise gr.Error("Choose both ends first: press Pick A and Pick B (or use the Reconstruct tab's digit).")
+        raise refuse("Choose both ends first: press Pick A and Pick B (or use the Reconstruct tab's digit).")
     model = get_model(name)
     path, frames = interpolation(model, torch.cat([digit_tensor(a), digit_tensor(b)]), steps, mode)
     strip = images.grid(frames, ncols=len(frames), factor=3)

@@ -11,7 +11,8 @@ import torch
 
 from vae_core import data, latent
 
-from ..common import CODE_LIMIT, NO_DATA, check_number, get_model, map_figure, need_test_images, picture
+from ..common import (CODE_LIMIT, NO_DATA, check_number, get_model, map_figure, need_test_images, picture,
+                      refuse)
 from ..state import CTX
 
 TITLE, ID = "Latent map", "map"
@@ -116,15 +117,15 @@ def map_click(name: str, payload: str):
     try:
         click = json.loads(payload or "{}")
     except json.JSONDecodeError:
-        raise gr.Error("The map sent an unreadable click.") from None
+        raise refuse("The map sent an unreadable click.") from None
     if not isinstance(click, dict):
-        raise gr.Error('A map click is a JSON object: {"index": N} or {"x": X, "y": Y}.')
+        raise refuse('A map click is a JSON object: {"index": N} or {"x": X, "y": Y}.')
     model = get_model(name)
     test = need_test_images()
     if click.get("index") is not None:
         i = click["index"]
         if not isinstance(i, int) or not 0 <= i < len(test):
-            raise gr.Error(f"There is no test image #{str(i)[:20]}: they are numbered 0 to {len(test) - 1}.")
+            raise refuse(f"There is no test image #{str(i)[:20]}: they are numbered 0 to {len(test) - 1}.")
         return _clicked_digit(name, model, i)
     if model.latent_dim != 2:
         return gr.skip(), gr.skip(), "Click a dot: on a projected map, empty space has no single code."

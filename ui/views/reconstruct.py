@@ -11,7 +11,8 @@ from vae_core import images, latent
 from vae_core.model import VAE
 
 from .. import figures
-from ..common import digit_from_test_set, digit_tensor, get_model, marked_map, need_test_images, picture
+from ..common import (digit_from_test_set, digit_tensor, get_model, marked_map, need_test_images, picture,
+                      refuse)
 from ..state import CTX
 
 TITLE, ID = "Reconstruct", "reconstruct"
@@ -88,25 +89,25 @@ def _pick_image(name: str, image, source: str):
     try:
         digit = images.prepare_user_image(image).tolist()
     except ValueError as e:
-        raise gr.Error(str(e)) from None
+        raise refuse(str(e)) from None
     return (digit, source, *reconstruct(name, digit, source))
 
 
 def pick_sketch(name: str, sketch):
     composite = sketch.get("composite") if isinstance(sketch, dict) else sketch
     if composite is None:
-        raise gr.Error("Draw a digit on the sketchpad first.")
+        raise refuse("Draw a digit on the sketchpad first.")
     return _pick_image(name, composite, "your drawing")
 
 
 def pick_upload(name: str, file):
     path = file if isinstance(file, str) else getattr(file, "name", None)
     if not path:
-        raise gr.Error("Choose a picture of one digit to upload.")
+        raise refuse("Choose a picture of one digit to upload.")
     try:
         image = images.load_image_file(path)
     except ValueError as e:
-        raise gr.Error(str(e)) from None
+        raise refuse(str(e)) from None
     return _pick_image(name, image, "your upload")
 
 
@@ -139,7 +140,7 @@ def _posterior_samples(model: VAE, mu: torch.Tensor, logvar: torch.Tensor) -> np
 def resample(name: str, digit: list | None):
     """Draw eps again for the current digit."""
     if not digit:
-        raise gr.Error("Pick, draw or upload a digit first.")
+        raise refuse("Pick, draw or upload a digit first.")
     model = get_model(name)
     mu, logvar = model.encode(digit_tensor(digit))
     return _posterior_samples(model, mu, logvar)

@@ -16,7 +16,7 @@ from vae_core.config import TrainConfig
 from vae_core.train import train as run_training
 
 from .. import figures
-from ..common import BETA, NO_DATA, Limit
+from ..common import BETA, NO_DATA, Limit, refuse
 from ..state import CTX, MAIN_MODEL
 
 EPOCHS = Limit(1, 10, 3, 1)
@@ -51,14 +51,14 @@ def train_beta(beta: float, epochs: float, images: float, request: gr.Request, p
     images = int(IMAGES.check(images, "training images"))
     mnist = CTX.mnist()
     if mnist is None:
-        raise gr.Error(NO_DATA.replace("**", "").replace("`", ""))
+        raise refuse(NO_DATA.replace("**", "").replace("`", ""))
     if not CTX.ladder():
-        raise gr.Error("There is no shipped model to start from: none was found in checkpoints/.")
+        raise refuse("There is no shipped model to start from: none was found in checkpoints/.")
     cancel = CTX.cancels.setdefault(_session(request), threading.Event())
     cancel.clear()
     position = CTX.slot.try_enter()
     if position is None:
-        raise gr.Error("The trainer is busy with other visitors' runs and its line is full. Try again in a few minutes.")
+        raise refuse("The trainer is busy with other visitors' runs and its line is full. Try again in a few minutes.")
     if position:
         yield f"Waiting for the trainer: {position} run(s) ahead of yours…", None
         if not CTX.slot.wait_turn(cancel):
