@@ -147,6 +147,7 @@ def test_tiny_training_run_adds_a_model(client, app):
     assert "joined the model list" in status, outputs
     runs = list((app[1] / "runs").iterdir())
     assert len(runs) == 1 and (runs[0] / "model.safetensors").exists()
+    assert not (runs[0] / "training_state.safetensors").exists()  # no optimizer state: a third of the disk
 
 
 def test_the_app_starts_without_data(tmp_path):

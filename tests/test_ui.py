@@ -1,5 +1,6 @@
 """The app's pieces without a server: limits and validators, the training slot, cancel on tab close."""
 
+import os
 import threading
 import time
 from types import SimpleNamespace
@@ -108,3 +109,49 @@ def test_the_digit_validator_says_what_was_wrong(image, message):
 def test_a_code_too_large_for_a_float_gets_a_sentence_not_an_empty_error():
     with pytest.raises(gr.Error, match=r"z\[0\] must be a number between -10 and 10"):
         api.api_decode(MAIN, [10**400] + [0.0] * 31)
+
+
+def test_trained_models_are_capped_per_visitor_and_in_all_oldest_first(tmp_path, monkeypatch):
+    from vae_core import VAE, ModelConfig, save_checkpoint
+    from ui import state
+
+    monkeypatch.setenv("VAE_MODELS_DIR", str(tmp_path / "shipped"))
+    monkeypatch.setenv("VAE_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setattr(state, "TRAINED_MODELS", 5)
+    model = VAE(ModelConfig(latent_dim=4, width=8))
+    save_checkpoint(tmp_path / "shipped" / "main", model, {"beta": 1.0})
+    ctx = state.Context(tmp_path)
+
+    def trained(name, owner, age):
+        save_checkpoint(tmp_path / "runs" / name, model, {"beta": 1.0})
+        os.utime(tmp_path / "runs" / name, (time.time() - age, time.time() - age))
+        ctx.registry.add(tmp_path / "runs" / name, owner=owner)
+    for i in range(4):
+        trained(f"a{i}", "visitor-a", 100 - i)  # a0 is the oldest
+    trained("b0", "visitor-b", 200)
+    ctx.make_room("visitor-a")  # a new run of a's: a keeps at most 2 before it, the oldest go
+    assert sorted(ctx.registry.names()) == ["a2", "a3", "b0", "main"]
+    trained("c0", "visitor-c", 50)
+    trained("c1", "visitor-c", 40)
+    ctx.make_room("visitor-c")  # 5 trained in all: the oldest of anyone's (b0) goes, never a shipped one
+    assert sorted(ctx.registry.names()) == ["a2", "a3", "c0", "c1", "main"]
+    assert not (tmp_path / "runs" / "b0").exists() and (tmp_path / "shipped" / "main").exists()
+
+
+def test_unfinished_and_running_trainings_are_named_as_such(tmp_path, monkeypatch):
+    from vae_core import VAE, ModelConfig, save_checkpoint
+    from ui import state
+    from ui.page import model_summary
+
+    monkeypatch.setenv("VAE_RUNS_DIR", str(tmp_path / "runs"))
+    ctx = state.Context(tmp_path)
+    model = VAE(ModelConfig(latent_dim=4, width=8))
+    save_checkpoint(tmp_path / "runs" / "half", model, {"beta": 1.0, "progress": {"epoch": 2, "epochs": 5}})
+    save_checkpoint(tmp_path / "runs" / "whole", model, {"beta": 1.0, "progress": {"epoch": 5, "epochs": 5}})
+    ctx.registry.refresh()
+    labels = dict((n, label) for label, n in ctx.model_choices())
+    assert "unfinished: stopped after 2 of 5 epochs" in labels["half"] and "trained here" in labels["whole"]
+    ctx.training_now.add("half")
+    assert "still training: 2 of 5 epochs so far" in dict((n, lb) for lb, n in ctx.model_choices())["half"]
+    monkeypatch.setattr("ui.page.CTX", ctx)
+    assert "still training" in model_summary("half")

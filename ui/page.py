@@ -109,6 +109,8 @@ def build_header(demo: gr.Blocks) -> Page:
 def model_summary(name: str | None) -> str:
     if not name:
         return "No models found: train one with `python -m vae_core.train` (see the README)."
+    if name not in CTX.registry.names():
+        return f"**{name}** is no longer available (a newer trained model took its place): choose another."
     e = CTX.registry.entry(name)
     m = e.config["model"]
     test = e.metrics.get("test", {})
@@ -117,5 +119,5 @@ def model_summary(name: str | None) -> str:
     if test.get("nll"):
         parts.append(f"test NLL {test['nll']:.1f} nats (k = {test['k']}), {test['active_units']} active units")
     if not e.shipped:
-        parts.append("trained in this app")
+        parts.append(CTX.completion(name))
     return " · ".join(parts)

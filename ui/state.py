@@ -1,4 +1,8 @@
-"""What every visitor shares: the model registry, the data (loaded on first use) and the training slot."""
+"""What every visitor shares: the model registry, the data (loaded on first use) and the training slot.
+
+Disk is bounded: models trained in the app are saved without optimizer state, at most
+MODELS_PER_VISITOR per visitor and TRAINED_MODELS in all; the oldest go first, shipped ones never.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +18,18 @@ from vae_core.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN_MODEL = "mnist-z32"
+MODELS_PER_VISITOR = 3
+TRAINED_MODELS = 12  # about 1.7 MB each without optimizer state: some 20 MB in all
 
 
 class Context:
     """The model registry, the data (loaded once, on first use) and the one training slot."""
 
     def __init__(self, root: Path):
-        # Models trained in the app and the UMAP cache go where VAE_RUNS_DIR / VAE_CACHE_DIR say.
-        self.registry = Registry(root / "checkpoints", os.environ.get("VAE_RUNS_DIR", root / "runs"),
+        # The shipped models, the ones trained in the app and the caches live where VAE_MODELS_DIR,
+        # VAE_RUNS_DIR and VAE_CACHE_DIR say (on a Space: persistent storage for the last two).
+        self.registry = Registry(os.environ.get("VAE_MODELS_DIR", root / "checkpoints"),
+                                 os.environ.get("VAE_RUNS_DIR", root / "runs"),
                                  os.environ.get("VAE_CACHE_DIR", root / ".cache"))
         self.data_dir: str | None = None
         self._mnist: data.MNIST | None = None
@@ -29,6 +37,15 @@ class Context:
         self._lock = threading.Lock()
         self.slot = TrainingSlot(max_waiting=2)
         self.cancels: dict[str, threading.Event] = {}
+        self.training_now: set[str] = set()  # names of the models being trained by this app now
+
+    def make_room(self, owner: str) -> None:
+        """Before a visitor trains: remove their oldest models, then anyone's, to stay under the caps."""
+        self.registry.refresh()
+        for cap, trained in ((MODELS_PER_VISITOR, lambda: self.registry.trained(owner)),
+                             (TRAINED_MODELS, self.registry.trained)):
+            while len(models := [e for e in trained() if e.name not in self.training_now]) >= cap:
+                self.registry.remove(models[0].name)
 
     def mnist(self) -> data.MNIST | None:
         with self._lock:
@@ -54,9 +71,19 @@ class Context:
             e = self.registry.entry(n)
             m = e.config["model"]
             kind = {"conv": "", "seed-conv": ", tutorial recipe", "mlp": ", textbook MLP"}[m["arch"]]
-            mine = ", trained here" if not e.shipped else ""
+            mine = "" if e.shipped else f", {self.completion(n)}"
             out.append((f"{n} (latent {m['latent_dim']}, β {e.config.get('beta', 1):g}{kind}{mine})", n))
         return out
+
+    def completion(self, name: str) -> str:
+        """How finished a trained model is, in words: trained here, still training, or stopped early."""
+        progress = self.registry.entry(name).config.get("progress") or {}
+        done, total = progress.get("epoch", 0), progress.get("epochs", 0)
+        if name in self.training_now:
+            return f"still training: {done} of {total} epochs so far"
+        if done < total:
+            return f"unfinished: stopped after {done} of {total} epochs"
+        return "trained here"
 
     def ladder(self, name: str | None = None) -> list[dict]:
         """Models of the main model's family (same architecture, other betas), sorted by beta."""

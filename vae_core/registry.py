@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +74,7 @@ class Entry:
     config: dict
     metrics: dict
     shipped: bool
+    owner: str | None = None  # who trained it, for a program that tells its users apart
     model: VAE | None = None
     digest: str | None = None
     embedding: Embedding | None = None
@@ -91,12 +93,18 @@ class Registry:
         self.refresh()
 
     def refresh(self) -> None:
-        found = [(c, True) for c in checkpoints.list_checkpoints(self.shipped_dir)]
-        found += [(c, False) for c in checkpoints.list_checkpoints(self.user_dir)]
+        """List the folders again: new ones join, removed ones leave, and one whose training moved on
+        since it was listed is read afresh. A shipped model wins over a trained one of the same name."""
+        found = {c["name"]: (c, False) for c in checkpoints.list_checkpoints(self.user_dir)}
+        found.update({c["name"]: (c, True) for c in checkpoints.list_checkpoints(self.shipped_dir)})
         with self._lock:
-            for c, shipped in found:
-                if c["name"] not in self._entries:
-                    self._entries[c["name"]] = Entry(c["name"], c["path"], c["config"], c["metrics"], shipped)
+            for name in [n for n in self._entries if n not in found]:
+                del self._entries[name]
+            for name, (c, shipped) in found.items():
+                old = self._entries.get(name)
+                if old is None or old.config.get("progress") != c["config"].get("progress"):
+                    owner = old.owner if old is not None else None
+                    self._entries[name] = Entry(name, c["path"], c["config"], c["metrics"], shipped, owner)
 
     def names(self) -> list[str]:
         with self._lock:
@@ -150,9 +158,31 @@ class Registry:
                 emb.umap_status = f"failed: {type(e).__name__}: {e}"
                 raise
 
-    def add(self, path: str | os.PathLike) -> None:
+    def add(self, path: str | os.PathLike, owner: str | None = None) -> None:
         """Register a checkpoint folder that training just wrote, under its folder's name."""
         cfg, metrics = checkpoints.read_config(path), checkpoints.read_metrics(path)
         name = Path(path).name
         with self._lock:
-            self._entries[name] = Entry(name, str(path), cfg, metrics, shipped=False)
+            self._entries[name] = Entry(name, str(path), cfg, metrics, shipped=False, owner=owner)
+
+    def trained(self, owner: str | None = None) -> list[Entry]:
+        """Models trained since shipping (of one owner, if given), oldest first."""
+        with self._lock:
+            entries = [e for e in self._entries.values() if not e.shipped and (owner is None or e.owner == owner)]
+        return sorted(entries, key=lambda e: _mtime(e.path))
+
+    def remove(self, name: str) -> None:
+        """Delete a trained model's folder and forget it; shipped models are never removed."""
+        entry = self.entry(name)
+        if entry.shipped or Path(entry.path).parent.resolve() != self.user_dir.resolve():
+            raise ValueError(f"{name} is a shipped model: it is never removed")
+        with self._lock:
+            self._entries.pop(name, None)
+        shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.path.getmtime(path)
+    except OSError:
+        return 0.0

@@ -1,19 +1,20 @@
 """Train with this beta: fine-tune the nearest shipped model at the slider's beta, live, in the beta view.
 
-One run at a time for everyone (the shared training slot, with a short line); closing the tab or
-pressing Cancel stops the visitor's own run between steps.
+One run at a time for everyone (the shared training slot, with a short line), in its own low-priority
+process so that every other visitor's sliders stay quick; closing the tab or pressing Cancel stops the
+visitor's own run between steps. The app's trained models are capped (see ui/state.py).
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 
 import gradio as gr
 
+from vae_core import data
 from vae_core.config import TrainConfig
-from vae_core.train import train as run_training
+from vae_core.worker import TrainingProcess
 
 from .. import figures
 from ..common import BETA, NO_DATA, Limit, refuse
@@ -49,12 +50,12 @@ def train_beta(beta: float, epochs: float, images: float, request: gr.Request, p
     beta = BETA.check(beta, "β")
     epochs = int(EPOCHS.check(epochs, "epochs"))
     images = int(IMAGES.check(images, "training images"))
-    mnist = CTX.mnist()
-    if mnist is None:
+    if CTX.mnist() is None:
         raise refuse(NO_DATA.replace("**", "").replace("`", ""))
     if not CTX.ladder():
         raise refuse("There is no shipped model to start from: none was found in checkpoints/.")
-    cancel = CTX.cancels.setdefault(_session(request), threading.Event())
+    owner = _session(request)
+    cancel = CTX.cancels.setdefault(owner, threading.Event())
     cancel.clear()
     position = CTX.slot.try_enter()
     if position is None:
@@ -65,63 +66,55 @@ def train_beta(beta: float, epochs: float, images: float, request: gr.Request, p
             yield "Cancelled before it started.", None
             return
     try:
-        yield from _run_training(CTX.nearest_ladder(beta), beta, epochs, images, mnist, cancel, progress)
+        yield from _run_training(CTX.nearest_ladder(beta), beta, epochs, images, cancel, progress, owner)
     finally:
         CTX.slot.leave()
 
 
-def _run_training(start: dict, beta, epochs, images, mnist, cancel, progress):
+def _run_training(start: dict, beta, epochs, images, cancel, progress, owner: str):
+    CTX.make_room(owner)
     base = CTX.registry.entry(start["name"])
     name = f"{MAIN_MODEL}-beta{beta:g}-{time.strftime('%H%M%S')}"
     out = CTX.registry.user_dir / name
     cfg = TrainConfig(epochs=epochs, beta=beta, lr=FINE_TUNE_LR, val_size=0, train_limit=images)
-    updates: queue.Queue = queue.Queue()
-    result: dict = {}
-
-    def work():
-        try:
-            result["r"] = run_training(CTX.registry.model(start["name"]).cfg, cfg, mnist, out=out,
-                                       callback=updates.put, cancel=cancel, init_from=base.path,
-                                       run_info={"preset": "default", "init_from": base.path,
-                                                 "command": f"app: train with beta {beta:g}"})
-        except Exception as e:  # a diverged run included: reported, and no model is added
-            result["error"] = e
-    worker = threading.Thread(target=work, daemon=True, name=f"train-{name}")
-    worker.start()
-    history: list[dict] = []
-    yield f"Training {name} from {start['name']} (β = {start['beta']:g})…", None
-    yield from _progress(worker, updates, history, progress, epochs)
-    worker.join()
-    if "error" in result:
-        yield f"Training stopped: {result['error']}. Nothing was added.", None
+    # The app's models keep no optimizer state: it would triple their size and is never used here.
+    run_info = {"preset": "default", "init_from": base.path, "save_optimizer": False,
+                "command": f"app: train with beta {beta:g}"}
+    CTX.training_now.add(name)
+    try:
+        run = TrainingProcess(CTX.registry.model(start["name"]).cfg, cfg, data.resolve_data_dir(CTX.data_dir),
+                              out, init_from=base.path, run_info=run_info)
+        yield f"Training {name} from {start['name']} (β = {start['beta']:g})…", None
+        history: list[dict] = []
+        yield from _progress(run.updates(cancel_when=cancel.is_set), history, progress, epochs)
+    finally:
+        CTX.training_now.discard(name)
+    outcome = run.outcome
+    if "error" in outcome:
+        yield f"Training stopped: {outcome['error']}. Nothing was added.", None
         return
-    r = result["r"]
-    if not r.history:
+    if not outcome["epochs"]:
         yield "Cancelled before the first epoch finished; nothing was saved.", None
         return
-    CTX.registry.add(out)
-    stopped = " (cancelled: kept the finished epochs)" if r.cancelled else ""
+    CTX.registry.add(out, owner=owner)
+    stopped = " (cancelled: kept the finished epochs)" if outcome["cancelled"] else ""
     curve = figures.loss_curve(history, "Loss while training") if history else None
-    yield (f"Done{stopped}: **{name}** joined the model list after {len(r.history)} epoch(s) "
-           f"in {r.seconds:.0f} s on {r.device}."), curve
+    yield (f"Done{stopped}: **{name}** joined the model list after {outcome['epochs']} epoch(s) "
+           f"in {outcome['seconds']:.0f} s on {outcome['device']}."), curve
 
 
-def _progress(worker: threading.Thread, updates: queue.Queue, history: list, progress, epochs: int):
-    """Yield (status, figure) while the worker trains."""
+def _progress(updates, history: list, progress, epochs: int):
+    """Yield (status, figure) while the run trains."""
     last = 0.0
-    while worker.is_alive() or not updates.empty():
-        try:
-            p = updates.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        if p.kind == "step" and time.monotonic() - last < PLOT_EVERY_SECONDS:
+    for p in updates:
+        if p["kind"] == "step" and time.monotonic() - last < PLOT_EVERY_SECONDS:
             continue
         last = time.monotonic()
-        history.append({"x": p.epoch - 1 + ((p.step - 1) % p.steps_per_epoch + 1) / p.steps_per_epoch,
-                        "loss": p.loss, "reconstruction": p.reconstruction, "kl": p.kl})
-        progress(history[-1]["x"] / epochs, desc=f"epoch {p.epoch}/{epochs}")
-        yield (f"Training: epoch {p.epoch} of {epochs}, loss {p.loss:.1f} nats "
-               f"({p.images_per_second:.0f} images/s)."), figures.loss_curve(history, "Loss while training")
+        history.append({"x": p["epoch"] - 1 + ((p["step"] - 1) % p["steps_per_epoch"] + 1) / p["steps_per_epoch"],
+                        "loss": p["loss"], "reconstruction": p["reconstruction"], "kl": p["kl"]})
+        progress(history[-1]["x"] / epochs, desc=f"epoch {p['epoch']}/{epochs}")
+        yield (f"Training: epoch {p['epoch']} of {epochs}, loss {p['loss']:.1f} nats "
+               f"({p['images_per_second']:.0f} images/s)."), figures.loss_curve(history, "Loss while training")
 
 
 def _session(request: gr.Request | None) -> str:

@@ -1,0 +1,84 @@
+"""Training in a separate, low-priority process, for programs that must stay responsive meanwhile.
+
+A server that trains in one of its own threads shares the CPU and the interpreter with every request;
+here the run gets its own process at a lower priority with one thread, so requests come first. The
+parent reads progress from a queue and may cancel; a run whose parent died stops by itself.
+
+    run = TrainingProcess(model_cfg, cfg, data_dir, out, init_from=..., run_info=...)
+    for update in run.updates():   # dicts: the fields of train.Progress, without the model
+        ...
+    run.outcome                    # {"epochs": N, "cancelled": bool, "seconds": s, "device": d} or {"error": msg}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import os
+import queue
+from pathlib import Path
+
+from .config import TrainConfig
+from .model import ModelConfig
+
+NICENESS = 10  # how much lower than the parent the run is scheduled
+POLL_SECONDS = 0.5
+
+
+def _child(model_cfg, cfg, data_dir, out, init_from, run_info, updates, cancel, parent, niceness, threads):
+    import torch
+
+    from . import data
+    from .train import train
+
+    os.nice(niceness)
+    torch.set_num_threads(threads)
+
+    def report(p) -> None:
+        if os.getppid() != parent:  # the program that started the run is gone: stop between steps
+            cancel.set()
+        updates.put({f.name: getattr(p, f.name) for f in dataclasses.fields(p) if f.name != "model"})
+    try:
+        result = train(model_cfg, cfg, data.load_mnist(data_dir), out=out, callback=report, cancel=cancel,
+                       init_from=init_from, run_info=run_info)
+        updates.put({"kind": "done", "epochs": len(result.history), "cancelled": result.cancelled,
+                     "seconds": result.seconds, "device": result.device})
+    except Exception as e:  # a diverged run included: the parent reports it
+        updates.put({"kind": "error", "error": f"{type(e).__name__}: {e}"})
+
+
+class TrainingProcess:
+    """One training run in a child process (spawned: no state of the parent's threads is copied)."""
+
+    def __init__(self, model_cfg: ModelConfig, cfg: TrainConfig, data_dir: str | os.PathLike, out: str | Path, *,
+                 init_from: str | Path | None = None, run_info: dict | None = None, niceness: int = NICENESS,
+                 threads: int = 1):
+        ctx = mp.get_context("spawn")
+        self._updates, self._cancel = ctx.Queue(), ctx.Event()
+        self.outcome: dict | None = None
+        self._process = ctx.Process(
+            target=_child, daemon=True, name="vae-training",
+            args=(model_cfg, cfg, str(data_dir), str(out), None if init_from is None else str(init_from),
+                  run_info, self._updates, self._cancel, os.getpid(), niceness, threads))
+        self._process.start()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def updates(self, cancel_when=lambda: False):
+        """Progress dicts until the run ends; `cancel_when()` is asked between them."""
+        while self.outcome is None:
+            if cancel_when():
+                self.cancel()
+            try:
+                update = self._updates.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                if not self._process.is_alive() and self._updates.empty():
+                    self.outcome = {"error": f"the training process ended unexpectedly (exit code "
+                                             f"{self._process.exitcode})"}
+                continue
+            if update.get("kind") in ("done", "error"):
+                self.outcome = {k: v for k, v in update.items() if k != "kind"}
+            else:
+                yield update
+        self._process.join(timeout=30)
