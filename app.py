@@ -10,21 +10,25 @@ builds the Blocks (`demo`) but neither launches it nor loads any model.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import threading
 
 import gradio as gr
+from starlette.middleware import Middleware
 
-from ui import api
+from ui import api, guard
 from ui.page import CSS, HEAD, TITLE, build_header
 from ui.state import CTX
 from ui.views import beta, generate, how_it_works, interpolate, latent_map, reconstruct
 
 VIEWS = [latent_map, generate, reconstruct, interpolate, beta, how_it_works]
+CACHE_CLEANING = (600, 3600)  # every 10 minutes, files older than an hour
 
 
 def build_demo() -> gr.Blocks:
-    with gr.Blocks(title=TITLE) as demo:
+    # Gradio's own copies of uploads and outputs are deleted an hour after they were made.
+    with gr.Blocks(title=TITLE, delete_cache=CACHE_CLEANING) as demo:
         page = build_header(demo)
         for view in VIEWS:
             with gr.Tab(view.TITLE, id=view.ID):
@@ -58,11 +62,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--share", action="store_true", help="also serve through a public Gradio link")
     parser.add_argument("--data-dir", default=None, help="folder with the MNIST files (else $VAE_DATA_DIR, else ./data)")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up requests
     CTX.data_dir = args.data_dir
     threading.Thread(target=warm_up, args=(CTX.default_model(),), daemon=True, name="warm-up").start()
-    demo.queue(default_concurrency_limit=8, max_size=64).launch(
-        server_name=args.host, server_port=args.port, share=args.share, max_file_size="20mb",
-        css=CSS, head=HEAD, footer_links=["api"])
+    demo.queue(default_concurrency_limit=8, max_size=guard.QUEUE_SIZE)
+    guard.limit_queue_per_visitor(demo)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size="20mb",
+                css=CSS, head=HEAD, footer_links=["api"], app_kwargs={"middleware": [Middleware(guard.BodyLimit)]})
 
 
 if __name__ == "__main__":

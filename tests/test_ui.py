@@ -155,3 +155,15 @@ def test_unfinished_and_running_trainings_are_named_as_such(tmp_path, monkeypatc
     assert "still training: 2 of 5 epochs so far" in dict((n, lb) for lb, n in ctx.model_choices())["half"]
     monkeypatch.setattr("ui.page.CTX", ctx)
     assert "still training" in model_summary("half")
+
+
+def test_downloads_share_one_folder_that_keeps_only_the_newest(tmp_path, monkeypatch):
+    monkeypatch.setattr(CTX.registry, "cache_dir", tmp_path)
+    monkeypatch.setattr(common, "DOWNLOADS_KEPT", 3)
+    paths = []
+    for i in range(5):
+        paths.append(common.download_file(f"strip {i}".encode(), "interpolation.png"))
+        time.sleep(0.02)
+    assert common.download_file(b"strip 4", "interpolation.png") == paths[-1]  # same content, same file
+    kept = sorted(p.read_bytes() for p in (tmp_path / "downloads").glob("*/*"))
+    assert kept == [b"strip 2", b"strip 3", b"strip 4"]

@@ -5,7 +5,9 @@ Bad input raises gr.Error with a sentence that says what was expected, and chang
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 from dataclasses import dataclass
 
 import gradio as gr
@@ -23,6 +25,7 @@ NO_DATA = ("**This view needs the MNIST test set**, which was not found. Start t
            "(it downloads them there when the network allows). Generating and drawing work without it.")
 log = logging.getLogger("vae_explorer")
 CODE_LIMIT = 10.0  # |z| accepted from a click or the API: far past the prior's +-3, short of overflow
+DOWNLOADS_KEPT = 64  # files offered for download stay here until this many newer ones were made
 PANEL_DIGITS = 8  # test digits shown in the model panels (one of each class 0-7), always the same ones
 
 
@@ -104,6 +107,25 @@ def picture(x: torch.Tensor | np.ndarray, factor: int = 8) -> np.ndarray:
 def digit_from_test_set(i: int) -> list:
     """Test image #i as a 28x28 list in [0, 1], the form of the visitor's current digit."""
     return data.to_float(need_test_images()[i:i + 1])[0, 0].numpy().tolist()
+
+
+def download_file(content: bytes, name: str) -> str:
+    """A file to offer for download, named by its content (the same strip twice is one file), in one
+    folder that keeps only the newest DOWNLOADS_KEPT: no folder per request, no unbounded disk."""
+    folder = CTX.registry.cache_dir / "downloads" / hashlib.sha256(content).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    if not path.exists():
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(content)
+        tmp.replace(path)
+    os.utime(folder)  # asked for again: the newest
+    made = sorted(folder.parent.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in made[DOWNLOADS_KEPT:]:
+        for f in old.iterdir():
+            f.unlink(missing_ok=True)
+        old.rmdir()
+    return str(path)
 
 
 def map_figure(name: str, projection: str, manifold: bool = False, height: int | None = None):

@@ -70,7 +70,7 @@ class Page:
 
     def model_menu(self, **kwargs) -> gr.Dropdown:
         """A menu of the models, kept up to date with the header's (on page load, after a training)."""
-        menu = gr.Dropdown(choices=CTX.model_choices(), **kwargs)
+        menu = gr.Dropdown(choices=CTX.model_choices(), allow_custom_value=True, **kwargs)
         self.menus.append(menu)
         return menu
 
@@ -97,8 +97,10 @@ class Page:
 def build_header(demo: gr.Blocks) -> Page:
     gr.Markdown(INTRO)
     with gr.Row():
+        # Custom values pass Gradio's own check, so that a model trained since the page was built can be
+        # named (by a script, or after a refresh); get_model() says clearly when a name is unknown.
         menu = gr.Dropdown(label="Model", choices=CTX.model_choices(), value=CTX.default_model(),
-                           scale=1, min_width=220)
+                           allow_custom_value=True, scale=1, min_width=220)
         with gr.Column(scale=1, min_width=300):  # a column, so that on a phone the card wraps below
             summary = gr.Markdown(model_summary(CTX.default_model()), elem_classes="note")
     page = Page(demo, menu, gr.State(None), gr.State(None), gr.State(""), menus=[menu])

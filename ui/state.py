@@ -85,7 +85,7 @@ class Context:
             return f"unfinished: stopped after {done} of {total} epochs"
         return "trained here"
 
-    def ladder(self, name: str | None = None) -> list[dict]:
+    def ladder(self) -> list[dict]:
         """Models of the main model's family (same architecture, other betas), sorted by beta."""
         main = self.registry.entry(MAIN_MODEL) if MAIN_MODEL in self.registry.names() else None
         if main is None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
+from vae_core.checkpoints import CheckpointError
 from vae_core.evaluate import ACTIVE_UNIT_THRESHOLD, rate_and_distortion
 
 from .. import figures
-from ..common import BETA, NO_DATA, get_model, map_figure, model_panels, need_test_images, refuse
+from ..common import BETA, NO_DATA, get_model, log, map_figure, model_panels, need_test_images, refuse
 from ..state import CTX
 from . import training
 
@@ -75,8 +76,14 @@ def rate_distortion_of(name: str) -> dict:
 
 
 def rd_points() -> list[dict]:
-    return [{"name": d["name"], "beta": d["beta"], "ladder": d["shipped"], **rate_distortion_of(d["name"])}
-            for d in CTX.ladder()]
+    """One point per model of the ladder that loads: a broken one is left out, never the whole chart."""
+    points = []
+    for d in CTX.ladder():
+        try:
+            points.append({"name": d["name"], "beta": d["beta"], "ladder": d["shipped"], **rate_distortion_of(d["name"])})
+        except CheckpointError as e:
+            log.warning("rate-distortion chart: left out %s (%s)", d["name"], e)
+    return points
 
 
 def show_beta(beta: float):

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import gradio as gr
 import torch
 
 from vae_core import data, images, latent
 from vae_core.model import VAE
 
-from ..common import Limit, digit_tensor, get_model, marked_map, need_test_images, picture, refuse
+from ..common import Limit, digit_tensor, download_file, get_model, marked_map, need_test_images, picture, refuse
 from ..state import CTX
 
 TITLE, ID = "Interpolate", "interpolate"
@@ -84,9 +81,7 @@ def interpolate(name: str, a: list | None, b: list | None, steps: float, mode: s
     model = get_model(name)
     path, frames = interpolation(model, torch.cat([digit_tensor(a), digit_tensor(b)]), steps, mode)
     strip = images.grid(frames, ncols=len(frames), factor=3)
-    out = Path(tempfile.mkdtemp(prefix="interp-"))
-    (out / "interpolation.png").write_bytes(images.png_bytes(strip))
     big = [images.upscale(f, 6) for f in images.to_uint8(frames)]
-    (out / "interpolation.gif").write_bytes(images.gif_bytes(big))
-    fig = marked_map(name, path.numpy(), f"{mode} path", MAP_HEIGHT, line=True)
-    return strip, fig, [str(out / "interpolation.png"), str(out / "interpolation.gif")]
+    files = [download_file(images.png_bytes(strip), "interpolation.png"),
+             download_file(images.gif_bytes(big), "interpolation.gif")]
+    return strip, marked_map(name, path.numpy(), f"{mode} path", MAP_HEIGHT, line=True), files

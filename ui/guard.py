@@ -1,0 +1,71 @@
+"""What keeps a public server up for everyone: a bound on request bodies and on each visitor's queue.
+
+Uploads have their own bound (launch's max_file_size, and the pixel budget of vae_core.images); every
+other request is a small JSON body (a 28x28 digit is about 10 KB), so a larger one is refused before it
+is parsed. Gradio's queue is shared: one visitor, or a script, may hold only so many waiting requests,
+so that a flood from one session cannot fill it for the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+log = logging.getLogger("vae_explorer")
+MAX_BODY_BYTES = 1 << 20  # 1 MiB
+QUEUED_PER_VISITOR = 12  # a page load queues about 8 events at once
+QUEUE_SIZE = 256  # all visitors together
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes (file uploads aside) gets 413 and is not read."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"].endswith("/upload"):
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            return await self._refuse(send)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:  # a body without a length, or one longer than it said
+                raise ValueError("request body over the limit")
+            return message
+        try:
+            await self.app(scope, counted, send)
+        except ValueError as e:
+            if str(e) != "request body over the limit":
+                raise
+            await self._refuse(send)
+
+    async def _refuse(self, send):
+        text = f"Request body over {self.limit // 1024} KB: a digit is 28 rows of 28 numbers."
+        log.info("refused: %s", text)
+        body = json.dumps({"error": text}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def limit_queue_per_visitor(demo, most: int = QUEUED_PER_VISITOR) -> None:
+    """Refuse a visitor's request while `most` of theirs already wait in the queue (Gradio 6's queue)."""
+    queue = demo._queue
+    push = queue.push
+
+    async def limited_push(body, request, username):
+        session = body.session_hash
+        waiting = sum(1 for q in queue.event_queue_per_concurrency_id.values() for e in q.queue
+                      if e.session_hash == session)
+        if session and waiting >= most:
+            log.info("refused: session %s… has %d requests waiting", session[:6], waiting)
+            return False, (f"You have {waiting} requests waiting already; the app answers them in turn. "
+                           "Try again in a moment."), "queue_full"
+        return await push(body, request, username)
+    queue.push = limited_push
