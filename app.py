@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import threading
 
 import gradio as gr
+import torch
 from starlette.middleware import Middleware
 
 from ui import api, guard
@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up requests
     CTX.data_dir = args.data_dir
-    threading.Thread(target=warm_up, args=(CTX.default_model(),), daemon=True, name="warm-up").start()
+    torch.set_num_threads(1)  # many small requests at once: each its own core, no thread pool to contend for
+    CTX.background.start(warm_up, CTX.default_model())
     demo.queue(default_concurrency_limit=8, max_size=guard.QUEUE_SIZE)
     guard.limit_queue_per_visitor(demo)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size="20mb",

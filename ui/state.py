@@ -38,6 +38,7 @@ class Context:
         self.slot = TrainingSlot(max_waiting=2)
         self.cancels: dict[str, threading.Event] = {}
         self.training_now: set[str] = set()  # names of the models being trained by this app now
+        self.background = Background()
 
     def make_room(self, owner: str) -> None:
         """Before a visitor trains: remove their oldest models, then anyone's, to stay under the caps."""
@@ -101,6 +102,28 @@ class Context:
     def nearest_ladder(self, beta: float) -> dict:
         """The ladder model whose beta is nearest on a log scale, a shipped one first; the ladder is not empty."""
         return min(self.ladder(), key=lambda d: (abs(math.log(d["beta"]) - math.log(beta)), not d["shipped"]))
+
+
+class Background:
+    """Heavy work (warm-up, UMAP) one job at a time, in a thread of low priority, so visitors' requests
+    come first. On Linux a thread has its own niceness; elsewhere the job simply runs."""
+
+    NICENESS = 10
+
+    def __init__(self):
+        self._lock = threading.Lock()
+
+    def start(self, fn, *args) -> threading.Thread:
+        def job():
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.NICENESS)
+            except (AttributeError, OSError):
+                pass
+            with self._lock:
+                fn(*args)
+        thread = threading.Thread(target=job, daemon=True, name=f"background-{getattr(fn, '__name__', 'job')}")
+        thread.start()
+        return thread
 
 
 class TrainingSlot:

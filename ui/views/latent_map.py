@@ -4,7 +4,6 @@ a 2-D model, click empty space to decode that spot. 32-D models are flattened by
 from __future__ import annotations
 
 import json
-import threading
 
 import gradio as gr
 import torch
@@ -47,16 +46,14 @@ def render(page) -> None:
             click_text = gr.Markdown("Click a dot on the map.")
     click_box = gr.Textbox(elem_id="map-click", show_label=False, container=False)
     click_btn = gr.Button(elem_id="map-click-btn", elem_classes="hidden-bridge")
-    umap_shown = gr.State("")
-    umap_timer = gr.Timer(UMAP_POLL_SECONDS)
+    umap_timer = gr.Timer(UMAP_POLL_SECONDS, active=False)  # ticks only while a UMAP is awaited
 
-    map_inputs, map_outputs = [page.model, projection, manifold], [plot, note, status]
+    map_inputs, map_outputs = [page.model, projection, manifold], [plot, note, status, umap_timer]
     page.on_model(projections, page.current, [projection, manifold]).then(
         show_map, map_inputs, map_outputs, api_name=False)
     projection.input(show_map, map_inputs, map_outputs, api_name="latent_map")
     manifold.input(show_map, map_inputs, map_outputs, api_name=False)
-    umap_timer.tick(poll_umap, [*map_inputs, umap_shown], [plot, status, umap_shown], api_name=False,
-                    show_progress="hidden")
+    umap_timer.tick(poll_umap, map_inputs, [plot, status, umap_timer], api_name=False, show_progress="hidden")
     click_btn.click(map_click, [page.model, click_box], [clicked, decoded, click_text], api_name="map_click",
                     show_progress="hidden", trigger_mode="always_last",
                     js="(name, payload) => [name, window.__vaeClick || payload]")
@@ -69,46 +66,47 @@ def projections(name: str | None):
 
 
 def show_map(name: str, projection: str, manifold: bool):
+    """The map; a UMAP not computed yet shows PCA meanwhile, and the timer waits for it."""
     if CTX.test_images() is None:
-        return None, NO_DATA, ""
+        return None, NO_DATA, "", gr.Timer(active=False)
     model = get_model(name)
-    status = ""
+    status, waiting = "", False
     if projection == "UMAP" and model.latent_dim > 2:
         emb = CTX.registry.embedding(name, CTX.test_images())
-        if emb.umap is None:
+        waiting = emb.umap is None
+        if waiting:
             _start_umap(name)
-            status = (f"UMAP for {name} is being computed in the background ({emb.umap_status}); "
-                      "PCA is shown until it is ready. The map switches by itself.")
+            status = (f"UMAP for {name} is being computed ({emb.umap_status}); PCA is shown until it is "
+                      "ready. The map switches by itself.")
     note = NOTE_2D if model.latent_dim == 2 else NOTE_ND.format(d=model.latent_dim)
-    return map_figure(name, projection, manifold), note, status
+    return map_figure(name, projection, manifold), note, status, gr.Timer(active=waiting)
 
 
 def _start_umap(name: str) -> None:
+    """UMAP takes tens of seconds: it runs as background work (one job at a time, low priority)."""
     emb = CTX.registry.embedding(name, CTX.test_images())
-    if emb.umap_status in ("running", "ready"):
-        return
-    emb.umap_status = "running"
-
-    def work():
-        try:
-            CTX.registry.compute_umap(name, CTX.test_images())
-        except Exception:
-            pass  # the registry records the failure in umap_status, which the status line shows
-    threading.Thread(target=work, daemon=True, name=f"umap-{name}").start()
+    if emb.umap_status not in ("queued", "running", "ready") and not emb.umap_status.startswith("failed"):
+        emb.umap_status = "queued"
+        CTX.background.start(_umap_quietly, name)
 
 
-def poll_umap(name: str, projection: str, manifold: bool, shown: str):
-    """Timer tick: when a UMAP that the visitor asked for is ready, swap it in (once)."""
+def _umap_quietly(name: str) -> None:
+    try:
+        CTX.registry.compute_umap(name, CTX.test_images())
+    except Exception:
+        pass  # the registry records the failure in umap_status, which the status line shows
+
+
+def poll_umap(name: str, projection: str, manifold: bool):
+    """Timer tick while a UMAP is awaited: swap it in when ready, and stop ticking."""
     if projection != "UMAP" or not name or CTX.test_images() is None:
-        return gr.skip(), gr.skip(), shown
+        return gr.skip(), gr.skip(), gr.Timer(active=False)
     emb = CTX.registry.embedding(name, CTX.test_images())
+    if emb.umap_status.startswith("failed"):
+        return gr.skip(), f"UMAP could not be computed: {emb.umap_status}", gr.Timer(active=False)
     if emb.umap is None:
-        if emb.umap_status.startswith("failed"):
-            return gr.skip(), f"UMAP could not be computed: {emb.umap_status}", shown
-        return gr.skip(), gr.skip(), shown
-    if shown == f"{name}:UMAP":
-        return gr.skip(), gr.skip(), shown
-    return map_figure(name, "UMAP", manifold), "UMAP ready (cached on disk for this model).", f"{name}:UMAP"
+        return gr.skip(), gr.skip(), gr.skip()
+    return map_figure(name, "UMAP", manifold), "UMAP ready (cached on disk for this model).", gr.Timer(active=False)
 
 
 @torch.no_grad()
