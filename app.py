@@ -18,7 +18,7 @@ import torch
 from starlette.middleware import Middleware
 
 from ui import api, guard
-from ui.page import CSS, HEAD, TITLE, build_header
+from ui.page import CSS, HEAD, RESIZE_PLOTS, TITLE, build_header
 from ui.state import CTX
 from ui.views import beta, generate, how_it_works, interpolate, latent_map, reconstruct
 
@@ -31,8 +31,9 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title=TITLE, delete_cache=CACHE_CLEANING) as demo:
         page = build_header(demo)
         for view in VIEWS:
-            with gr.Tab(view.TITLE, id=view.ID):
+            with gr.Tab(view.TITLE, id=view.ID) as tab:
                 view.render(page)
+            tab.select(None, js=RESIZE_PLOTS, api_name=False)
         page.wire()
         api.register()
     return demo

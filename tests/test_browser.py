@@ -211,3 +211,36 @@ def test_clicking_empty_space_of_the_2d_map_decodes_it(browser, app_url, shots):
     assert not page.locator("#click-digit").is_visible()  # no empty frame where no test digit belongs
     _shot(page, shots, "map-2d.png")
     page.close()
+
+
+def _toasts(page) -> list[str]:
+    return [t for t in page.locator(".toast-body").all_inner_texts() if t.strip()]
+
+
+def test_every_view_follows_a_model_switch_without_errors_and_charts_fit_their_tabs(browser, app_url):
+    page = _open(browser, app_url)
+    _tab(page, "Interpolate")
+    page.get_by_role("button", name="Pick A").click()
+    page.get_by_role("button", name="Pick B").click()
+    _wait_for(lambda: page.locator("text=test image #").count() >= 2, what="both ends")
+    page.get_by_role("button", name="Interpolate", exact=True).click()
+    _wait_for(lambda: _image_src(page, "decoded steps from A to B"), what="the interpolation strip")
+    menu = page.locator(".block:has-text('Model') input").first
+    for name, title in [("mnist-z2 (latent 2", "mnist-z2: the 2-D latent space"),
+                        ("mnist-z32 (latent 32", "mnist-z32: PCA"), ("mnist-z2 (latent 2", "mnist-z2: the 2-D latent space")]:
+        menu.click()
+        page.get_by_role("option", name=name).first.click()
+        # The interpolation is walked again in the new model's space, shown on its own map.
+        _wait_for(lambda: title in page.inner_text("body"), what=f"the interpolation redrawn for {name}")
+        time.sleep(1.0)
+    assert _toasts(page) == []  # no "value not in the list of choices", no error of any kind
+    _tab(page, "Reconstruct")
+    time.sleep(1.0)
+    widths = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+        .filter(p => p.offsetParent !== null)
+        .map(p => [p.querySelector('.main-svg').getBoundingClientRect().width, p.parentElement.getBoundingClientRect().width])""")
+    assert widths and all(svg <= box + 2 for svg, box in widths), widths  # drawn hidden, resized when shown
+    _tab(page, "Latent map")
+    assert "Click a dot on the map." in page.inner_text("body")
+    assert not page.locator("#click-digit").is_visible()
+    page.close()

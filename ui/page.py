@@ -52,6 +52,10 @@ HEAD = """
 """
 
 
+# A chart drawn while its tab was hidden has the wrong width; a resize once the tab shows redraws it.
+RESIZE_PLOTS = "() => { setTimeout(() => window.dispatchEvent(new Event('resize')), 80); }"
+
+
 @dataclass
 class Page:
     """What the views share: the model menu, the model shown, and the visitor's current digit."""

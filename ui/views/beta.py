@@ -27,8 +27,9 @@ convention; β = 1 is the true ELBO). The KL term pulls every code toward the pr
 * **Large β** (4, 8): the codes crowd toward the prior; samples are smooth but blurry, and
   dimensions the model can spare *collapse*: their KL falls to zero (grey bars below).
 
-The shipped models are the same network trained at β = 0.1, 0.5, 1, 2, 4 and 8; the slider shows the
-nearest one. *Train with this beta* makes a new one at exactly the slider's value.
+This view has models of its own: the same network (32 numbers per digit) trained at β = 0.1, 0.5, 1, 2,
+4 and 8, whatever the model menu at the top says; the slider shows the nearest one. *Train with this β*
+makes a new one at exactly the slider's value.
 """
 
 

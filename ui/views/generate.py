@@ -43,9 +43,11 @@ def render(page) -> None:
     page.on_model(setup, page.current, [z_state, dims_state, info, *sliders, image]).then(
         point_on_map, point, map_plot, api_name=False).then(
         sample_grid, [page.model, temperature], sample_grid_image, api_name=False)
-    for s in sliders:
+    for i, s in enumerate(sliders):
+        # The first slider's event is callable by scripts (undocumented): benchmarks/load.py drives it.
         s.input(decode_point, [page.model, z_state, dims_state, *sliders], [image, z_state],
-                api_name=False, show_progress="hidden", trigger_mode="always_last")
+                api_name="move_slider" if i == 0 else False, api_visibility="undocumented" if i == 0 else "private",
+                show_progress="hidden", trigger_mode="always_last")
         s.release(point_on_map, point, map_plot, api_name=False, show_progress="hidden")
     random_btn.click(random_point, [page.model, dims_state, temperature], [z_state, image, *sliders],
                      api_name="random_sample").then(point_on_map, point, map_plot, api_name=False)

@@ -46,6 +46,7 @@ def render(page) -> None:
         use.click(use_current, [page.digit, page.source], outputs, api_name=False)
     a, b = ends["A"][3][0], ends["B"][3][0]
     go.click(interpolate, [page.model, a, b, steps, mode], [strip, path_plot, downloads], api_name="interpolate")
+    page.on_model(again, [page.current, a, b, steps, mode], [strip, path_plot, downloads])
 
 
 def random_digit(digit: float):
@@ -73,6 +74,13 @@ def interpolation(model: VAE, ends: torch.Tensor, steps, mode: str) -> tuple[tor
     mu, _ = model.encode(ends)
     path = latent.interpolate(mu[0], mu[1], n, mode)
     return path, latent.decode_images(model, path)
+
+
+def again(name: str, a: list | None, b: list | None, steps: float, mode: str):
+    """The model changed: walk between the same two digits in the new model's space (if both are chosen)."""
+    if not a or not b:
+        return None, None, None
+    return interpolate(name, a, b, steps, mode)
 
 
 def interpolate(name: str, a: list | None, b: list | None, steps: float, mode: str):

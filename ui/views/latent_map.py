@@ -49,7 +49,7 @@ def render(page) -> None:
     umap_timer = gr.Timer(UMAP_POLL_SECONDS, active=False)  # ticks only while a UMAP is awaited
 
     map_inputs, map_outputs = [page.model, projection, manifold], [plot, note, status, umap_timer]
-    page.on_model(projections, page.current, [projection, manifold]).then(
+    page.on_model(for_model, page.current, [projection, manifold, clicked, decoded, click_text]).then(
         show_map, map_inputs, map_outputs, api_name=False)
     projection.input(show_map, map_inputs, map_outputs, api_name="latent_map")
     manifold.input(show_map, map_inputs, map_outputs, api_name=False)
@@ -59,10 +59,12 @@ def render(page) -> None:
                     js="(name, payload) => [name, window.__vaeClick || payload]")
 
 
-def projections(name: str | None):
-    """The maps a model offers: its own plane for a 2-D model, PCA or UMAP otherwise."""
-    choices = (["2-D latent"] if get_model(name).latent_dim == 2 else ["PCA", "UMAP"]) if name else ["PCA"]
-    return gr.update(choices=choices, value=choices[0]), gr.update(visible=choices == ["2-D latent"])
+def for_model(name: str | None):
+    """A new model: a 2-D model is its own map (the PCA/UMAP choice hides, the decoded digits may show
+    under it); the clicked point belongs to the old model, so its panel empties."""
+    two_d = bool(name) and get_model(name).latent_dim == 2
+    hidden = gr.update(value=None, visible=False)
+    return gr.update(visible=not two_d), gr.update(visible=two_d), hidden, hidden, "Click a dot on the map."
 
 
 def show_map(name: str, projection: str, manifold: bool):
