@@ -169,14 +169,14 @@ def run_visitors(app: App, n: int, seconds: float, slider_only: bool = False) ->
     return tally
 
 
-def phase_load(app: App, visitors: int, seconds: float, epochs: int) -> dict:
+def phase_load(app: App, visitors: int, seconds: float, epochs: int, images: int) -> dict:
     """Idle slider, then `visitors` visitors while one visitor trains; the same measure in one run."""
     idle = run_visitors(app, 1, seconds / 3, slider_only=True)
     trainer_client, training = app.client(), {}
 
     def train():
         t0 = time.perf_counter()
-        job = trainer_client.submit(2.0, epochs, 60000, api_name="/train")
+        job = trainer_client.submit(2.0, epochs, images, api_name="/train")
         job.result(timeout=seconds + 900)
         training["status"], training["seconds"] = job.outputs()[-1][0], time.perf_counter() - t0
     trainer = threading.Thread(target=train)
@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         app.client().predict(MAIN, [0.0] * 32, api_name="/decode")
         time.sleep(2 if args.smoke else 15)  # warm-up done
         rss0, disk0 = rss_mib(app.proc.pid), du_mib(*app.dirs)
-        report(phase_load(app, visitors, seconds, 1 if args.smoke else 2))
+        report(phase_load(app, visitors, seconds, *((1, 3000) if args.smoke else (2, 60000))))
         flood = phase_flood(app, 20 if args.smoke else 72, 4 if args.smoke else 10)
         p50, p95 = pct(flood["other"].slider_ms)
         print(f"flood: one session sent {sum(flood['flood_codes'].values())} joins, answers {flood['flood_codes']}; "

@@ -148,6 +148,9 @@ def test_tiny_training_run_adds_a_model(client, app):
     runs = list((app[1] / "runs").iterdir())
     assert len(runs) == 1 and (runs[0] / "model.safetensors").exists()
     assert not (runs[0] / "training_state.safetensors").exists()  # no optimizer state: a third of the disk
+    # The model menus accept it by name although it was trained after the page was built.
+    fig, *_ = client.predict(runs[0].name, "PCA", True, api_name="/latent_map")
+    assert f"{runs[0].name}: PCA of the 32-D codes" in json.dumps(fig)
 
 
 def test_the_app_starts_without_data(tmp_path):
@@ -174,3 +177,43 @@ def test_umap_runs_in_the_background_and_is_cached_on_disk(client, app):
     else:
         raise AssertionError(f"UMAP never arrived: {status}")
     assert status == "" and list((app[1] / "cache").glob("umap-*.npy"))
+
+
+def test_an_oversized_request_is_refused_before_it_is_parsed(app):
+    import httpx
+    body = json.dumps({"data": [MAIN, [[0.5] * 2000] * 600], "fn_index": 0, "session_hash": "big"})
+    r = httpx.post(app[0] + "gradio_api/queue/join", content=body, timeout=60,
+                   headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "28 rows of 28 numbers" in r.json()["error"]
+
+
+def test_visitor_mistakes_are_one_log_line_each_not_a_traceback(client, app):
+    for call in (lambda: client.predict(MAIN, [0.0] * 3, api_name="/decode"),
+                 lambda: client.predict(MAIN, "[]", api_name="/map_click"),
+                 lambda: client.predict(["x"], [0.0] * 32, api_name="/decode")):
+        _error(call)
+    time.sleep(0.5)
+    log = (app[1] / "app.log").read_text()
+    assert "Traceback" not in log
+    assert "refused: z must be a list of 32 numbers" in log and "refused: A map click is a JSON object" in log
+
+
+def test_a_broken_ladder_model_is_left_out_and_the_beta_view_still_works(tmp_path, data_dir):
+    import shutil
+    models = tmp_path / "models"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "checkpoints", models)
+    weights = models / "mnist-z32-beta4" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:5000])  # truncated, as a failed copy leaves it
+    proc, url = launch_app(tmp_path, data_dir, {"VAE_MODELS_DIR": str(models)})
+    try:
+        c = Client(url, verbose=False)
+        for beta in (0.1, 1.0, 4.0, 8.0):
+            head, *panels = c.predict(beta, api_name="/show_beta")
+            assert "mnist-z32-beta4" not in head and all(p is not None for p in panels)
+        time.sleep(0.5)
+        log = (tmp_path / "app.log").read_text()
+        assert log.count("checkpoint left out:") >= 1 and "mnist-z32-beta4/model.safetensors" in log
+        assert "Traceback" not in log
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

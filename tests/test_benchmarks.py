@@ -37,3 +37,9 @@ def test_latency_smoke(data_dir):
     assert "decode one point" in out and "app cold start" in out and "UMAP of 500 codes" in out
     if not args:
         assert "browser slider round trip" in out
+
+
+def test_load_smoke(data_dir):
+    out = _run("benchmarks.load")
+    assert "loaded (visitors + one training):" in out and "kill -9 of the CLI trainer" in out
+    assert " 0 errors" in out and "refused" in out

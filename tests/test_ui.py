@@ -14,7 +14,7 @@ from conftest import MAIN
 from ui import api, common
 from ui.common import Limit, digit_tensor
 from ui.state import CTX, TrainingSlot
-from ui.views import generate, interpolate, training
+from ui.views import generate, interpolate, latent_map, training
 
 
 def test_training_slot_runs_one_queues_two_and_refuses_the_rest():
@@ -167,3 +167,43 @@ def test_downloads_share_one_folder_that_keeps_only_the_newest(tmp_path, monkeyp
     assert common.download_file(b"strip 4", "interpolation.png") == paths[-1]  # same content, same file
     kept = sorted(p.read_bytes() for p in (tmp_path / "downloads").glob("*/*"))
     assert kept == [b"strip 2", b"strip 3", b"strip 4"]
+
+
+@pytest.mark.parametrize("payload, message", [
+    ("[]", "A map click is a JSON object"),
+    ('{"index": "7"}', "There is no test image #7"),
+    ('{"index": 99999}', "There is no test image #99999"),
+    ("{not json", "unreadable click"),
+])
+def test_malformed_map_clicks_get_a_sentence(payload, message, mnist):
+    CTX.data_dir = None  # the test set from VAE_DATA_DIR
+    with pytest.raises(gr.Error, match=message):
+        latent_map.map_click(MAIN, payload)
+
+
+def test_a_model_name_that_is_not_a_string_is_named_as_such():
+    with pytest.raises(gr.Error, match="model must be a model's name, such as 'mnist-z32', not a list"):
+        api.api_decode(["mnist-z32"], [0.0] * 32)
+
+
+def test_background_work_runs_one_job_at_a_time_at_low_priority():
+    running, most, niceness = [0], [0], []
+    lock = threading.Lock()
+
+    def job():
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+    threads = [CTX.background.start(job) for _ in range(3)]
+    for t in threads:
+        t.join(5)
+    assert most[0] == 1 and len(niceness) == 3
+    assert all(n >= os.getpriority(os.PRIO_PROCESS, 0) + 1 for n in niceness)  # below the server's priority
+
+
+def test_gradio_cache_is_cleaned_on_a_schedule():
+    assert app.demo.delete_cache == app.CACHE_CLEANING == (600, 3600)

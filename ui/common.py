@@ -82,7 +82,9 @@ def digit_tensor(image) -> torch.Tensor:
 
 
 def get_model(name: str):
-    if not name or not isinstance(name, str):
+    if name is not None and not isinstance(name, str):
+        raise refuse(f"model must be a model's name, such as 'mnist-z32', not a {type(name).__name__}.")
+    if not name:
         raise refuse("No model is selected (and none was found in checkpoints/).")
     try:
         return CTX.registry.model(name)
