@@ -20,9 +20,9 @@ from starlette.middleware import Middleware
 from ui import api, guard
 from ui.page import CSS, HEAD, RESIZE_PLOTS, TITLE, build_header
 from ui.state import CTX
-from ui.views import beta, generate, how_it_works, interpolate, latent_map, reconstruct
+from ui.views import beta, generate, how_it_works, interpolate, latent_map, reconstruct, tour
 
-VIEWS = [latent_map, generate, reconstruct, interpolate, beta, how_it_works]
+VIEWS = [latent_map, tour, generate, reconstruct, interpolate, beta, how_it_works]
 CACHE_CLEANING = (600, 3600)  # every 10 minutes, files older than an hour
 
 
@@ -30,10 +30,13 @@ def build_demo() -> gr.Blocks:
     # Gradio's own copies of uploads and outputs are deleted an hour after they were made.
     with gr.Blocks(title=TITLE, delete_cache=CACHE_CLEANING) as demo:
         page = build_header(demo)
-        for view in VIEWS:
-            with gr.Tab(view.TITLE, id=view.ID) as tab:
-                view.render(page)
-            tab.select(None, js=RESIZE_PLOTS, api_name=False)
+        nav = gr.Radio([(v.TITLE, v.ID) for v in VIEWS], show_label=False, elem_id="phone-nav")  # phones only
+        with gr.Tabs() as page.tabs:
+            for view in VIEWS:
+                with gr.Tab(view.TITLE, id=view.ID) as tab:
+                    view.render(page)
+                tab.select(None, js=RESIZE_PLOTS, api_name=False)
+        nav.input(lambda view: gr.Tabs(selected=view), nav, page.tabs, api_name=False)
         page.wire()
         api.register()
     return demo

@@ -101,7 +101,7 @@ def test_interpolate_event_writes_png_and_gif(client):
 
 def test_latent_map_and_click(client):
     fig, note, status, _ = client.predict(MAIN, "PCA", True, api_name="/latent_map")
-    assert "real digit" in note and "PCA of the 32-D codes" in json.dumps(fig)
+    assert "real handwritten digit" in note and "PCA of the 32-D codes" in json.dumps(fig)
     image, recon, text = client.predict(MAIN, json.dumps({"index": 7}), api_name="/map_click")
     assert "Test image #7" in text
     assert "unreadable" in _error(lambda: client.predict(MAIN, "{not json", api_name="/map_click"))
@@ -158,19 +158,31 @@ def test_the_app_starts_without_data(tmp_path):
     try:
         c = Client(url, verbose=False)
         assert np.array(c.predict(MAIN, [0.0] * 32, api_name="/decode")["image"]).shape == (28, 28)
+        # Exploring works from the test set shipped in datasets/mnist-test ...
         fig, note, status, _ = c.predict(MAIN, "PCA", True, api_name="/latent_map")
-        assert "VAE_DATA_DIR" in note
+        assert "PCA of the 32-D codes" in json.dumps(fig) and "real handwritten digit" in note
+        assert np.array(c.predict(MAIN, 3, 8, 5, "linear", api_name="/interpolate_codes")["frames"]).shape == (5, 28, 28)
+        head, *panels = c.predict(4.0, api_name="/show_beta")
+        assert "mnist-z32-beta4" in head and all(p is not None for p in panels)
+        # ... and training, which needs the training digits, says so in one line.
+        assert "needs the 60,000 MNIST training digits" in _error(lambda: c.predict(1.0, 1, 500, api_name="/train"))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
 
 
-def test_umap_runs_in_the_background_and_is_cached_on_disk(client, app):
+def test_a_shipped_models_umap_is_there_at_once(client):
     fig, note, status, _ = client.predict(MAIN, "UMAP", True, api_name="/latent_map")
+    assert status == "" and f"{MAIN}: UMAP of the 32-D codes" in json.dumps(fig)
+
+
+def test_a_trained_models_umap_runs_in_the_background_and_is_cached_on_disk(client, app):
+    trained = next((app[1] / "runs").iterdir()).name  # from test_tiny_training_run_adds_a_model: no shipped UMAP
+    fig, note, status, _ = client.predict(trained, "UMAP", True, api_name="/latent_map")
     assert "being computed" in status and "PCA of the 32-D codes" in json.dumps(fig)
     deadline = time.time() + 600
     while time.time() < deadline:
-        fig, note, status, _ = client.predict(MAIN, "UMAP", True, api_name="/latent_map")
+        fig, note, status, _ = client.predict(trained, "UMAP", True, api_name="/latent_map")
         if "UMAP of the 32-D codes" in json.dumps(fig):
             break
         time.sleep(3)

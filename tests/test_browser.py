@@ -89,7 +89,7 @@ def test_map_click_shows_the_digit(browser, app_url, mnist, shots):
     page = _open(browser, app_url)
     point = page.evaluate("""() => {
       const gd = document.querySelector('#latent-map .js-plotly-plot');
-      const tr = gd._fullData.find(t => t.type === 'scattergl' && t.x.length > 0);
+      const tr = gd._fullData.find(t => t.type === 'scatter' && t.x.length > 0);
       const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
       return {x: box.left + gd._fullLayout.xaxis.l2p(tr.x[0]), y: box.top + gd._fullLayout.yaxis.l2p(tr.y[0]),
               index: tr.customdata[0], digit: tr.name};
@@ -182,13 +182,19 @@ def test_a_phone_sees_the_map_and_the_digit_above_its_sliders(browser, app_url, 
     plot = page.locator("#latent-map .js-plotly-plot").bounding_box()
     assert plot["width"] >= 300  # the map keeps the phone's width (a legend beside it would squeeze it)
     _shot(page, shots, "phone-map.png")
-    _tab(page, "Generate")
+    _go(page, "Generate")
     _wait_for(lambda: _image_src(page, "decoded digit"), what="the first digit")
     digit = page.locator(".block:has-text('decoded digit') img").first.bounding_box()
     slider = page.locator("input[type=range]:visible").first.bounding_box()
     assert digit["y"] + digit["height"] <= slider["y"]  # the digit sits above the sliders that move it
     assert page.evaluate(fits)
     _shot(page, shots, "phone-generate.png")
+    for view, name in [("Reconstruct", "reconstruct"), ("Interpolate", "interpolate"), ("KL weight β", "beta"),
+                       ("How it works", "how-it-works")]:
+        _go(page, view)  # every view one tap away on a phone
+        time.sleep(2.0)
+        assert page.evaluate(fits), view
+        _shot(page, shots, f"phone-{name}.png")
     page.close()
 
 
@@ -226,8 +232,8 @@ def test_every_view_follows_a_model_switch_without_errors_and_charts_fit_their_t
     page.get_by_role("button", name="Interpolate", exact=True).click()
     _wait_for(lambda: _image_src(page, "decoded steps from A to B"), what="the interpolation strip")
     menu = page.locator(".block:has-text('Model') input").first
-    for name, title in [("mnist-z2 (latent 2", "mnist-z2: the 2-D latent space"),
-                        ("mnist-z32 (latent 32", "mnist-z32: PCA"), ("mnist-z2 (latent 2", "mnist-z2: the 2-D latent space")]:
+    for name, title in [("mnist-z32 (latent 32", "mnist-z32: PCA"), ("mnist-z2 (latent 2", "mnist-z2: the 2-D latent space"),
+                        ("mnist-z32 (latent 32", "mnist-z32: PCA")]:
         menu.click()
         page.get_by_role("option", name=name).first.click()
         # The interpolation is walked again in the new model's space, shown on its own map.
@@ -244,3 +250,107 @@ def test_every_view_follows_a_model_switch_without_errors_and_charts_fit_their_t
     assert "Click a dot on the map." in page.inner_text("body")
     assert not page.locator("#click-digit").is_visible()
     page.close()
+
+
+def _choose_model(page, name):
+    page.locator(".block:has-text('Model') input").first.click()
+    page.get_by_role("option", name=name).first.click()
+
+
+def _draw_and_encode(page, strokes):
+    """Draw strokes with the mouse on the sketchpad and encode them; returns the page's text after."""
+    box = page.locator("#sketch canvas").last.bounding_box()
+    # The paper is a square in the middle of the editor: strokes go inside it.
+    cx, cy, side = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, min(box["width"], box["height"]) * 0.7
+    for stroke in strokes:
+        page.mouse.move(cx + (stroke[0][0] - 0.5) * side, cy + (stroke[0][1] - 0.5) * side)
+        page.mouse.down()
+        for fx, fy in stroke[1:]:
+            page.mouse.move(cx + (fx - 0.5) * side, cy + (fy - 0.5) * side, steps=10)
+        page.mouse.up()
+    page.get_by_role("button", name="Encode my drawing").click()
+    return _wait_for(lambda: (t := page.inner_text("body")) and "your drawing as the model sees it" in t and t,
+                     what="the drawing encoded")
+
+
+SEVEN = [[(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]]
+ONE = [[(0.5, 0.15), (0.5, 0.85)]]
+
+
+def test_drawing_works_on_the_first_stroke_and_after_clear(browser, app_url):
+    page = _open(browser, app_url)
+    _tab(page, "Reconstruct")
+    page.get_by_role("tab", name="Draw").first.click()
+    time.sleep(1.0)
+    _draw_and_encode(page, SEVEN)  # straight after opening: the brush is ready
+    assert _toasts(page) == [] and page.locator("text=Error").count() == 0
+    page.locator("#sketch button[aria-label='Clear canvas']").click()
+    time.sleep(0.5)
+    _draw_and_encode(page, ONE)  # and again after Clear
+    assert _toasts(page) == []
+    page.close()
+
+
+PLOTS_SHOW_POINTS = """() => [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.offsetParent !== null)
+    .map(p => p.querySelectorAll('.scatterlayer .point, .barlayer .point').length)"""
+
+
+def _lesson(page, rounds: int) -> None:
+    """What a class does in 45 minutes, compressed: every view many times, models, digits, beta, drawing."""
+    views = ["Latent map", "Tour", "Generate", "Reconstruct", "Interpolate", "KL weight β", "How it works"]
+    models = ["mnist-z32 (latent 32", "mnist-z2 (latent 2", "seed-mlp (latent 20"]
+    for r in range(rounds):
+        for view in views:
+            if view == "Tour":
+                _tab(page, view) if page.get_by_role("tab", name=view).first.is_visible() else None
+            else:
+                _go(page, view)
+            time.sleep(0.6)
+            if view == "Reconstruct":
+                page.locator(".gallery-item, button.thumbnail-item").nth(r + 1).click()
+            if view == "Tour":
+                page.get_by_role("button", name="Next ▶").click()
+        _choose_model(page, models[r % len(models)])
+        time.sleep(2.0)
+
+
+def _go(page, view):
+    """Open a view the way a visitor would on this screen: its tab, or the phone's menu of views."""
+    tab = page.get_by_role("tab", name=view).first
+    if tab.is_visible():
+        tab.click()
+    else:
+        page.locator("#phone-nav").get_by_text(view, exact=True).click()
+    time.sleep(0.5)
+
+
+@pytest.mark.parametrize("width, height", [(1280, 900), (390, 844)])
+def test_a_lesson_long_visit_keeps_every_plot_drawn_and_raises_no_error(browser, app_url, width, height):
+    page = _open(browser, app_url, width=width, height=height)
+    _lesson(page, rounds=3)
+    assert _toasts(page) == []
+    for view in ["Latent map", "Generate", "Reconstruct", "Interpolate", "KL weight β"]:
+        _go(page, view)
+        time.sleep(1.5)
+        counts = _wait_for(lambda: (c := page.evaluate(PLOTS_SHOW_POINTS)) and all(n > 0 for n in c) and c,
+                           timeout=30, what=f"every plot of {view} drawn")
+        assert counts, view
+    # No plot is drawn with WebGL, so the browser's budget of WebGL contexts cannot run out.
+    assert page.evaluate("() => document.querySelectorAll('.gl-container canvas, canvas.gl-canvas').length") == 0
+    page.close()
+
+
+def test_the_tour_tells_the_story_and_sends_the_visitor_to_try_it(browser, app_url, shots):
+    for width, height, suffix in [(1280, 900, ""), (390, 844, "-phone")]:
+        page = _open(browser, app_url, width=width, height=height)
+        _go(page, "Tour")
+        for step in range(1, 7):
+            _wait_for(lambda: f"Step {step} of 6" in page.inner_text("body"), what=f"tour step {step}")
+            _wait_for(lambda: page.locator("#tour-picture img").count(), what="the step's picture")
+            time.sleep(0.8)
+            _shot(page, shots, f"tour-{step}{suffix}.png")
+            if step < 6:
+                page.get_by_role("button", name="Next ▶").click()
+        page.get_by_role("button", name="Try it: KL weight β ▸").click()
+        _wait_for(lambda: "Slider β =" in page.inner_text("body"), what="the beta view opened by Try it")
+        page.close()

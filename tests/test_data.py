@@ -85,3 +85,9 @@ def test_split_binarize_and_batches(mnist):
     assert torch.equal(b[x == 0], x[x == 0]) and torch.equal(b[x == 1], x[x == 1])
     idx = list(data.batches(10, 4, torch.Generator().manual_seed(0)))
     assert [len(i) for i in idx] == [4, 4, 2] and sorted(torch.cat(idx).tolist()) == list(range(10))
+
+
+def test_the_test_set_ships_with_the_project_for_offline_use(mnist, tmp_path):
+    images, labels = data.load_test_set(tmp_path / "empty")  # no data directory: the embedded copy
+    assert torch.equal(images, mnist.test_images) and torch.equal(labels, mnist.test_labels)
+    assert (data.EMBEDDED_TEST_DIR / "README.md").read_text().count("CC BY-SA 3.0") >= 1

@@ -148,11 +148,14 @@ def test_unfinished_and_running_trainings_are_named_as_such(tmp_path, monkeypatc
     model = VAE(ModelConfig(latent_dim=4, width=8))
     save_checkpoint(tmp_path / "runs" / "half", model, {"beta": 1.0, "progress": {"epoch": 2, "epochs": 5}})
     save_checkpoint(tmp_path / "runs" / "whole", model, {"beta": 1.0, "progress": {"epoch": 5, "epochs": 5}})
-    ctx.registry.refresh()
-    labels = dict((n, label) for label, n in ctx.model_choices())
+    ctx.registry.add(tmp_path / "runs" / "half", owner="v")
+    ctx.registry.add(tmp_path / "runs" / "whole", owner="v")
+    labels = dict((n, label) for label, n in ctx.model_choices("v"))
     assert "unfinished: stopped after 2 of 5 epochs" in labels["half"] and "trained here" in labels["whole"]
     ctx.training_now.add("half")
-    assert "still training: 2 of 5 epochs so far" in dict((n, lb) for lb, n in ctx.model_choices())["half"]
+    assert "still training: 2 of 5 epochs so far" in dict((n, lb) for lb, n in ctx.model_choices("v"))["half"]
+    # A visitor's trained models are theirs: another visitor's menus list only the shipped ones.
+    assert {n for _, n in ctx.model_choices("someone else")} == set()
     monkeypatch.setattr("ui.page.CTX", ctx)
     assert "still training" in model_summary("half")
 

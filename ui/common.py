@@ -20,12 +20,13 @@ from vae_core.checkpoints import CheckpointError
 from . import figures
 from .state import CTX
 
-NO_DATA = ("**This view needs the MNIST test set**, which was not found. Start the app with "
-           "`--data-dir DIR` or set `VAE_DATA_DIR` to a folder holding the four MNIST files "
-           "(it downloads them there when the network allows). Generating and drawing work without it.")
+NO_DATA = ("**This view needs the MNIST test set**, which was found neither in the data directory nor in "
+           "`datasets/mnist-test`. Start the app with `--data-dir DIR` or set `VAE_DATA_DIR` to a folder "
+           "holding the MNIST files. Generating and drawing work without it.")
 log = logging.getLogger("vae_explorer")
 CODE_LIMIT = 10.0  # |z| accepted from a click or the API: far past the prior's +-3, short of overflow
 DOWNLOADS_KEPT = 64  # files offered for download stay here until this many newer ones were made
+CONTEXT_POINTS = 2500  # test digits drawn on the small maps that only give context to a marked point
 PANEL_DIGITS = 8  # test digits shown in the model panels (one of each class 0-7), always the same ones
 
 
@@ -130,22 +131,29 @@ def download_file(content: bytes, name: str) -> str:
     return str(path)
 
 
-def map_figure(name: str, projection: str, manifold: bool = False, height: int | None = None):
-    """The latent map of the test set for a model. A 2-D model's square plane is taller by default."""
+def map_figure(name: str, projection: str, manifold: bool = False, height: int | None = None,
+               points: int | None = None):
+    """The latent map of the test set for a model (of `points` of its digits, a fixed choice, if given).
+    A 2-D model's square plane is taller by default."""
     model = get_model(name)
     emb = CTX.registry.embedding(name, need_test_images())
-    labels = CTX.mnist().test_labels.numpy()
+    labels = CTX.test_labels().numpy()
+    index = np.arange(len(labels))
+    if points is not None and points < len(index):
+        index = np.sort(np.random.default_rng(0).permutation(len(index))[:points])
     if model.latent_dim == 2:
         extent = latent.plane_extent(emb.mu)
         bg = latent.manifold(model, n=23, extent=extent) if manifold else None
-        return figures.latent_map(emb.mu, labels, f"{name}: the 2-D latent space itself (posterior means)",
-                                  "z1", "z2", background=bg, clickable_extent=extent, height=height or 700)
+        return figures.latent_map(emb.mu[index], labels[index], f"{name}: the 2-D latent space itself "
+                                  "(posterior means)", "z1", "z2", background=bg, clickable_extent=extent,
+                                  height=height or 700, index=index)
     if projection == "UMAP" and emb.umap is not None:
-        return figures.latent_map(emb.umap, labels, f"{name}: UMAP of the {model.latent_dim}-D codes",
-                                  "UMAP 1", "UMAP 2", height=height or 560)
+        return figures.latent_map(emb.umap[index], labels[index], f"{name}: UMAP of the {model.latent_dim}-D codes",
+                                  "UMAP 1", "UMAP 2", height=height or 560, index=index)
     r = emb.pca_ratio
-    return figures.latent_map(emb.pca, labels, f"{name}: PCA of the {model.latent_dim}-D codes",
-                              f"PC1 ({r[0]:.0%} of variance)", f"PC2 ({r[1]:.0%})", height=height or 560)
+    return figures.latent_map(emb.pca[index], labels[index], f"{name}: PCA of the {model.latent_dim}-D codes",
+                              f"PC1 ({r[0]:.0%} of variance)", f"PC2 ({r[1]:.0%})", height=height or 560,
+                              index=index)
 
 
 def project(name: str, z: np.ndarray) -> np.ndarray:
@@ -161,13 +169,13 @@ def marked_map(name: str, points: np.ndarray, label: str, height: int, line: boo
     """The PCA map with codes marked on it (a point, or a path); None without test digits."""
     if CTX.test_images() is None:
         return None
-    fig = map_figure(name, "PCA", height=height)
+    fig = map_figure(name, "PCA", height=height, points=CONTEXT_POINTS)
     return figures.mark_points(fig, project(name, points), label, line=line)
 
 
 def panel_digits() -> torch.Tensor:
     """One test digit of each class 0..PANEL_DIGITS-1, the same for every model."""
-    test, labels = need_test_images(), CTX.mnist().test_labels
+    test, labels = need_test_images(), CTX.test_labels()
     idx = [int(torch.nonzero(labels == d)[0, 0]) for d in range(PANEL_DIGITS)]
     return data.to_float(test[idx])
 

@@ -1,7 +1,8 @@
 """The app's Plotly figures of the latent space and of training, with the page's wording.
 
 Each figure is a plain plotly Figure built from arrays. Point traces carry the test image's index in
-`customdata`, which the page's click bridge reads back.
+`customdata`, which the page's click bridge reads back. Nothing is drawn with WebGL: a browser gives a
+page about 16 WebGL contexts, and every redraw of a WebGL plot took one until the maps went blank.
 """
 
 from __future__ import annotations
@@ -36,8 +37,11 @@ def _base_layout(fig: go.Figure, title: str, x_title: str, y_title: str, height:
 
 def latent_map(coords: np.ndarray, labels: np.ndarray, title: str, x_title: str, y_title: str,
                background: tuple[np.ndarray, np.ndarray] | None = None, clickable_extent: float | None = None,
-               marker_size: int = 4, height: int = 560) -> go.Figure:
-    """A scatter of codes coloured by digit, one trace per digit so the legend can hide each."""
+               marker_size: int = 4, height: int = 560, index: np.ndarray | None = None) -> go.Figure:
+    """A scatter of codes coloured by digit, one trace per digit so the legend can hide each.
+
+    `index` holds each point's test-image number when the points are a subset (default: 0..N-1)."""
+    index = np.arange(len(coords)) if index is None else index
     fig = go.Figure()
     if clickable_extent is not None:
         # An invisible heatmap under the points: a click on empty space lands on it and reports x, y.
@@ -54,10 +58,10 @@ def latent_map(coords: np.ndarray, labels: np.ndarray, title: str, x_title: str,
                                   sizing="stretch", layer="below", opacity=0.55))
     for digit in range(10):
         idx = np.flatnonzero(labels == digit)
-        fig.add_trace(go.Scattergl(
+        fig.add_trace(go.Scatter(
             x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=str(digit),
             marker=dict(size=marker_size, color=DIGIT_COLOURS[digit], opacity=0.7),
-            customdata=idx, hovertemplate=f"digit {digit}<br>test image #%{{customdata}}<extra></extra>"))
+            customdata=index[idx], hovertemplate=f"digit {digit}<br>test image #%{{customdata}}<extra></extra>"))
     _base_layout(fig, title, x_title, y_title, height)
     if clickable_extent is not None:
         # A square plane (z1 and z2 on one scale) that the decoded digits cover edge to edge: the plot
@@ -72,8 +76,7 @@ def mark_points(fig: go.Figure, points: np.ndarray, name: str, colour: str = "#d
                 symbol: str = "star", line: bool = False) -> go.Figure:
     """Overlay the current point (or an interpolation path) on a map."""
     points = np.atleast_2d(points)
-    # WebGL traces are drawn on a canvas above SVG ones: the overlay must be WebGL too to be seen.
-    fig.add_trace(go.Scattergl(
+    fig.add_trace(go.Scatter(
         x=points[:, 0], y=points[:, 1], mode="lines+markers" if line else "markers", name=name,
         marker=dict(size=16 if not line else 9, color=colour, symbol=symbol, line=dict(width=1.5, color="white")),
         line=dict(color=colour, width=4), hoverinfo="skip"))

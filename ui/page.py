@@ -16,13 +16,26 @@ TITLE = "VAE latent space explorer"
 INTRO = ("# What does a VAE learn? Explore its latent space\n"
          "A variational autoencoder squeezed 60,000 handwritten digits into a handful of numbers "
          "each. Drag those numbers, draw your own digit, walk between two digits, and see what "
-         "the KL weight β does.")
+         "the KL weight β does. New here? Take the **Tour**: six steps, one picture each.")
 
 CSS = """
 #map-click, #map-click-btn { display: none !important; }
 .digit img { image-rendering: pixelated; }
 .note { font-size: 0.95em; color: var(--body-text-color-subdued); }
 footer { display: none !important; }
+/* An image's label sits above it, never over its top row of digits. */
+.digit label[data-testid="block-label"].float { position: static; margin-bottom: 4px; }
+/* Long formulas scroll inside their line instead of running off a phone's screen. */
+.katex-display { overflow-x: auto; overflow-y: hidden; padding-bottom: 4px; }
+#tour-picture img { image-rendering: pixelated; }
+.presenter #tour-picture { height: 68vh !important; }
+.presenter #tour-text { font-size: 1.5em; line-height: 1.4; }
+#phone-nav { display: none; }
+@media (max-width: 640px) {
+  #phone-nav { display: block; }                 /* every view one tap away, not behind "..." */
+  .modebar-container { display: none !important; } /* Plotly's toolbar printed over chart titles */
+  #click-panel { order: -1; }                    /* the clicked digit above the map, not two screens below */
+}
 """
 
 # Gradio's Plot has no click event: this bridge listens to Plotly's own click on the maps and hands the
@@ -37,13 +50,22 @@ HEAD = """
     plot.on('plotly_click', (ev) => {
       const p = ev && ev.points && ev.points[0];
       if (!p) return;
-      const index = (p.data.type === 'scattergl' || p.data.type === 'scatter') && p.customdata !== undefined
+      const index = p.data.type === 'scatter' && p.customdata !== undefined
         ? Number(p.customdata) : null;
       window.__vaeClick = JSON.stringify({index: index, x: Number(p.x), y: Number(p.y), t: Date.now()});
       const button = document.querySelector('#map-click-btn');
       if (button) button.click();
     });
   }
+  // The sketchpad opens with no tool chosen (strokes did nothing): choose the brush when the Draw tab
+  // opens and after every Clear.
+  window.__vaeBrush = () => setTimeout(() => {
+    const brush = document.querySelector('#sketch button[aria-label="Brush"]');
+    if (brush && !brush.classList.contains('selected')) brush.click();
+  }, 150);
+  document.addEventListener('click', (ev) => {
+    if (ev.target.closest && ev.target.closest('#sketch button[aria-label="Clear canvas"]')) window.__vaeBrush();
+  }, true);
   const scan = () => document.querySelectorAll('#latent-map .js-plotly-plot').forEach(bind);
   new MutationObserver(scan).observe(document.documentElement, {childList: true, subtree: true});
   setInterval(scan, 1000);
@@ -67,6 +89,7 @@ class Page:
     source: gr.State  # where that digit came from, in words ("test image #12", "your drawing")
     menus: list[gr.Dropdown] = field(default_factory=list)  # every menu that lists the models
     models_added: list = field(default_factory=list)  # events after which a new model may exist
+    tabs: gr.Tabs | None = None  # the views' tabs, for a view that sends the visitor to another
 
     def on_model(self, fn, inputs, outputs, **kwargs):
         """Run fn whenever the model shown changes, on page load too. Returns the event, to chain on."""
@@ -85,17 +108,22 @@ class Page:
         for event in self.models_added:
             event.then(self._menu_updates, None, self.menus, api_name=False)
 
-    def _on_load(self, name: str | None) -> list:
-        """A new visitor: list the models as they are now (others may have trained some) and show one."""
+    def _on_load(self, name: str | None, request: gr.Request) -> list:
+        """A new visitor: list the models as they are now (shipped ones and their own) and show one."""
         CTX.registry.refresh()
         value = name if name in CTX.registry.names() else CTX.default_model()
-        return [value, *self._menu_updates(value)]
+        return [value, *self._menu_updates(request, value)]
 
-    def _menu_updates(self, value: str | None = None) -> list:
-        """Fresh choices for every menu; the header's also gets `value` when one is given."""
-        choices = CTX.model_choices()
+    def _menu_updates(self, request: gr.Request, value: str | None = None) -> list:
+        """Fresh choices for every menu of this visitor; the header's also gets `value` when one is given."""
+        choices = CTX.model_choices(session_of(request))
         header = gr.update(choices=choices, value=value) if value else gr.update(choices=choices)
         return [header] + [gr.update(choices=choices)] * (len(self.menus) - 1)
+
+
+def session_of(request: gr.Request | None) -> str:
+    """Who is asking: the page's session (one per open tab, or per gradio_client Client)."""
+    return getattr(request, "session_hash", None) or "anonymous"
 
 
 def build_header(demo: gr.Blocks) -> Page:
@@ -113,17 +141,18 @@ def build_header(demo: gr.Blocks) -> Page:
 
 
 def model_summary(name: str | None) -> str:
+    """The model card: what the model is in words first, the technical figures after."""
     if not name:
         return "No models found: train one with `python -m vae_core.train` (see the README)."
     if name not in CTX.registry.names():
         return f"**{name}** is no longer available (a newer trained model took its place): choose another."
     e = CTX.registry.entry(name)
-    m = e.config["model"]
-    test = e.metrics.get("test", {})
-    parts = [f"**{name}**: latent dimension {m['latent_dim']}, β = {e.config.get('beta', 1):g}, "
-             f"{m['likelihood']} decoder ({m['arch']} network)"]
+    m, test = e.config["model"], e.metrics.get("test", {})
+    recipe = {"conv": "", "seed-conv": " (the common tutorial recipe)", "mlp": " (the textbook MLP recipe)"}[m["arch"]]
+    words = (f"**{name}** describes each digit with **{m['latent_dim']} numbers**{recipe}; trained with KL "
+             f"weight β = {e.config.get('beta', 1):g}")
+    words += "." if e.shipped else f", {CTX.completion(name)}."
     if test.get("nll"):
-        parts.append(f"test NLL {test['nll']:.1f} nats (k = {test['k']}), {test['active_units']} active units")
-    if not e.shipped:
-        parts.append(CTX.completion(name))
-    return " · ".join(parts)
+        words += (f"  \nHow well it knows digits: {test['nll']:.1f} nats per test digit (lower is better; "
+                  f"k = {test['k']}), {test['active_units']} of {m['latent_dim']} numbers in use.")
+    return words

@@ -17,7 +17,8 @@ from vae_core import data
 from vae_core.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
-MAIN_MODEL = "mnist-z32"
+MAIN_MODEL = "mnist-z32"  # the best model, and the family of the beta view's models
+FIRST_MODEL = "mnist-z2"  # the page opens on it: its map is its whole latent space, the best first picture
 MODELS_PER_VISITOR = 3
 TRAINED_MODELS = 12  # about 1.7 MB each without optimizer state: some 20 MB in all
 
@@ -34,6 +35,8 @@ class Context:
         self.data_dir: str | None = None
         self._mnist: data.MNIST | None = None
         self._data_error: str | None = None
+        self._test: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._test_error: str | None = None
         self._lock = threading.Lock()
         self.slot = TrainingSlot(max_waiting=2)
         self.cancels: dict[str, threading.Event] = {}
@@ -49,6 +52,7 @@ class Context:
                 self.registry.remove(models[0].name)
 
     def mnist(self) -> data.MNIST | None:
+        """The whole dataset, for training: from the data directory (or downloaded), else None."""
         with self._lock:
             if self._mnist is None and self._data_error is None:
                 try:
@@ -57,18 +61,39 @@ class Context:
                     self._data_error = str(e)
             return self._mnist
 
+    def _test_set(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The test digits, for exploring: the data directory's, else the copy shipped with the project."""
+        with self._lock:
+            if self._test is None and self._test_error is None:
+                try:
+                    self._test = data.load_test_set(self.data_dir)
+                except data.DataError as e:
+                    self._test_error = str(e)
+            return self._test
+
     def test_images(self) -> torch.Tensor | None:
-        m = self.mnist()
-        return None if m is None else m.test_images
+        test = self._test_set()
+        return None if test is None else test[0]
+
+    def test_labels(self) -> torch.Tensor | None:
+        test = self._test_set()
+        return None if test is None else test[1]
 
     def default_model(self) -> str | None:
         names = self.registry.names()
-        return MAIN_MODEL if MAIN_MODEL in names else (names[0] if names else None)
+        return next((n for n in (FIRST_MODEL, MAIN_MODEL) if n in names), names[0] if names else None)
 
-    def model_choices(self) -> list[tuple[str, str]]:
-        """(label, name) pairs for the model menus: what each model is, at a glance."""
+    def visible(self, name: str, owner: str | None) -> bool:
+        """Shipped models are everyone's; a model trained in the app is its trainer's alone."""
+        e = self.registry.entry(name)
+        return e.shipped or (owner is not None and e.owner == owner)
+
+    def model_choices(self, owner: str | None = None) -> list[tuple[str, str]]:
+        """(label, name) pairs for a visitor's model menus: what each model is, at a glance."""
         out = []
         for n in self.registry.names():
+            if not self.visible(n, owner):
+                continue
             e = self.registry.entry(n)
             m = e.config["model"]
             kind = {"conv": "", "seed-conv": ", tutorial recipe", "mlp": ", textbook MLP"}[m["arch"]]
@@ -86,8 +111,8 @@ class Context:
             return f"unfinished: stopped after {done} of {total} epochs"
         return "trained here"
 
-    def ladder(self) -> list[dict]:
-        """Models of the main model's family (same architecture, other betas), sorted by beta."""
+    def ladder(self, owner: str | None = None) -> list[dict]:
+        """Models of the main model's family (same architecture, other betas) that `owner` may see, by beta."""
         main = self.registry.entry(MAIN_MODEL) if MAIN_MODEL in self.registry.names() else None
         if main is None:
             return []
@@ -95,13 +120,13 @@ class Context:
         out = []
         for n in self.registry.names():
             e = self.registry.entry(n)
-            if e.config["model"] == family:
+            if e.config["model"] == family and self.visible(n, owner):
                 out.append({"name": n, "beta": float(e.config.get("beta", 1.0)), "shipped": e.shipped})
         return sorted(out, key=lambda d: (d["beta"], not d["shipped"]))
 
-    def nearest_ladder(self, beta: float) -> dict:
+    def nearest_ladder(self, beta: float, owner: str | None = None) -> dict:
         """The ladder model whose beta is nearest on a log scale, a shipped one first; the ladder is not empty."""
-        return min(self.ladder(), key=lambda d: (abs(math.log(d["beta"]) - math.log(beta)), not d["shipped"]))
+        return min(self.ladder(owner), key=lambda d: (abs(math.log(d["beta"]) - math.log(beta)), not d["shipped"]))
 
 
 class Background:

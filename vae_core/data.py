@@ -28,6 +28,8 @@ FILES = {
 }
 _EXPECTED = {"train_images": (60000, 28, 28), "train_labels": (60000,),
              "test_images": (10000, 28, 28), "test_labels": (10000,)}
+# The test set ships with the project (CC BY-SA 3.0, see its README), so that exploring works offline.
+EMBEDDED_TEST_DIR = Path(__file__).resolve().parents[1] / "datasets" / "mnist-test"
 TEST_BINARIZATION_SEED = 1234  # the binarised test set is the same draw for every model and run
 
 
@@ -126,6 +128,21 @@ def load_mnist(data_dir: str | os.PathLike | None = None, download: bool = True)
             raise DataError(f"{paths[key]}: labels must be digits 0-9")
         arrays[key] = arrays[key].long()
     return MNIST(**arrays)
+
+
+def load_test_set(data_dir: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 10,000 test digits and their labels: from the data directory when it holds them, else from
+    the copy shipped with the project. Nothing is downloaded."""
+    directory = resolve_data_dir(data_dir)
+    for folder in (directory, EMBEDDED_TEST_DIR):
+        paths = [_locate(folder, FILES["test_images"]), _locate(folder, FILES["test_labels"])]
+        if None in paths:
+            continue
+        images, labels = read_idx(paths[0]), read_idx(paths[1])
+        if tuple(images.shape) != _EXPECTED["test_images"] or tuple(labels.shape) != _EXPECTED["test_labels"]:
+            raise DataError(f"{paths[0].parent}: the test files do not hold 10,000 28x28 digits and labels")
+        return images, labels.long()
+    raise DataError(f"the MNIST test files are neither in {directory.resolve()} nor in {EMBEDDED_TEST_DIR}")
 
 
 def split_train_val(images: torch.Tensor, labels: torch.Tensor, val_size: int):

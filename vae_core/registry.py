@@ -2,7 +2,9 @@
 
 For each model it keeps, once computed, the test set's codes and the maps made from them (PCA now,
 UMAP on request and cached on disk under the weights' digest), plus any other figure a caller
-asks it to remember (`memo`). Safe across threads: each model has its own lock.
+asks it to remember (`memo`). Shipped models may come with their UMAP of the test set precomputed
+(SHIPPED_UMAPS beside them, made by scripts/ship_umaps.py), so it is there at once. Safe across
+threads: each model has its own lock.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from . import checkpoints, data
 from .latent import encode_images, pca, umap_embed
 from .losses import kl_per_dim
 from .model import VAE
+
+
+SHIPPED_UMAPS = ".umap"  # folder beside the shipped models: umap-<weights digest>.npy, the test set's UMAP
 
 
 def file_digest(path: str | os.PathLike) -> str:
@@ -134,7 +139,24 @@ class Registry:
                 proj, comps, mean, ratio = pca(mu)
                 kl = kl_per_dim(torch.from_numpy(mu), torch.from_numpy(logvar)).mean(0).numpy()
                 entry.embedding = Embedding(mu, logvar, proj, comps, mean, ratio, kl)
+                self._shipped_umap(entry)
             return entry.embedding
+
+    def shipped_umap_path(self, name: str) -> Path:
+        """Where a shipped model's precomputed UMAP of the test set lives (it may not exist)."""
+        self.model(name)  # the digest
+        return self.shipped_dir / SHIPPED_UMAPS / f"umap-{self.entry(name).digest}.npy"
+
+    def _shipped_umap(self, entry: Entry) -> None:
+        path = self.shipped_dir / SHIPPED_UMAPS / f"umap-{entry.digest}.npy"
+        if not entry.shipped or not path.is_file():
+            return
+        try:
+            umap = np.load(path, allow_pickle=False).astype(np.float32)
+        except (OSError, ValueError):
+            return  # a damaged file: computed on request instead
+        if umap.shape == (len(entry.embedding.mu), 2) and np.isfinite(umap).all():
+            entry.embedding.umap, entry.embedding.umap_status = umap, "ready"
 
     def memo(self, name: str, key: str, compute: Callable[[VAE], Any]) -> Any:
         """compute(model), worked out once per model and key and remembered while the registry lives."""

@@ -10,8 +10,9 @@ from vae_core.checkpoints import CheckpointError
 from vae_core.evaluate import ACTIVE_UNIT_THRESHOLD, rate_and_distortion
 
 from .. import figures
-from ..common import BETA, NO_DATA, get_model, log, map_figure, model_panels, need_test_images, refuse
-from ..state import CTX
+from ..common import BETA, CONTEXT_POINTS, NO_DATA, get_model, log, map_figure, model_panels, need_test_images, refuse
+from ..page import session_of
+from ..state import CTX, MAIN_MODEL
 from . import training
 
 TITLE, ID = "KL weight β", "beta"
@@ -52,7 +53,8 @@ def render(page) -> None:
         training.render(page, beta)
     with gr.Accordion("Compare two models on the same digits", open=False):
         with gr.Row():
-            model_a = page.model_menu(value=CTX.default_model(), label="model A")
+            model_a = page.model_menu(value=MAIN_MODEL if MAIN_MODEL in CTX.registry.names() else None,
+                                      label="model A")
             model_b = page.model_menu(label="model B")
             compare_btn = gr.Button("Compare")
         table = gr.Markdown()
@@ -76,10 +78,10 @@ def rate_distortion_of(name: str) -> dict:
     return CTX.registry.memo(name, "rate-distortion", lambda model: rate_and_distortion(model, test))
 
 
-def rd_points() -> list[dict]:
+def rd_points(owner: str | None = None) -> list[dict]:
     """One point per model of the ladder that loads: a broken one is left out, never the whole chart."""
     points = []
-    for d in CTX.ladder():
+    for d in CTX.ladder(owner):
         try:
             points.append({"name": d["name"], "beta": d["beta"], "ladder": d["shipped"], **rate_distortion_of(d["name"])})
         except CheckpointError as e:
@@ -87,19 +89,20 @@ def rd_points() -> list[dict]:
     return points
 
 
-def show_beta(beta: float):
+def show_beta(beta: float, request: gr.Request):
     beta = BETA.check(beta, "β")
-    if not CTX.ladder():
+    owner = session_of(request)
+    if not CTX.ladder(owner):
         raise refuse("No β ladder models were found in checkpoints/.")
-    pick = CTX.nearest_ladder(beta)
+    pick = CTX.nearest_ladder(beta, owner)
     name = pick["name"]
     if CTX.test_images() is None:
         return f"β = {beta:g}: showing **{name}** (β = {pick['beta']:g}).\n\n{NO_DATA}", None, None, None, None, None
     recon, samples = model_panels(name)
     exact = "exactly this β" if abs(pick["beta"] - beta) < 1e-9 else f"the nearest trained β = {pick['beta']:g}"
     head = f"Slider β = {beta:g}: showing **{name}**, {exact}."
-    rd = figures.rate_distortion(rd_points(), name)
-    return head, recon, samples, map_figure(name, "PCA", height=MAP_HEIGHT), rd, _kl_figure(name)
+    rd = figures.rate_distortion(rd_points(owner), name)
+    return head, recon, samples, map_figure(name, "PCA", height=MAP_HEIGHT, points=CONTEXT_POINTS), rd, _kl_figure(name)
 
 
 def _kl_figure(name: str):

@@ -6,7 +6,7 @@ import gradio as gr
 import numpy as np
 import torch
 
-from vae_core import images, latent
+from vae_core import data, images, latent
 
 from ..common import Limit, get_model, marked_map, picture
 from ..state import CTX
@@ -15,6 +15,7 @@ TITLE, ID = "Generate", "generate"
 MAX_SLIDERS = 8
 Z = Limit(-3.0, 3.0, 0.0, 0.01)  # +-3 sigma of the prior: beyond it the decoder has seen almost nothing
 TEMPERATURE = Limit(0.0, 2.0, 1.0, 0.05)
+START_DIGIT = 2  # the view opens on the code of the first test digit of this class: a real digit, not a blob
 GRID_SIDE = 6  # the sample grid is GRID_SIDE x GRID_SIDE
 MAP_HEIGHT = 380
 
@@ -61,18 +62,31 @@ def setup(name: str):
     model = get_model(name)
     if model.latent_dim == 2:
         dims = [0, 1]
-        info = "This model's whole latent space is two numbers: the two sliders span it."
+        info = (f"This model describes a digit with just two numbers: the two sliders span all it can draw. "
+                f"They start at the code of a real {START_DIGIT}.")
     elif CTX.test_images() is not None:
         dims = latent.informative_dims(CTX.registry.embedding(name, CTX.test_images()).kl_per_dim, MAX_SLIDERS)
-        info = (f"The {len(dims)} sliders drive the {len(dims)} most informative of {model.latent_dim} "
-                "dimensions (largest average KL on the test set); the others stay at the current point.")
+        info = (f"This model describes a digit with {model.latent_dim} numbers. The {len(dims)} sliders move the "
+                f"{len(dims)} it uses most; the rest stay as they are. They start at the code of a real {START_DIGIT}.")
     else:
         dims = list(range(min(MAX_SLIDERS, model.latent_dim)))
         info = f"The sliders drive dimensions 1 to {len(dims)}; the others stay at the current point."
-    z = [0.0] * model.latent_dim
-    sliders = [gr.update(visible=i < len(dims), value=Z.default, label=f"z{dims[i] + 1}" if i < len(dims) else "")
+    z = _start_code(name, model)
+    sliders = [gr.update(visible=i < len(dims), value=round(float(z[0, dims[i]]), 2) if i < len(dims) else 0,
+                         label=f"number {i + 1} of the code (z{dims[i] + 1})" if i < len(dims) else "")
                for i in range(MAX_SLIDERS)]
-    return [z, dims, info, *sliders, picture(latent.decode_images(model, torch.zeros(1, model.latent_dim)))]
+    return [z[0].tolist(), dims, info, *sliders, picture(latent.decode_images(model, z))]
+
+
+@torch.no_grad()
+def _start_code(name: str, model) -> torch.Tensor:
+    """The code of a real test digit (within the sliders' range), or the centre without test digits."""
+    labels = CTX.test_labels()
+    if labels is None:
+        return torch.zeros(1, model.latent_dim)
+    i = int(torch.nonzero(labels == START_DIGIT)[0, 0])
+    mu, _ = model.encode(data.to_float(CTX.test_images()[i:i + 1]))
+    return mu.clamp(Z.lo, Z.hi)
 
 
 def decode_point(name: str, z: list[float], dims: list[int], *values):

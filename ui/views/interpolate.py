@@ -46,17 +46,22 @@ def render(page) -> None:
         use.click(use_current, [page.digit, page.source], outputs, api_name=False)
     a, b = ends["A"][3][0], ends["B"][3][0]
     go.click(interpolate, [page.model, a, b, steps, mode], [strip, path_plot, downloads], api_name="interpolate")
-    page.on_model(again, [page.current, a, b, steps, mode], [strip, path_plot, downloads])
+    page.on_model(again, [page.current, a, b, steps, mode],
+                  [*ends["A"][3], *ends["B"][3], strip, path_plot, downloads])
 
 
 def random_digit(digit: float):
     """A random test digit of the class chosen: (its 28x28 values, its picture, its caption)."""
-    test = need_test_images()
+    need_test_images()
     d = int(DIGIT.check(digit, "digit"))
-    idx = torch.nonzero(CTX.mnist().test_labels == d)[:, 0]
-    i = int(idx[torch.randint(len(idx), (1,))])
-    x = data.to_float(test[i:i + 1])
-    return x[0, 0].numpy().tolist(), picture(x, 4), f"test image #{i}, a {d}"
+    idx = torch.nonzero(CTX.test_labels() == d)[:, 0]
+    return _test_digit(int(idx[torch.randint(len(idx), (1,))]))
+
+
+def _test_digit(i: int):
+    """Test digit #i as an end: (its 28x28 values, its picture, its caption)."""
+    x = data.to_float(need_test_images()[i:i + 1])
+    return x[0, 0].numpy().tolist(), picture(x, 4), f"test image #{i}, a {int(CTX.test_labels()[i])}"
 
 
 def use_current(digit: list | None, source: str):
@@ -77,10 +82,16 @@ def interpolation(model: VAE, ends: torch.Tensor, steps, mode: str) -> tuple[tor
 
 
 def again(name: str, a: list | None, b: list | None, steps: float, mode: str):
-    """The model changed: walk between the same two digits in the new model's space (if both are chosen)."""
-    if not a or not b:
-        return None, None, None
-    return interpolate(name, a, b, steps, mode)
+    """The page opened or the model changed: walk between the two digits in the new model's space (on
+    opening, the first test digits of ENDS' classes), so the view is never empty."""
+    ends = []
+    for digit, start in ((a, ENDS["A"]), (b, ENDS["B"])):
+        if digit:
+            ends.append((digit, gr.skip(), gr.skip()))
+        else:
+            i = int(torch.nonzero(CTX.test_labels() == int(start))[0, 0])
+            ends.append(_test_digit(i))
+    return (*ends[0], *ends[1], *interpolate(name, ends[0][0], ends[1][0], steps, mode))
 
 
 def interpolate(name: str, a: list | None, b: list | None, steps: float, mode: str):

@@ -18,13 +18,14 @@ TITLE, ID = "Latent map", "map"
 UMAP_POLL_SECONDS = 2.0  # how often an open page looks whether its background UMAP is ready
 CODE_DIMS_SHOWN = 6  # dimensions of the clicked digit's code written out
 
-NOTE_2D = ("This model has two latent dimensions, so the map *is* its latent space: every dot is the "
-           "encoder's mean for one test digit. Click a dot to see that digit, or click empty space "
-           "to decode that spot. Tick *Show decoded digits* to lay the decoder's view under the dots.")
-NOTE_ND = ("Every dot is the code of one real test digit, flattened from {d} dimensions to two. "
-           "A projected map shows where real digits land; the space *between* dots is squeezed and "
-           "decoding it is not shown here (use a 2-D model, or the Generate and Interpolate tabs). "
-           "Click a dot to see the digit, its reconstruction and its code.")
+NOTE_2D = ("**Every dot is one handwritten digit**, placed where the model's two numbers for it put it: "
+           "digits that look alike land close together. The faint digits underneath are what the model "
+           "draws at each spot. Click a dot to see its digit, or click anywhere in the square to see what "
+           "the model draws there.")
+NOTE_ND = ("**Every dot is one real handwritten digit.** This model describes each digit with {d} numbers; "
+           "the map squeezes those {d} down to two (with PCA, or UMAP, which keeps neighbours together), so "
+           "the space *between* dots means nothing here: use the 2-number model for that. Click a dot to "
+           "see the digit and what the model makes of it.")
 
 
 def render(page) -> None:
@@ -36,7 +37,7 @@ def render(page) -> None:
         with gr.Column(scale=3):
             plot = gr.Plot(elem_id="latent-map", show_label=False)
             note = gr.Markdown(elem_classes="note")
-        with gr.Column(scale=1, min_width=220):
+        with gr.Column(scale=1, min_width=220, elem_id="click-panel"):
             gr.Markdown("**Clicked point**")
             # Hidden until the first click, so the page opens on no empty frames.
             clicked = gr.Image(label="test digit", elem_id="click-digit", elem_classes="digit", height=180,
@@ -142,9 +143,9 @@ def _clicked_digit(name: str, model, i: int):
     mu, logvar = model.encode(x)
     recon = latent.decode_images(model, mu)
     sigma = torch.exp(0.5 * logvar)[0].numpy()
-    label = int(CTX.mnist().test_labels[i])
+    label = int(CTX.test_labels()[i])
     dims = latent.informative_dims(CTX.registry.embedding(name, CTX.test_images()).kl_per_dim, CODE_DIMS_SHOWN)
     code = ", ".join(f"z{d + 1} = {mu[0, d]:.2f} ± {sigma[d]:.2f}" for d in dims)
-    text = (f"**Test image #{i}, a {label}.** Left: the digit. Right: the decoder's reconstruction from "
-            f"its code's mean. Most informative dimensions: {code}.")
+    text = (f"**Test image #{i}, a {label}.** Above: the digit. Below: what the model draws back from its "
+            f"code (the encoder's most likely numbers for it). Its most used numbers: {code}.")
     return gr.update(value=picture(x), visible=True), gr.update(value=picture(recon), visible=True), text

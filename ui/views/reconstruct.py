@@ -29,8 +29,8 @@ def render(page) -> None:
         with gr.Column(scale=1):
             with gr.Tab("Test digits"):
                 gallery = gr.Gallery(label="click a digit", columns=5, height=320, allow_preview=False)
-            with gr.Tab("Draw"):
-                sketch = gr.Sketchpad(label="draw a digit, large and centred", height=300,
+            with gr.Tab("Draw") as draw_tab:
+                sketch = gr.Sketchpad(label="draw a digit, large and centred", height=300, elem_id="sketch",
                                       canvas_size=(280, 280), type="numpy", image_mode="RGBA")
                 sketch_btn = gr.Button("Encode my drawing", variant="primary")
             with gr.Tab("Upload"):
@@ -55,6 +55,7 @@ def render(page) -> None:
     sketch_btn.click(pick_sketch, [page.model, sketch], picked, api_name="encode_sketch")
     upload.upload(pick_upload, [page.model, upload], picked, api_name="encode_upload")
     eps_btn.click(resample, [page.model, page.digit], eps_grid, api_name="resample")
+    draw_tab.select(None, js="() => window.__vaeBrush && window.__vaeBrush()", api_name=False)
 
 
 def gallery_indices() -> list[int]:
@@ -65,7 +66,7 @@ def gallery_indices() -> list[int]:
 def gallery_items():
     if CTX.test_images() is None:
         return []
-    labels = CTX.mnist().test_labels
+    labels = CTX.test_labels()
     return [(picture(digit_from_test_set(i), 3), f"#{i}: a {int(labels[i])}") for i in gallery_indices()]
 
 

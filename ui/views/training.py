@@ -17,11 +17,14 @@ from vae_core.config import TrainConfig
 from vae_core.worker import TrainingProcess
 
 from .. import figures
-from ..common import BETA, NO_DATA, Limit, refuse
+from ..common import BETA, Limit, refuse
+from ..page import session_of
 from ..state import CTX, MAIN_MODEL
 
 EPOCHS = Limit(1, 10, 3, 1)
 IMAGES = Limit(500, 60000, 60000, 500)
+NO_TRAINING_DATA = ("Training needs the 60,000 MNIST training digits, which this app did not find: start it with "
+                    "--data-dir DIR or set VAE_DATA_DIR to a folder holding the four MNIST files.")
 FINE_TUNE_LR = 5e-4  # a quarter of the default recipe's: the run starts from a trained model
 PLOT_EVERY_SECONDS = 1.0  # a point on the loss curve at most this often: more would flood the page
 
@@ -51,10 +54,10 @@ def train_beta(beta: float, epochs: float, images: float, request: gr.Request, p
     epochs = int(EPOCHS.check(epochs, "epochs"))
     images = int(IMAGES.check(images, "training images"))
     if CTX.mnist() is None:
-        raise refuse(NO_DATA.replace("**", "").replace("`", ""))
+        raise refuse(NO_TRAINING_DATA)
     if not CTX.ladder():
         raise refuse("There is no shipped model to start from: none was found in checkpoints/.")
-    owner = _session(request)
+    owner = session_of(request)
     cancel = CTX.cancels.setdefault(owner, threading.Event())
     cancel.clear()
     position = CTX.slot.try_enter()
@@ -66,7 +69,7 @@ def train_beta(beta: float, epochs: float, images: float, request: gr.Request, p
             yield "Cancelled before it started.", None
             return
     try:
-        yield from _run_training(CTX.nearest_ladder(beta), beta, epochs, images, cancel, progress, owner)
+        yield from _run_training(CTX.nearest_ladder(beta, owner), beta, epochs, images, cancel, progress, owner)
     finally:
         CTX.slot.leave()
 
@@ -117,12 +120,8 @@ def _progress(updates, history: list, progress, epochs: int):
                f"({p['images_per_second']:.0f} images/s)."), figures.loss_curve(history, "Loss while training")
 
 
-def _session(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or "anonymous"
-
-
 def cancel_training(request: gr.Request):
-    event = CTX.cancels.get(_session(request))
+    event = CTX.cancels.get(session_of(request))
     if event is not None:
         event.set()
     return "Cancelling after the current step…"
@@ -130,6 +129,6 @@ def cancel_training(request: gr.Request):
 
 def visitor_left(request: gr.Request):
     """A visitor who closes the tab cancels their training run."""
-    event = CTX.cancels.pop(_session(request), None)
+    event = CTX.cancels.pop(session_of(request), None)
     if event is not None:
         event.set()
