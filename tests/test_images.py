@@ -77,3 +77,38 @@ def test_a_huge_image_is_refused_from_its_header_before_any_pixel_is_decoded(tmp
     with pytest.raises(ValueError, match="5790x5790 pixels; the limit is 4096"):
         images.load_image_file(huge)
     assert Image.MAX_IMAGE_PIXELS == 89478485  # PIL's own global limit is left as it was
+
+
+def _phone_photo(digit: np.ndarray, rng) -> Image.Image:
+    """A handwritten digit as a phone sees it on paper: dark grey ink on grey paper, light falling off
+    across the page, sensor noise, turned a few degrees, saved as a JPEG."""
+    big = np.asarray(Image.fromarray(255 - digit).resize((224, 224), Image.BILINEAR), np.float32) / 255
+    paper, ink = rng.uniform(0.6, 0.85), rng.uniform(0.05, 0.25)
+    light = np.linspace(rng.uniform(0.55, 0.8), rng.uniform(1.0, 1.2), 224)
+    light = light[None, :] if rng.random() < 0.5 else light[:, None]
+    a = (ink + (paper - ink) * big) * light + rng.normal(0, 0.03, big.shape)
+    photo = Image.fromarray((np.clip(a, 0, 1) * 255).astype(np.uint8))
+    photo = photo.rotate(rng.uniform(-6, 6), fillcolor=int(255 * paper * light.mean())).resize((300, 300))
+    buf = io.BytesIO()
+    photo.convert("RGB").save(buf, "JPEG", quality=60)
+    return Image.open(io.BytesIO(buf.getvalue()))
+
+
+def test_photos_of_digits_on_paper_are_recognised_after_preparation(mnist):
+    from vae_core import load_model
+    from vae_core.latent import encode_images
+    from pathlib import Path
+
+    model = load_model(Path(__file__).resolve().parents[1] / "checkpoints" / "mnist-z32")
+    labels = mnist.test_labels.numpy()
+    codes, _ = encode_images(model, mnist.test_images.unsqueeze(1).float() / 255)
+    rng = np.random.default_rng(5)
+    picked = rng.choice(len(labels), 200, replace=False)
+    right = 0
+    for i in picked:
+        x = torch.tensor(images.prepare_user_image(_phone_photo(mnist.test_images[i].numpy(), rng)))
+        mu, _ = model.encode(x.reshape(1, 1, 28, 28))
+        distance = ((codes - mu.detach().numpy()) ** 2).sum(1)
+        distance[i] = np.inf  # the class of its neighbours among the other test digits
+        right += np.bincount(labels[np.argsort(distance)[:10]], minlength=10).argmax() == labels[i]
+    assert right / len(picked) >= 0.9, right

@@ -11,11 +11,14 @@ import os
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageFilter, ImageOps
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_SIDE = 4096
 MAX_UPLOAD_PIXELS = MAX_UPLOAD_SIDE * MAX_UPLOAD_SIDE  # decoding more is a denial of service
+INK_LEVEL = 0.5  # of Otsu's threshold: the soft edges of a stroke stay, as in MNIST's grey rims
+WORKING_SIDE = 512  # a picture is cleaned at most this size: the digit ends up 20 pixels tall anyway
+BACKGROUND_SIDE = 96  # the lighting is estimated at this size, where it is smooth and cheap to filter
 
 
 # ----------------------------------------------------------------------------- digits -> pictures
@@ -104,12 +107,18 @@ def prepare_user_image(image: np.ndarray | Image.Image | None) -> np.ndarray:
         _refuse_if_too_large(image.shape[1], image.shape[0])
     pil = image if isinstance(image, Image.Image) else _array_to_pil(np.asarray(image))
     _refuse_if_too_large(pil.width, pil.height)
-    grey = _grey_white_on_black(pil)
-    grey = np.clip((grey - np.percentile(grey, 5)) / max(1e-6, grey.max() - np.percentile(grey, 5)), 0, 1)
-    mask = grey > 0.2
+    if max(pil.size) > WORKING_SIDE:
+        pil = ImageOps.contain(pil, (WORKING_SIDE, WORKING_SIDE), Image.BOX)
+    if min(pil.size) >= 112:  # a photo's sensor noise, smoothed away at the scale of a stroke's edge
+        if pil.mode not in ("L", "LA", "RGB", "RGBA"):
+            pil = pil.convert("RGBA")
+        pil = pil.filter(ImageFilter.GaussianBlur(max(pil.size) / 300))
+    grey = _ink(_grey_white_on_black(pil))
+    mask = _digit_mask(grey)
+    grey = grey * mask
     if mask.sum() < 4:
         raise ValueError("No digit found in the image: the drawing is empty or too faint.")
-    rows, cols = np.where(mask)
+    rows, cols = np.where(grey > 0.2)  # the box of the ink itself, not of its soft rim
     crop = grey[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
     h, w = crop.shape
     scale = 20 / max(h, w)
@@ -140,6 +149,48 @@ def _grey_white_on_black(pil: Image.Image) -> np.ndarray:
     if np.median(border) > 0.5:  # dark digit on light paper -> white on black, as MNIST
         grey = 1 - grey
     return grey
+
+
+def _ink(grey: np.ndarray) -> np.ndarray:
+    """Bright ink on a dark background, whatever the lighting: the background (estimated by a grey
+    opening, which removes thin bright strokes) is subtracted, and Otsu's threshold splits ink from
+    paper; the ink is stretched to [0, 1] and the paper set to 0."""
+    h, w = grey.shape
+    scale = BACKGROUND_SIDE / max(h, w)
+    small = Image.fromarray((grey * 255).astype(np.uint8)).resize((max(1, round(w * scale)), max(1, round(h * scale))),
+                                                                   Image.BOX)
+    size = 2 * (BACKGROUND_SIDE // 6) + 1  # wider than any stroke or blot of ink of a digit that fills the picture
+    background = small.filter(ImageFilter.MinFilter(size)).filter(ImageFilter.MaxFilter(size)).resize((w, h), Image.BILINEAR)
+    flat = np.clip(grey - np.asarray(background, dtype=np.float32) / 255, 0, 1)
+    top = np.percentile(flat, 99.5)
+    if top <= 0.05:
+        return np.zeros_like(flat)  # nothing stands out from the background
+    t = _otsu(flat) * INK_LEVEL  # below Otsu's level: the soft edges of a stroke stay, as in MNIST's grey rims
+    return np.clip((flat - t) / max(1e-6, top - t), 0, 1)
+
+
+def _digit_mask(grey: np.ndarray) -> np.ndarray:
+    """Where the digit is: the ink's connected pieces at least a tenth the size of the largest, so that
+    specks, shadows and the edge of the paper do not count."""
+    from scipy import ndimage  # a dependency of umap-learn; imported here, where it is used
+
+    pieces, count = ndimage.label(grey > 0.2)
+    if count == 0:
+        return np.zeros_like(grey, dtype=bool)
+    sizes = ndimage.sum_labels(np.ones_like(grey), pieces, index=np.arange(1, count + 1))
+    keep = np.flatnonzero(sizes >= 0.1 * sizes.max()) + 1
+    return ndimage.binary_dilation(np.isin(pieces, keep), iterations=2)
+
+
+def _otsu(values: np.ndarray) -> float:
+    """Otsu's threshold (1979): the level that best splits the values into two classes."""
+    hist, edges = np.histogram(values, bins=64, range=(0.0, float(values.max()) + 1e-6))
+    p = hist / hist.sum()
+    centres = (edges[:-1] + edges[1:]) / 2
+    w0 = np.cumsum(p)
+    m0 = np.cumsum(p * centres)
+    between = (m0[-1] * w0 - m0) ** 2 / np.maximum(w0 * (1 - w0), 1e-12)
+    return float(centres[int(np.argmax(between[:-1]))])
 
 
 def _array_to_pil(a: np.ndarray) -> Image.Image:
