@@ -163,6 +163,59 @@ def slider_round_trip(port: int, moves: int) -> None:
     print(f"browser slider round trip (key press to new image loaded): {percentiles(samples)}")
 
 
+MAP_DRAWN = """() => { const p = document.querySelector('#latent-map .js-plotly-plot');
+  return !!p && p.querySelectorAll('.scatterlayer .point').length > 1000 && !!p.querySelector('.imagelayer image'); }"""
+UMAP_DRAWN = """() => { const p = document.querySelector('#latent-map .js-plotly-plot');
+  return !!p && p.innerText.includes('UMAP of the 32-D') && p.querySelectorAll('.scatterlayer .point').length > 1000; }"""
+
+
+def first_picture(port: int, visits: int) -> None:
+    """Browser: from opening the page to the whole first picture (the 2-D map, its dots and the decoded
+    digits under them), the first visit after the server is up and later ones; then from choosing UMAP
+    (for the shipped main model) to the UMAP map."""
+    from playwright.sync_api import sync_playwright
+    from urllib.request import urlopen
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = launch(port, Path(tmp) / "app.log")
+        try:
+            while True:
+                try:
+                    urlopen(f"http://127.0.0.1:{port}/", timeout=1).read()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium, args=[
+                    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync"])
+                times, umap = [], []
+                for _ in range(visits):
+                    page = browser.new_page(viewport={"width": 1280, "height": 900})
+                    t0 = time.perf_counter()
+                    page.goto(f"http://127.0.0.1:{port}/")
+                    page.wait_for_function(MAP_DRAWN, timeout=120_000, polling=50)
+                    times.append(time.perf_counter() - t0)
+                    page.locator(".block:has-text('Model') input").first.click()
+                    page.get_by_role("option", name="mnist-z32 (latent 32").first.click()
+                    page.wait_for_function("() => document.body.innerText.includes('PCA of the 32-D')", timeout=60_000)
+                    time.sleep(0.5)
+                    t0 = time.perf_counter()
+                    page.get_by_text("UMAP", exact=True).first.click()
+                    page.wait_for_function(UMAP_DRAWN, timeout=120_000, polling=50)
+                    umap.append(time.perf_counter() - t0)
+                    page.close()
+                browser.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    later = f"; later visits: median {statistics.median(times[1:]):.2f} s" if len(times) > 1 else ""
+    print(f"page to first complete picture: first visit after start {times[0]:.2f} s{later} (visits {visits})")
+    print(f"UMAP of a shipped model, from choosing it to the map: median {statistics.median(umap):.2f} s "
+          f"(max {max(umap):.2f} s, {len(umap)} times)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.latency", description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
@@ -177,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     cold_start(args.port, runs)
     if not args.no_browser:
         slider_round_trip(args.port, moves)
+        first_picture(args.port, 2 if args.smoke else 4)
     return 0
 
 

@@ -91,7 +91,8 @@ def test_interpolate_event_writes_png_and_gif(client):
     assert "both ends" in _error(lambda: client.predict(MAIN, 8, "linear", api_name="/interpolate"))
     client.predict("3", api_name="/random_digit")  # end A of this session
     client.predict("8", api_name="/random_digit_b")
-    strip, plot, files = client.predict(MAIN, 8, "linear", api_name="/interpolate")
+    strip, plot, animation, files = client.predict(MAIN, 8, "linear", api_name="/interpolate")
+    assert Image.open(animation).n_frames == 14  # the walk plays on the page too
     names = sorted(Path(f).name for f in files)
     assert names == ["interpolation.gif", "interpolation.png"]
     gif = Image.open(next(f for f in files if f.endswith(".gif")))

@@ -36,7 +36,8 @@ def test_latency_smoke(data_dir):
     out = _run("benchmarks.latency", *args)
     assert "decode one point" in out and "app cold start" in out and "UMAP of 500 codes" in out
     if not args:
-        assert "browser slider round trip" in out
+        assert "browser slider round trip" in out and "page to first complete picture" in out
+        assert "UMAP of a shipped model" in out
 
 
 def test_load_smoke(data_dir):

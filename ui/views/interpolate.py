@@ -39,15 +39,19 @@ def render(page) -> None:
     strip = gr.Image(label="decoded steps from A to B", elem_classes="digit", interactive=False)
     with gr.Row():
         path_plot = gr.Plot(show_label=False)
-        downloads = gr.File(label="download the strip (PNG) and an animation (GIF)", file_count="multiple")
+        with gr.Column():
+            animation = gr.Image(label="the walk, played forward and back", elem_classes="digit", height=220,
+                                 interactive=False)
+            downloads = gr.File(label="download the strip (PNG) and the animation (GIF)", file_count="multiple")
+    outputs = [strip, path_plot, animation, downloads]
 
-    for end, (menu, pick, use, outputs) in ends.items():
-        pick.click(random_digit, menu, outputs, api_name="random_digit" if end == "A" else f"random_digit_{end.lower()}")
-        use.click(use_current, [page.digit, page.source], outputs, api_name=False)
+    for end, (menu, pick, use, shown) in ends.items():
+        pick.click(random_digit, menu, shown, api_name="random_digit" if end == "A" else f"random_digit_{end.lower()}")
+        use.click(use_current, [page.digit, page.source], shown, api_name=False)
     a, b = ends["A"][3][0], ends["B"][3][0]
-    go.click(interpolate, [page.model, a, b, steps, mode], [strip, path_plot, downloads], api_name="interpolate")
+    go.click(interpolate, [page.model, a, b, steps, mode], outputs, api_name="interpolate")
     page.on_model(again, [page.current, a, b, steps, mode],
-                  [*ends["A"][3], *ends["B"][3], strip, path_plot, downloads])
+                  [*ends["A"][3], *ends["B"][3], *outputs])
 
 
 def random_digit(digit: float):
@@ -103,4 +107,4 @@ def interpolate(name: str, a: list | None, b: list | None, steps: float, mode: s
     big = [images.upscale(f, 6) for f in images.to_uint8(frames)]
     files = [download_file(images.png_bytes(strip), "interpolation.png"),
              download_file(images.gif_bytes(big), "interpolation.gif")]
-    return strip, marked_map(name, path.numpy(), f"{mode} path", MAP_HEIGHT, line=True), files
+    return strip, marked_map(name, path.numpy(), f"{mode} path", MAP_HEIGHT, line=True), files[1], files
