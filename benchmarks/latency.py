@@ -85,9 +85,21 @@ def launch(port: int, log: Path) -> subprocess.Popen:
                             stdout=open(log, "w"), stderr=subprocess.STDOUT)
 
 
+def wait_until_up(port: int, proc: subprocess.Popen, t0: float, timeout: float = 120) -> None:
+    """Until the page answers (polled every 50 ms); raises if the app exits or takes longer than timeout."""
+    from urllib.request import urlopen
+    while True:
+        try:
+            urlopen(f"http://127.0.0.1:{port}/", timeout=1).read()
+            return
+        except OSError:
+            if proc.poll() is not None or time.perf_counter() - t0 > timeout:
+                raise RuntimeError("the app did not start") from None
+            time.sleep(0.05)
+
+
 def cold_start(port: int, runs: int) -> None:
     """Seconds from `python app.py` to the page answering, and to a first decode through the API."""
-    from urllib.request import urlopen
     from gradio_client import Client
 
     page, first = [], []
@@ -96,14 +108,7 @@ def cold_start(port: int, runs: int) -> None:
             t0 = time.perf_counter()
             proc = launch(port, Path(tmp) / "app.log")
             try:
-                while True:
-                    try:
-                        urlopen(f"http://127.0.0.1:{port}/", timeout=1).read()
-                        break
-                    except OSError:
-                        if proc.poll() is not None or time.perf_counter() - t0 > 120:
-                            raise RuntimeError("the app did not start")
-                        time.sleep(0.05)
+                wait_until_up(port, proc, t0)
                 page.append(time.perf_counter() - t0)
                 Client(f"http://127.0.0.1:{port}/", verbose=False).predict("mnist-z32", [0.0] * 32, api_name="/decode")
                 first.append(time.perf_counter() - t0)
@@ -174,18 +179,12 @@ def first_picture(port: int, visits: int) -> None:
     digits under them), the first visit after the server is up and later ones; then from choosing UMAP
     (for the shipped main model) to the UMAP map."""
     from playwright.sync_api import sync_playwright
-    from urllib.request import urlopen
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     with tempfile.TemporaryDirectory() as tmp:
         proc = launch(port, Path(tmp) / "app.log")
         try:
-            while True:
-                try:
-                    urlopen(f"http://127.0.0.1:{port}/", timeout=1).read()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            wait_until_up(port, proc, time.perf_counter())
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium, args=[
                     "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -131,6 +131,16 @@ def test_dragging_a_slider_redraws_the_digit(browser, app_url, shots):
     page.close()
 
 
+def _interpolate(page):
+    """Pick both ends at random and walk between them, as a visitor would."""
+    _tab(page, "Interpolate")
+    page.get_by_role("button", name="Pick A").click()
+    page.get_by_role("button", name="Pick B").click()
+    _wait_for(lambda: page.locator("text=test image #").count() >= 2, what="both ends")
+    page.get_by_role("button", name="Interpolate", exact=True).click()
+    _wait_for(lambda: _image_src(page, "decoded steps from A to B"), what="the interpolation strip")
+
+
 def test_reconstruct_and_interpolate(browser, app_url, shots):
     page = _open(browser, app_url)
     _tab(page, "Reconstruct")
@@ -140,12 +150,7 @@ def test_reconstruct_and_interpolate(browser, app_url, shots):
     _wait_for(lambda: f"test image {caption} as the model sees it" in page.inner_text("body"), what="its reconstruction")
     time.sleep(1.0)
     _shot(page, shots, "reconstruct.png")
-    _tab(page, "Interpolate")
-    page.get_by_role("button", name="Pick A").click()
-    page.get_by_role("button", name="Pick B").click()
-    _wait_for(lambda: page.locator("text=test image #").count() >= 2, what="both ends")
-    page.get_by_role("button", name="Interpolate", exact=True).click()
-    _wait_for(lambda: _image_src(page, "decoded steps from A to B"), what="the interpolation strip")
+    _interpolate(page)
     _wait_for(lambda: ".gif" in page.inner_text("body"), what="the downloads")
     time.sleep(1.0)
     _shot(page, shots, "interpolate.png")
@@ -225,12 +230,7 @@ def _toasts(page) -> list[str]:
 
 def test_every_view_follows_a_model_switch_without_errors_and_charts_fit_their_tabs(browser, app_url):
     page = _open(browser, app_url)
-    _tab(page, "Interpolate")
-    page.get_by_role("button", name="Pick A").click()
-    page.get_by_role("button", name="Pick B").click()
-    _wait_for(lambda: page.locator("text=test image #").count() >= 2, what="both ends")
-    page.get_by_role("button", name="Interpolate", exact=True).click()
-    _wait_for(lambda: _image_src(page, "decoded steps from A to B"), what="the interpolation strip")
+    _interpolate(page)
     menu = page.locator(".block:has-text('Model') input").first
     for name, title in [("mnist-z32 (latent 32", "mnist-z32: PCA"), ("mnist-z2 (latent 2", "mnist-z2: the 2-D latent space"),
                         ("mnist-z32 (latent 32", "mnist-z32: PCA")]:
