@@ -200,6 +200,12 @@ def test_an_oversized_request_is_refused_before_it_is_parsed(app):
     assert r.status_code == 413 and "28 rows of 28 numbers" in r.json()["error"]
 
 
+def test_a_request_missing_a_value_is_told_what_it_lacks(app):
+    import httpx
+    r = httpx.post(app[0] + "gradio_api/call/decode", json={"data": [MAIN]}, timeout=30)
+    assert r.status_code == 400 and "decode takes 2 values and got 1" in r.json()["detail"]
+
+
 def test_visitor_mistakes_are_one_log_line_each_not_a_traceback(client, app):
     for call in (lambda: client.predict(MAIN, [0.0] * 3, api_name="/decode"),
                  lambda: client.predict(MAIN, "[]", api_name="/map_click"),

@@ -20,17 +20,27 @@ def _queue(waiting: dict[str, int]):
         calls.append(body.session_hash)
         return True, "event-id", "success"
     queue = SimpleNamespace(event_queue_per_concurrency_id={"default": SimpleNamespace(queue=events)}, push=push)
-    return SimpleNamespace(_queue=queue), calls
+    fns = {0: SimpleNamespace(api_name="decode", inputs=["model", "z"])}
+    return SimpleNamespace(_queue=queue, fns=fns), calls
 
 
 def test_a_visitor_with_a_full_share_of_the_queue_waits_while_others_go_on():
     demo, calls = _queue({"flooder": 12, "other": 3})
     guard.limit_queue_per_visitor(demo, most=12)
     push = demo._queue.push
-    ok, message, state = asyncio.run(push(SimpleNamespace(session_hash="flooder"), None, None))
+    ok, message, state = asyncio.run(push(SimpleNamespace(session_hash="flooder", fn_index=0, data=[1, 2]), None, None))
     assert (ok, state) == (False, "queue_full") and "12 requests waiting" in message
-    assert asyncio.run(push(SimpleNamespace(session_hash="other"), None, None)) == (True, "event-id", "success")
+    other = SimpleNamespace(session_hash="other", fn_index=0, data=["mnist-z32", [0.0] * 32])
+    assert asyncio.run(push(other, None, None)) == (True, "event-id", "success")
     assert calls == ["other"]
+
+
+def test_a_request_missing_values_gets_a_sentence():
+    demo, calls = _queue({})
+    guard.limit_queue_per_visitor(demo)
+    short = SimpleNamespace(session_hash="s", fn_index=0, data=["mnist-z32"])
+    ok, message, state = asyncio.run(demo._queue.push(short, None, None))
+    assert (ok, state) == (False, "error") and message.startswith("decode takes 2 values and got 1") and not calls
 
 
 def _call(app, body: bytes, path="/gradio_api/queue/join", headers=None):

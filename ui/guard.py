@@ -55,11 +55,18 @@ class BodyLimit:
 
 
 def limit_queue_per_visitor(demo, most: int = QUEUED_PER_VISITOR) -> None:
-    """Refuse a visitor's request while `most` of theirs already wait in the queue (Gradio 6's queue)."""
+    """Refuse a visitor's request while `most` of theirs already wait in the queue (Gradio 6's queue),
+    and a request with fewer values than its event takes (Gradio would fail on it without a word)."""
     queue = demo._queue
     push = queue.push
 
     async def limited_push(body, request, username):
+        fn = demo.fns.get(body.fn_index) if isinstance(body.fn_index, int) else None
+        if fn is not None and isinstance(body.data, list) and len(body.data) < len(fn.inputs):
+            text = (f"{fn.api_name or 'This event'} takes {len(fn.inputs)} values and got {len(body.data)}: "
+                    "see the API page for what each one is.")
+            log.info("refused: %s", text)
+            return False, text, "error"
         session = body.session_hash
         waiting = sum(1 for q in queue.event_queue_per_concurrency_id.values() for e in q.queue
                       if e.session_hash == session)
