@@ -74,7 +74,7 @@ def test_empty_sketch_is_refused(client, tmp_path):
     blank = tmp_path / "blank.png"
     Image.new("RGBA", (280, 280), (0, 0, 0, 0)).save(blank)
     sketch = {"background": None, "layers": [], "composite": handle_file(str(blank))}
-    assert "empty" in _error(lambda: client.predict(MAIN, sketch, api_name="/encode_sketch"))
+    assert "Nothing is drawn yet" in _error(lambda: client.predict(MAIN, sketch, api_name="/encode_sketch"))
 
 
 def test_interpolate_ends_match_reconstructions(client):

@@ -59,10 +59,12 @@ HEAD = """
   }
   // The sketchpad opens with no tool chosen (strokes did nothing): choose the brush when the Draw tab
   // opens and after every Clear.
-  window.__vaeBrush = () => setTimeout(() => {
+  // A chosen tool is "highlight"ed; clicking a chosen one would put it away, so only an unchosen one is
+  // clicked, and again a little later in case the pad was still being drawn.
+  window.__vaeBrush = () => [150, 600, 1500].forEach((ms) => setTimeout(() => {
     const brush = document.querySelector('#sketch button[aria-label="Brush"]');
-    if (brush && !brush.classList.contains('selected')) brush.click();
-  }, 150);
+    if (brush && !brush.classList.contains('highlight') && !brush.classList.contains('selected')) brush.click();
+  }, ms));
   document.addEventListener('click', (ev) => {
     if (ev.target.closest && ev.target.closest('#sketch button[aria-label="Clear canvas"]')) window.__vaeBrush();
   }, true);

@@ -52,7 +52,7 @@ def render(page) -> None:
     page.demo.load(gallery_items, None, gallery, api_name=False)
     page.on_model(show_current, [page.current, page.digit, page.source], picked)
     gallery.select(pick_gallery, page.model, picked, api_name=False)
-    sketch_btn.click(pick_sketch, [page.model, sketch], picked, api_name="encode_sketch")
+    sketch_btn.click(pick_sketch, [page.model, sketch, page.digit, page.source], picked, api_name="encode_sketch")
     upload.upload(pick_upload, [page.model, upload], picked, api_name="encode_upload")
     eps_btn.click(resample, [page.model, page.digit], eps_grid, api_name="resample")
     draw_tab.select(None, js="() => window.__vaeBrush && window.__vaeBrush()", api_name=False)
@@ -94,11 +94,21 @@ def _pick_image(name: str, image, source: str):
     return (digit, source, *reconstruct(name, digit, source))
 
 
-def pick_sketch(name: str, sketch):
+def pick_sketch(name: str, sketch, digit: list | None = None, source: str = ""):
+    """Encode the drawing. An empty pad is no error: a yellow note says what to do, and the view keeps
+    showing the digit it showed (red error badges on every panel looked like a crash)."""
     composite = sketch.get("composite") if isinstance(sketch, dict) else sketch
-    if composite is None:
-        raise refuse("Draw a digit on the sketchpad first.")
-    return _pick_image(name, composite, "your drawing")
+    try:
+        drawn = None if composite is None else images.prepare_user_image(composite).tolist()
+    except ValueError:
+        drawn = None
+    if drawn is not None:
+        return (drawn, "your drawing", *reconstruct(name, drawn, "your drawing"))
+    hint = "Nothing is drawn yet: draw a digit in the white square (with the brush), then press Encode."
+    if not digit:
+        raise refuse(hint)
+    gr.Warning(hint)
+    return (digit, source, *reconstruct(name, digit, source))
 
 
 def pick_upload(name: str, file):
