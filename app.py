@@ -30,13 +30,18 @@ def build_demo() -> gr.Blocks:
     # Gradio's own copies of uploads and outputs are deleted an hour after they were made.
     with gr.Blocks(title=TITLE, delete_cache=CACHE_CLEANING) as demo:
         page = build_header(demo)
-        nav = gr.Radio([(v.TITLE, v.ID) for v in VIEWS], show_label=False, elem_id="phone-nav")  # phones only
+        page.shown = gr.State(VIEWS[0].ID)
+        page.nav = gr.Radio([(v.TITLE, v.ID) for v in VIEWS], value=VIEWS[0].ID, show_label=False,
+                            elem_id="phone-nav")  # phones only
         with gr.Tabs() as page.tabs:
             for view in VIEWS:
                 with gr.Tab(view.TITLE, id=view.ID) as tab:
+                    page.building = view.ID
                     view.render(page)
                 tab.select(None, js=RESIZE_PLOTS, api_name=False)
-        nav.input(lambda view: gr.Tabs(selected=view), nav, page.tabs, api_name=False)
+                page.opens(tab.select(lambda v=view.ID: (v, v), None, [page.shown, page.nav], api_name=False),
+                           view.ID)
+        page.go_to(page.nav.input, lambda view: view, page.nav)
         page.wire()
         api.register()
     return demo

@@ -147,7 +147,7 @@ def test_beta_view_counts_active_units_as_the_model_card_does(client):
     assert "mnist-z32-beta8" in head
     title = json.loads(kl_plot["plot"])["layout"]["title"]["text"]
     metrics = json.loads((Path(__file__).resolve().parents[1] / "checkpoints/mnist-z32-beta8/metrics.json").read_text())
-    assert f"{metrics['test']['active_units']} of 32 active" in title
+    assert f"{metrics['test']['active_units']} of 32 numbers in use" in title  # the card's words
 
 
 def test_tiny_training_run_adds_a_model(client, app):

@@ -102,8 +102,21 @@ def test_map_click_shows_the_digit(browser, app_url, mnist, shots):
     shown, label = re.search(r"Test image #(\d+), a (\d)", text).groups()
     assert int(mnist.test_labels[int(shown)]) == int(label)
     _wait_for(lambda: page.locator("#click-digit img").is_visible(), what="the clicked digit's image")
+    ring = _ring(page)
+    x, y = page.evaluate(f"() => {{ const t = document.querySelector('#latent-map .js-plotly-plot')._fullData"
+                         f".find(t => t.type === 'scatter' && [...t.customdata].includes({shown}));"
+                         f" const i = [...t.customdata].indexOf({shown}); return [t.x[i], t.y[i]]; }}")
+    assert ring == pytest.approx((x, y), abs=1e-6)  # the dot whose digit is shown is ringed
     _shot(page, shots, "map.png")
     page.close()
+
+
+def _ring(page) -> tuple[float, float]:
+    """Where the red ring of the last click sits on the map (its data coordinates)."""
+    shapes = _wait_for(lambda: page.evaluate(
+        "() => (document.querySelector('#latent-map .js-plotly-plot').layout.shapes || [])"), what="the ring")
+    assert len(shapes) == 1
+    return shapes[0]["xanchor"], shapes[0]["yanchor"]
 
 
 def test_dragging_a_slider_redraws_the_digit(browser, app_url, shots):
@@ -138,7 +151,7 @@ def _interpolate(page):
     page.get_by_role("button", name="Pick B").click()
     _wait_for(lambda: page.locator("text=test image #").count() >= 2, what="both ends")
     page.get_by_role("button", name="Interpolate", exact=True).click()
-    _wait_for(lambda: _image_src(page, "decoded steps from A to B"), what="the interpolation strip")
+    _wait_for(lambda: _image_src(page, "decoded steps from A to B (read left to right, row by row)"), what="the interpolation strip")
 
 
 def test_reconstruct_and_interpolate(browser, app_url, shots):
@@ -186,6 +199,7 @@ def test_a_phone_sees_the_map_and_the_digit_above_its_sliders(browser, app_url, 
     assert page.evaluate(fits)  # nothing pushes the page wider than the phone
     plot = page.locator("#latent-map .js-plotly-plot").bounding_box()
     assert plot["width"] >= 300  # the map keeps the phone's width (a legend beside it would squeeze it)
+    assert plot["height"] <= plot["width"] + 200  # the square 2-D plane, its legend and title: no empty bands
     _shot(page, shots, "phone-map.png")
     _go(page, "Generate")
     _wait_for(lambda: _image_src(page, "decoded digit"), what="the first digit")
@@ -217,8 +231,9 @@ def test_clicking_empty_space_of_the_2d_map_decodes_it(browser, app_url, shots):
       return {x: box.left + gd._fullLayout.xaxis.l2p(4.0), y: box.top + gd._fullLayout.yaxis.l2p(-4.0)};
     }""")
     page.mouse.click(corner["x"], corner["y"])
-    text = _wait_for(lambda: (t := page.inner_text("body")) and "Decoded z = (" in t and t, what="the decoded spot")
-    assert re.search(r"Decoded z = \((3\.9|4\.0)\d, -(3\.9|4\.0)\d\)", text)  # a corner far from every dot
+    text = _wait_for(lambda: (t := page.inner_text("body")) and "The spot z = (" in t and t, what="the decoded spot")
+    assert re.search(r"The spot z = \((3\.9|4\.0)\d, -(3\.9|4\.0)\d\)", text)  # a corner far from every dot
+    assert _ring(page) == pytest.approx((4.0, -4.0), abs=0.15)  # the spot is ringed
     assert not page.locator("#click-digit").is_visible()  # no empty frame where no test digit belongs
     _shot(page, shots, "map-2d.png")
     page.close()
@@ -354,8 +369,16 @@ def test_the_tour_tells_the_story_and_sends_the_visitor_to_try_it(browser, app_u
             _wait_for(lambda: page.locator("#tour-picture img").count(), what="the step's picture")
             time.sleep(0.8)
             _shot(page, shots, f"tour-{step}{suffix}.png")
+            assert page.get_by_role("button", name="◀ Back").is_disabled() == (step == 1)
             if step < 6:
                 page.get_by_role("button", name="Next ▶").click()
+        assert page.get_by_role("button", name="Next ▶").is_disabled()  # the story's end
+        page.get_by_label("Presenter mode (large pictures for a projector)").check()
+        time.sleep(0.5)
+        picture = page.locator("#tour-picture").bounding_box()
+        assert picture["height"] >= 0.6 * height and not page.locator("#intro").is_visible()
+        _shot(page, shots, f"tour-presenter{suffix}.png")
+        page.get_by_label("Presenter mode (large pictures for a projector)").uncheck()
         page.get_by_role("button", name="Try it: KL weight β ▸").click()
         _wait_for(lambda: "Slider β =" in page.inner_text("body"), what="the beta view opened by Try it")
         page.close()

@@ -6,15 +6,18 @@ import time
 from types import SimpleNamespace
 
 import gradio as gr
+import numpy as np
 import pytest
 import torch
 
 import app
 from conftest import MAIN
-from ui import api, common
+from ui import api, common, diagram
 from ui.common import Limit, digit_tensor
+from ui.page import _gate
 from ui.state import CTX, TrainingSlot
-from ui.views import generate, interpolate, latent_map, training
+from ui.views import generate, how_it_works, interpolate, latent_map, tour, training
+from vae_core import data
 
 
 def test_training_slot_runs_one_queues_two_and_refuses_the_rest():
@@ -210,3 +213,72 @@ def test_background_work_runs_one_job_at_a_time_at_low_priority():
 
 def test_gradio_cache_is_cleaned_on_a_schedule():
     assert app.demo.delete_cache == app.CACHE_CLEANING == (600, 3600)
+
+
+def test_a_view_is_drawn_only_on_screen_and_only_when_what_it_shows_is_stale():
+    calls = []
+
+    def draw(name):
+        calls.append(name)
+        return f"drawn for {name}"
+
+    gate = _gate("generate", draw, 1, per_model=True)
+    request = SimpleNamespace(session_hash="s")
+    assert gate(request, "map", None, MAIN, MAIN) == [gr.skip()] * 2  # another view is on screen
+    assert calls == []
+    assert gate(request, "generate", None, MAIN, MAIN) == [MAIN, f"drawn for {MAIN}"]  # opened: drawn
+    assert gate(request, "generate", MAIN, MAIN, MAIN) == [gr.skip()] * 2  # opened again, same model
+    assert gate(request, "generate", MAIN, "mnist-z2", "mnist-z2")[0] == "mnist-z2"  # a new model: redrawn
+    assert calls == [MAIN, "mnist-z2"]
+    once = _gate("tour", lambda: ("a", "b"), 2, per_model=False)
+    assert once(request, "tour", None, MAIN) == ["drawn", "a", "b"]
+    assert once(request, "tour", "drawn", "mnist-z2") == [gr.skip()] * 3  # not per model: drawn once
+
+
+def test_a_staged_view_shows_its_stages_and_gets_the_visitors_request():
+    def stages(name, request):
+        yield f"{name} for {request.session_hash}", gr.skip()
+        yield gr.skip(), "grid"
+
+    gate = _gate("generate", stages, 2, per_model=True)
+    out = list(gate(SimpleNamespace(session_hash="s"), "generate", None, MAIN, MAIN))
+    assert out == [[MAIN, f"{MAIN} for s", gr.skip()], [MAIN, gr.skip(), "grid"]]
+    assert list(gate(SimpleNamespace(session_hash="s"), "map", None, MAIN, MAIN)) == [[gr.skip()] * 3]
+
+
+def test_opening_the_page_draws_only_the_header_and_the_first_view():
+    """Every view draws itself through a gate (which skips unless it is on screen); nothing else of a
+    view runs when the page opens or the model changes."""
+    fns = [f for f in app.demo.fns.values() if f.fn is not None]
+    current = next(f.targets[0][0] for f in fns if f.name == "model_summary")  # the model-shown state
+    on_open = {f.name for f in fns if any(event == "load" or (block == current and event == "change")
+                                          for block, event in f.targets)}
+    assert {name for name in on_open if not name.startswith("show_")} == {"_on_load", "model_summary"}
+    for view in app.VIEWS:
+        assert any(f.name.startswith(f"show_{view.ID}_") for f in fns), f"{view.ID} draws itself through a gate"
+
+
+def test_how_it_works_opens_on_the_models_own_encoder_code_decoder_picture(mnist):
+    picture = how_it_works.pipeline_picture(MAIN)
+    assert picture.shape == (diagram.HEIGHT, diagram.WIDTH, 3)
+    digit = data.to_float(CTX.test_images()[how_it_works.EXAMPLE:how_it_works.EXAMPLE + 1])[0, 0].numpy()
+    tile = picture[60:60 + diagram.DIGIT_SIDE, 20:20 + diagram.DIGIT_SIDE, 0]
+    step = diagram.DIGIT_SIDE / 28
+    sampled = tile[(np.arange(28) * step + step / 2).astype(int)][:, (np.arange(28) * step + step / 2).astype(int)]
+    assert np.abs(sampled / 255 - digit).max() < 0.01  # the test digit itself, on the left
+    left, top, right, bottom = diagram.CODE_BOX
+    assert (picture[top + 1:bottom, left + 1:right].min(axis=2) < 60).any()  # the code's bars are drawn
+
+
+def test_the_tour_cannot_step_past_its_ends():
+    first, last = tour.show_step(0), tour.show_step(len(tour.STEPS) - 1)
+    assert first[4].interactive is False and first[5].interactive is True  # Back, Next
+    assert last[4].interactive is True and last[5].interactive is False
+
+
+def test_a_long_interpolation_wraps_into_rows_that_stay_readable(mnist):
+    a = interpolate._test_digit(0)[0]
+    b = interpolate._test_digit(1)[0]
+    strip, *_ = interpolate.interpolate(MAIN, a, b, 16, "linear")
+    frame = 28 * 3
+    assert strip.shape[0] >= 2 * frame and strip.shape[1] < 9 * frame + 40  # two rows of eight, not one of 16

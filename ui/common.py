@@ -134,7 +134,7 @@ def download_file(content: bytes, name: str) -> str:
 def map_figure(name: str, projection: str, manifold: bool = False, height: int | None = None,
                points: int | None = None):
     """The latent map of the test set for a model (of `points` of its digits, a fixed choice, if given).
-    A 2-D model's square plane is taller by default."""
+    Without a height, the page's CSS sizes it (#latent-map: to the screen's width on a phone)."""
     model = get_model(name)
     emb = CTX.registry.embedding(name, need_test_images())
     labels = CTX.test_labels().numpy()
@@ -145,14 +145,14 @@ def map_figure(name: str, projection: str, manifold: bool = False, height: int |
         extent = latent.plane_extent(emb.mu)
         bg = latent.manifold(model, n=23, extent=extent) if manifold else None
         return figures.latent_map(emb.mu[index], labels[index], f"{name}: the 2-D latent space itself "
-                                  "(posterior means)", "z1", "z2", background=bg, clickable_extent=extent,
-                                  height=height or 700, index=index)
+                                  "(where the encoder puts each digit)", "z1", "z2", background=bg, clickable_extent=extent,
+                                  height=height, index=index)
     if projection == "UMAP" and emb.umap is not None:
         return figures.latent_map(emb.umap[index], labels[index], f"{name}: UMAP of the {model.latent_dim}-D codes",
-                                  "UMAP 1", "UMAP 2", height=height or 560, index=index)
+                                  "UMAP 1", "UMAP 2", height=height, index=index)
     r = emb.pca_ratio
     return figures.latent_map(emb.pca[index], labels[index], f"{name}: PCA of the {model.latent_dim}-D codes",
-                              f"PC1 ({r[0]:.0%} of variance)", f"PC2 ({r[1]:.0%})", height=height or 560,
+                              f"PC1 ({r[0]:.0%} of variance)", f"PC2 ({r[1]:.0%})", height=height,
                               index=index)
 
 

@@ -20,7 +20,7 @@ DIGIT_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7",
 CLICK_GRID = 81  # resolution of the invisible layer that makes empty space of a 2-D map clickable
 
 
-def _base_layout(fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 560) -> go.Figure:
+def _base_layout(fig: go.Figure, title: str, x_title: str, y_title: str, height: int | None = None) -> go.Figure:
     fig.update_layout(
         title=dict(text=title, x=0.01, y=0.99, yanchor="top", font=dict(size=15)), height=height,
         margin=dict(l=50, r=10, t=120, b=45), plot_bgcolor="white", paper_bgcolor="white",
@@ -37,7 +37,7 @@ def _base_layout(fig: go.Figure, title: str, x_title: str, y_title: str, height:
 
 def latent_map(coords: np.ndarray, labels: np.ndarray, title: str, x_title: str, y_title: str,
                background: tuple[np.ndarray, np.ndarray] | None = None, clickable_extent: float | None = None,
-               marker_size: int = 4, height: int = 560, index: np.ndarray | None = None) -> go.Figure:
+               marker_size: int = 4, height: int | None = None, index: np.ndarray | None = None) -> go.Figure:
     """A scatter of codes coloured by digit, one trace per digit so the legend can hide each.
 
     `index` holds each point's test-image number when the points are a subset (default: 0..N-1)."""
@@ -88,13 +88,14 @@ def posterior_bars(mu: np.ndarray, sigma: np.ndarray, dims: list[int] | None = N
     dims = list(range(len(mu))) if dims is None else dims
     fig = go.Figure(go.Scatter(
         x=[f"z{d + 1}" for d in dims], y=mu[dims], mode="markers", marker=dict(size=8, color="#0072B2"),
-        error_y=dict(type="data", array=sigma[dims], thickness=1.5, width=4), name="q(z|x): mu ± sigma",
-        hovertemplate="%{x}: mu %{y:.2f} ± %{error_y.array:.2f}<extra></extra>"))
+        error_y=dict(type="data", array=sigma[dims], thickness=1.5, width=4), name="the encoder's guess: μ ± σ",
+        hovertemplate="%{x}: most likely %{y:.2f}, give or take %{error_y.array:.2f}<extra></extra>"))
     fig.add_hrect(y0=-1, y1=1, fillcolor="#999", opacity=0.12, line_width=0,
-                  annotation_text="prior N(0, 1): ±1", annotation_position="top right")
+                  annotation_text="the bell curve (prior): ±1", annotation_position="top right")
     fig.update_layout(height=260, margin=dict(l=40, r=10, t=30, b=30), plot_bgcolor="white",
                       yaxis=dict(title="value", gridcolor="#eee", zeroline=True), showlegend=False,
-                      title=dict(text="Where the encoder puts it: mu ± sigma per dimension", font=dict(size=13), x=0.01))
+                      title=dict(text="Its code: each number's most likely value (μ) ± how unsure (σ)",
+                                 font=dict(size=13), x=0.01))
     return fig
 
 
@@ -115,9 +116,10 @@ def rate_distortion(points: list[dict], current: str | None) -> go.Figure:
                         symbol="star" if is_current else ("circle" if p.get("ladder") else "diamond")),
             hovertemplate=f"{p['name']}<br>KL %{{x:.1f}} nats<br>reconstruction %{{y:.1f}} nats<extra></extra>"))
     fig.update_layout(height=330, margin=dict(l=55, r=10, t=40, b=45), plot_bgcolor="white",
-                      title=dict(text="Rate against distortion (test digits; ★ = shown model)", font=dict(size=13), x=0.01),
-                      xaxis=dict(title="rate: KL(q(z|x) || p(z)), nats", gridcolor="#eee"),
-                      yaxis=dict(title="distortion: -log p(x|z), nats", gridcolor="#eee"))
+                      title=dict(text="Tidy codes against sharp copies, one point per β (★ = shown)",
+                                 font=dict(size=13), x=0.01),
+                      xaxis=dict(title="codes stray from the bell curve (KL, nats) →", gridcolor="#eee"),
+                      yaxis=dict(title="copies miss the digit (nats) →", gridcolor="#eee"))
     if points:  # head-room above the top point, so that its β label is not cut off
         ys = [p["distortion"] for p in points]
         pad = max(5.0, 0.08 * (max(ys) - min(ys)))
@@ -138,9 +140,9 @@ def kl_bars(kl_per_dim: np.ndarray, active: np.ndarray) -> go.Figure:
     fig = go.Figure(go.Bar(x=[f"z{i + 1}" for i in order], y=values, marker_color=colours,
                            hovertemplate="%{x}: %{y:.3f} nats<extra></extra>"))
     fig.update_layout(height=300, margin=dict(l=50, r=10, t=40, b=40), plot_bgcolor="white",
-                      title=dict(text=f"KL per latent dimension: {count} of {len(values)} active "
-                                      "(grey = collapsed to the prior)", font=dict(size=13), x=0.01),
-                      yaxis=dict(title="KL, nats", gridcolor="#eee"), xaxis=dict(tickfont=dict(size=9)))
+                      title=dict(text=f"How much each number of the code is used: {count} of {len(values)} "
+                                      "numbers in use (grey = unused)", font=dict(size=13), x=0.01),
+                      yaxis=dict(title="use (KL, nats)", gridcolor="#eee"), xaxis=dict(tickfont=dict(size=9)))
     return fig
 
 
@@ -153,5 +155,6 @@ def loss_curve(history: list[dict], title: str = "Training loss") -> go.Figure:
                                  line=dict(color=colour)))
     fig.update_layout(height=300, margin=dict(l=50, r=10, t=40, b=40), plot_bgcolor="white",
                       title=dict(text=title, font=dict(size=13), x=0.01),
-                      xaxis=dict(title="epoch", gridcolor="#eee"), yaxis=dict(title="nats per image", gridcolor="#eee"))
+                      xaxis=dict(title="epoch", gridcolor="#eee"),
+                      yaxis=dict(title="loss per image (nats; lower is better)", gridcolor="#eee"))
     return fig

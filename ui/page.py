@@ -1,11 +1,15 @@
 """The frame every view sits in: the header with the model menu, and what the views share.
 
-Model changes and page load reach every view through one event: `Page.on_model`, which fires when
-the model shown changes, including when the page first opens.
+Model changes and page load reach the views through two doors. `Page.on_model` runs at once whenever
+the model shown changes, including when the page first opens (the header's model card). `Page.on_show`
+draws a view only when it is on screen: the first view when the page opens, any other the first time it
+is opened and again when it is opened after a change of model. A view nobody opens costs nothing, and
+the first picture does not wait behind the drawing of six hidden ones.
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 
 import gradio as gr
@@ -28,8 +32,14 @@ footer { display: none !important; }
 /* Long formulas scroll inside their line instead of running off a phone's screen. */
 .katex-display { overflow-x: auto; overflow-y: hidden; padding-bottom: 4px; }
 #tour-picture img { image-rendering: pixelated; }
-.presenter #tour-picture { height: 68vh !important; }
-.presenter #tour-text { font-size: 1.5em; line-height: 1.4; }
+/* Presenter mode: the header steps aside, and the step fills a projector's screen. */
+.presenter #intro, .presenter #model-row { display: none !important; }
+.presenter #tour-picture { height: 72vh !important; }
+.presenter #tour-text { font-size: 1.9em; line-height: 1.35; }
+.presenter #tour-buttons button { font-size: 1.4em; padding: 0.6em 1.2em; }
+/* The main map takes its height from here (its figure has none): tall on a screen, and on a phone its
+   width plus the room of its legend and title, so that a square 2-D plane leaves no empty bands. */
+#latent-map [data-testid="plotly"] { height: min(700px, calc(100vw + 70px)); }
 #phone-nav { display: none; }
 @media (max-width: 640px) {
   #phone-nav { display: block; }                 /* every view one tap away, not behind "..." */
@@ -53,6 +63,10 @@ HEAD = """
       const index = p.data.type === 'scatter' && p.customdata !== undefined
         ? Number(p.customdata) : null;
       window.__vaeClick = JSON.stringify({index: index, x: Number(p.x), y: Number(p.y), t: Date.now()});
+      // Ring the spot clicked (a shape: redrawing it leaves the 10,000 dots alone).
+      if (window.Plotly) window.Plotly.relayout(plot, {shapes: [{type: 'circle', xref: 'x', yref: 'y',
+        xsizemode: 'pixel', ysizemode: 'pixel', xanchor: Number(p.x), yanchor: Number(p.y),
+        x0: -10, x1: 10, y0: -10, y1: 10, line: {color: '#d62728', width: 3}}]});
       const button = document.querySelector('#map-click-btn');
       if (button) button.click();
     });
@@ -76,6 +90,8 @@ HEAD = """
 """
 
 
+
+
 # A chart drawn while its tab was hidden has the wrong width; a resize once the tab shows redraws it.
 RESIZE_PLOTS = "() => { setTimeout(() => window.dispatchEvent(new Event('resize')), 80); }"
 
@@ -92,10 +108,44 @@ class Page:
     menus: list[gr.Dropdown] = field(default_factory=list)  # every menu that lists the models
     models_added: list = field(default_factory=list)  # events after which a new model may exist
     tabs: gr.Tabs | None = None  # the views' tabs, for a view that sends the visitor to another
+    shown: gr.State | None = None  # the id of the view on screen
+    nav: gr.Radio | None = None  # the phones' list of views, which shows the one on screen
+    building: str | None = None  # the id of the view whose render() is running
+    openers: dict[str, list] = field(default_factory=dict)  # view id -> (gate, inputs, outputs) to run on opening
+    open_events: list = field(default_factory=list)  # (event that sets `shown`, the view it opens or None)
 
     def on_model(self, fn, inputs, outputs, **kwargs):
         """Run fn whenever the model shown changes, on page load too. Returns the event, to chain on."""
         return self.current.change(fn, inputs, outputs, api_name=False, **kwargs)
+
+    def on_show(self, fn, inputs, outputs, per_model: bool = True) -> None:
+        """Draw the view being built with fn(*inputs) -> outputs, only while it is on screen: when the page
+        opens (first view) or the view is opened, and, if per_model, again for each new model shown (at
+        once when the view is on screen, else when it next opens). fn may be a generator, to show its
+        outputs in stages; it may take `request`. Everything it does not draw stays as it was."""
+        view, drawn = self.building, gr.State(None)  # drawn: the model the view shows (or "drawn")
+        gate = _gate(view, fn, len(outputs), per_model)
+        io = ([self.shown, drawn, self.current, *inputs], [drawn, *outputs])
+        self.openers.setdefault(view, []).append((gate, *io))
+        if per_model:
+            self.current.change(gate, *io, api_name=False)
+        elif view == self.first_view():
+            self.demo.load(gate, *io, api_name=False)
+
+    def first_view(self) -> str | None:
+        return self.shown.value if self.shown is not None else None
+
+    def go_to(self, trigger, view_of, inputs) -> None:
+        """trigger(view_of, inputs, ...) sends the visitor to the view view_of(*inputs) names, and draws it."""
+        def go(*args):
+            view = view_of(*args)
+            return gr.Tabs(selected=view), view, view
+        self.opens(trigger(go, inputs, [self.tabs, self.shown, self.nav], api_name=False))
+
+    def opens(self, event, view: str | None = None) -> None:
+        """`event` sets `shown`: draw the view it opens (`view`, or whichever it chose when None) once
+        every view is built."""
+        self.open_events.append((event, view))
 
     def model_menu(self, **kwargs) -> gr.Dropdown:
         """A menu of the models, kept up to date with the header's (on page load, after a training)."""
@@ -104,11 +154,16 @@ class Page:
         return menu
 
     def wire(self) -> None:
-        """Called once every view is built: page load and new models update every menu."""
+        """Called once every view is built: page load and new models update every menu, and the events
+        that open a view draw it."""
         self.model.change(lambda name: name, self.model, self.current, api_name=False)
         self.demo.load(self._on_load, self.model, [self.current, *self.menus], api_name=False)
         for event in self.models_added:
             event.then(self._menu_updates, None, self.menus, api_name=False)
+        for event, view in self.open_events:
+            for v, registered in self.openers.items():
+                for gate, inputs, outputs in registered if view in (None, v) else []:
+                    event.then(gate, inputs, outputs, api_name=False)
 
     def _on_load(self, name: str | None, request: gr.Request) -> list:
         """A new visitor: list the models as they are now (shipped ones and their own) and show one."""
@@ -123,14 +178,47 @@ class Page:
         return [header] + [gr.update(choices=choices)] * (len(self.menus) - 1)
 
 
+def _gate(view: str, fn, n_outputs: int, per_model: bool):
+    """fn wrapped to run only when `view` is on screen and shows something older than the current model;
+    else every output is left as it is. The wrapper's first output records what the view now shows."""
+    takes_request = "request" in inspect.signature(fn).parameters
+    skip = [gr.skip()] * (n_outputs + 1)
+
+    def due(shown, drawn, current):
+        key = current if per_model else "drawn"
+        return key if shown == view and drawn != key else None
+
+    def call(args, request):
+        return fn(*args, request=request) if takes_request else fn(*args)
+
+    if inspect.isgeneratorfunction(fn):
+        def gate(request: gr.Request, shown, drawn, current, *args):
+            key = due(shown, drawn, current)
+            if key is None:
+                yield skip
+                return
+            for out in call(args, request):
+                yield [key, *_as_list(out, n_outputs)]
+    else:
+        def gate(request: gr.Request, shown, drawn, current, *args):
+            key = due(shown, drawn, current)
+            return skip if key is None else [key, *_as_list(call(args, request), n_outputs)]
+    gate.__name__ = gate.__qualname__ = f"show_{view}_{fn.__name__}"
+    return gate
+
+
+def _as_list(out, n: int) -> list:
+    return [out] if n == 1 else list(out)
+
+
 def session_of(request: gr.Request | None) -> str:
     """Who is asking: the page's session (one per open tab, or per gradio_client Client)."""
     return getattr(request, "session_hash", None) or "anonymous"
 
 
 def build_header(demo: gr.Blocks) -> Page:
-    gr.Markdown(INTRO)
-    with gr.Row():
+    gr.Markdown(INTRO, elem_id="intro")
+    with gr.Row(elem_id="model-row"):
         # Custom values pass Gradio's own check, so that a model trained since the page was built can be
         # named (by a script, or after a refresh); get_model() says clearly when a name is unknown.
         menu = gr.Dropdown(label="Model", choices=CTX.model_choices(), value=CTX.default_model(),
@@ -155,6 +243,6 @@ def model_summary(name: str | None) -> str:
              f"weight β = {e.config.get('beta', 1):g}")
     words += "." if e.shipped else f", {CTX.completion(name)}."
     if test.get("nll"):
-        words += (f"  \nHow well it knows digits: {test['nll']:.1f} nats per test digit (lower is better; "
+        words += (f"  \nHow well it knows digits: {test['nll']:.1f} nats of surprise per test digit (lower is better; "
                   f"k = {test['k']}), {test['active_units']} of {m['latent_dim']} numbers in use.")
     return words

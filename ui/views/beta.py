@@ -66,7 +66,7 @@ def render(page) -> None:
             samples_b = gr.Image(label="B: samples", elem_classes="digit", interactive=False)
 
     outputs = [head, recon, samples, beta_map, rd_plot, kl_plot]
-    page.demo.load(show_beta, beta, outputs, api_name=False)
+    page.on_show(show_beta, [beta], outputs, per_model=False)
     beta.release(show_beta, beta, outputs, api_name="show_beta")
     compare_btn.click(compare, [model_a, model_b], [recon_a, samples_a, recon_b, samples_b, table],
                       api_name="compare")

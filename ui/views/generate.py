@@ -30,20 +30,19 @@ def render(page) -> None:
         with gr.Column(scale=2):
             sliders = [Z.slider(f"z{i + 1}", visible=i < 2) for i in range(MAX_SLIDERS)]
             with gr.Row():
-                temperature = TEMPERATURE.slider("temperature",
-                                                 info="scales random draws: 0 is the centre, 1 the prior")
+                temperature = TEMPERATURE.slider("spread of random codes (temperature)",
+                                                 info="0: always the centre; 1: as spread as in training")
             with gr.Row():
                 random_btn = gr.Button("Random sample", variant="primary")
                 reset_btn = gr.Button("Reset to the centre")
                 grid_btn = gr.Button(f"Grid of {GRID_SIDE ** 2} samples")
     with gr.Row():
         sample_grid_image = gr.Image(label="samples from the prior", elem_classes="digit", interactive=False)
-        map_plot = gr.Plot(label="current point on the PCA map (updated when you let go)")
+        map_plot = gr.Plot(label="where this code sits on the map (updated when you let go)")
 
     point = [page.model, z_state]
-    page.on_model(setup, page.current, [z_state, dims_state, info, *sliders, image]).then(
-        point_on_map, point, map_plot, api_name=False).then(
-        sample_grid, [page.model, temperature], sample_grid_image, api_name=False)
+    page.on_show(for_model, [page.current, temperature],
+                 [z_state, dims_state, info, *sliders, image, map_plot, sample_grid_image])
     for i, s in enumerate(sliders):
         # The first slider's event is callable by scripts (undocumented): benchmarks/load.py drives it.
         s.input(decode_point, [page.model, z_state, dims_state, *sliders], [image, z_state],
@@ -55,6 +54,14 @@ def render(page) -> None:
     reset_btn.click(reset_point, [page.model, dims_state], [z_state, image, *sliders], api_name=False).then(
         point_on_map, point, map_plot, api_name=False)
     grid_btn.click(sample_grid, [page.model, temperature], sample_grid_image, api_name="sample_grid")
+
+
+def for_model(name: str, temperature: float):
+    """A new model, in stages: the sliders and their digit at once, then the map, then the samples."""
+    z_state, *rest = setup(name)
+    yield [z_state, *rest, gr.skip(), gr.skip()]
+    yield [gr.skip()] * (len(rest) + 1) + [point_on_map(name, z_state), gr.skip()]
+    yield [gr.skip()] * (len(rest) + 2) + [sample_grid(name, temperature)]
 
 
 def setup(name: str):

@@ -1,16 +1,59 @@
-"""How it works: the ideas in plain words and formulas, illustrated with the app's own model."""
+"""How it works: a picture of the app's own model at work, the ideas in plain words, a glossary of
+every term the app uses, and the formulas on demand."""
 
 from __future__ import annotations
 
 import gradio as gr
+import numpy as np
+import torch
 
-from ..common import model_panels
+from vae_core import data, latent
+from vae_core.evaluate import ACTIVE_UNIT_THRESHOLD
+
+from .. import diagram
+from ..common import get_model, model_panels, need_test_images
 from ..state import CTX
 
 TITLE, ID = "How it works", "how"
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+EXAMPLE = 0  # the test digit the picture follows through the model
 
-TEXT = r"""
+PLAIN = """
+### In plain words
+
+An **autoencoder** is two networks trained together. The **encoder** looks at a digit (784 pixels) and
+squeezes it into a few numbers, its **code**. The **decoder** gets only those numbers and must draw the
+digit back. To succeed, the code has to keep what matters: which digit, how slanted, how thick.
+
+A **variational** autoencoder adds one rule: codes must stay near the middle of the map, spread like a
+bell curve, with no big gaps. That is why *any* point of the map decodes to something digit-like, and
+why you can walk from one digit to another, or pick random numbers and get a new digit. The **KL
+weight β** says how strictly that rule is enforced (see the *KL weight β* tab).
+"""
+
+GLOSSARY = """
+| word or symbol | what it means here |
+|---|---|
+| **code**, **latent** numbers, $z$ | the few numbers the encoder gives a digit (2 or 32 here) |
+| **latent space**, **map** | all possible codes; every digit is a point in it |
+| **encoder** | the network that turns a digit into its code |
+| **decoder** | the network that draws a digit from a code |
+| **reconstruction** | what the decoder draws from a digit's own code |
+| **prior**, $\mathcal{N}(0, I)$ | the bell curve that codes are kept close to; random draws from it give new digits |
+| $\mu$ (mu) | the code the encoder thinks most likely for a digit: the dot on the map |
+| $\sigma$ (sigma) | how unsure the encoder is about each number: "z1 = 0.5 ± 0.1" means $\mu$ = 0.5, $\sigma$ = 0.1 |
+| $\varepsilon$ (epsilon) | a random nudge: a code is drawn as $\mu + \sigma \cdot \varepsilon$ |
+| $q(z \mid x)$ | the encoder's answer for digit $x$: a small cloud of likely codes around $\mu$ |
+| **KL**, **KL weight β** | how far the codes stray from the bell curve, and how much training cares about it |
+| **ELBO** | the score training improves: "draws digits back well" minus "codes stray from the bell curve" |
+| **nats** | the unit of that score (like bits, with natural logarithms); per test digit, lower is better |
+| **numbers in use** (active units) | numbers of the code that change from digit to digit; the others are ignored |
+| **PCA** | a way to flatten many numbers to two for a picture, keeping the biggest differences |
+| **UMAP** | another way, which keeps neighbours together but bends distances |
+| **temperature** | how far from the middle random codes are drawn: 0 is the centre, 1 the bell curve itself |
+"""
+
+MATHS = r"""
 ### The idea
 
 A **variational autoencoder** learns to describe each image $x$ with a few numbers $z$ (its *code*)
@@ -60,16 +103,33 @@ two-layer IWAE 82.90. The figures of the shipped models are in the model line at
 
 
 def render(page) -> None:
-    gr.Markdown(TEXT, latex_delimiters=LATEX)
+    picture = gr.Image(show_label=False, elem_id="how-picture", interactive=False, buttons=[])
+    gr.Markdown(PLAIN)
+    with gr.Accordion("Words and symbols used in this app", open=True):
+        gr.Markdown(GLOSSARY, latex_delimiters=LATEX)
     with gr.Row():
         recon = gr.Image(label="encoder then decoder: test digits (top), reconstructions (bottom)",
                          elem_classes="digit", interactive=False)
         samples = gr.Image(label="decoder alone: codes drawn from the prior N(0, I)",
                            elem_classes="digit", interactive=False)
-    page.on_model(panels, page.current, [recon, samples])
+    with gr.Accordion("The maths", open=False):
+        gr.Markdown(MATHS, latex_delimiters=LATEX)
+    page.on_show(panels, [page.current], [picture, recon, samples])
 
 
 def panels(name: str | None):
     if not name or CTX.test_images() is None:
-        return None, None
-    return model_panels(name)
+        return None, None, None
+    return (pipeline_picture(name), *model_panels(name))
+
+
+@torch.no_grad()
+def pipeline_picture(name: str) -> np.ndarray:
+    """Test digit EXAMPLE through the model: the digit, its code (mu), and what the decoder draws back."""
+    model = get_model(name)
+    x = data.to_float(need_test_images()[EXAMPLE:EXAMPLE + 1])
+    mu, _ = model.encode(x)
+    used = CTX.registry.embedding(name, CTX.test_images()).mu.var(0) > ACTIVE_UNIT_THRESHOLD
+    recon = latent.decode_images(model, mu)
+    return diagram.pipeline(x[0, 0].numpy(), recon[0, 0].numpy(), mu[0].numpy(), np.asarray(used),
+                            int(CTX.test_labels()[EXAMPLE]))

@@ -17,6 +17,7 @@ MODES = ("linear", "spherical")
 DIGIT = Limit(0, 9, 0, 1)
 ENDS = {"A": "3", "B": "8"}  # the classes each end's menu starts on
 MAP_HEIGHT = 420
+STRIP_COLUMNS = 8  # frames per row of the strip at most: more are too small to see on a phone
 
 
 def render(page) -> None:
@@ -28,7 +29,7 @@ def render(page) -> None:
                 menu = gr.Dropdown([str(d) for d in range(10)], value=start, label="a random test digit of class")
                 pick = gr.Button(f"Pick {end}")
                 use = gr.Button("Use the Reconstruct tab's digit", size="sm")
-                shown = gr.Image(label=end, elem_classes="digit", height=130, interactive=False)
+                shown = gr.Image(label=end, elem_classes="digit", height=170, interactive=False)
                 desc = gr.Markdown()
                 ends[end] = (menu, pick, use, [gr.State(None), shown, desc])
         with gr.Column(min_width=200):
@@ -36,7 +37,8 @@ def render(page) -> None:
             mode = gr.Radio(list(MODES), value=MODES[0], label="path",
                             info="spherical keeps codes at a typical distance from the centre")
             go = gr.Button("Interpolate", variant="primary")
-    strip = gr.Image(label="decoded steps from A to B", elem_classes="digit", interactive=False)
+    strip = gr.Image(label="decoded steps from A to B (read left to right, row by row)", elem_classes="digit",
+                     interactive=False)
     with gr.Row():
         path_plot = gr.Plot(show_label=False)
         with gr.Column():
@@ -50,7 +52,7 @@ def render(page) -> None:
         use.click(use_current, [page.digit, page.source], shown, api_name=False)
     a, b = ends["A"][3][0], ends["B"][3][0]
     go.click(interpolate, [page.model, a, b, steps, mode], outputs, api_name="interpolate")
-    page.on_model(again, [page.current, a, b, steps, mode],
+    page.on_show(again, [page.current, a, b, steps, mode],
                   [*ends["A"][3], *ends["B"][3], *outputs])
 
 
@@ -103,7 +105,8 @@ def interpolate(name: str, a: list | None, b: list | None, steps: float, mode: s
         raise refuse("Choose both ends first: press Pick A and Pick B (or use the Reconstruct tab's digit).")
     model = get_model(name)
     path, frames = interpolation(model, torch.cat([digit_tensor(a), digit_tensor(b)]), steps, mode)
-    strip = images.grid(frames, ncols=len(frames), factor=3)
+    rows = -(-len(frames) // STRIP_COLUMNS)  # as few rows as fit, the frames shared evenly between them
+    strip = images.grid(frames, ncols=-(-len(frames) // rows), factor=3)
     big = [images.upscale(f, 6) for f in images.to_uint8(frames)]
     files = [download_file(images.png_bytes(strip), "interpolation.png"),
              download_file(images.gif_bytes(big), "interpolation.gif")]

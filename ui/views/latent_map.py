@@ -30,7 +30,8 @@ NOTE_ND = ("**Every dot is one real handwritten digit.** This model describes ea
 
 def render(page) -> None:
     with gr.Row():
-        projection = gr.Radio(["PCA", "UMAP"], value="PCA", label="Map", scale=1)
+        projection = gr.Radio(["PCA", "UMAP"], value="PCA", label="How to flatten the code to 2 numbers", scale=1,
+                              info="PCA keeps the biggest differences; UMAP keeps neighbours together")
         manifold = gr.Checkbox(label="Show decoded digits under a 2-D map", value=True, scale=1)
     status = gr.Markdown(elem_classes="note")
     with gr.Row():
@@ -39,19 +40,20 @@ def render(page) -> None:
             note = gr.Markdown(elem_classes="note")
         with gr.Column(scale=1, min_width=220, elem_id="click-panel"):
             gr.Markdown("**Clicked point**")
-            # Hidden until the first click, so the page opens on no empty frames.
-            clicked = gr.Image(label="test digit", elem_id="click-digit", elem_classes="digit", height=180,
-                               interactive=False, visible=False)
-            decoded = gr.Image(label="decoded", elem_id="click-decoded", elem_classes="digit", height=180,
-                               interactive=False, visible=False)
+            # Hidden until the first click, so the page opens on no empty frames. Side by side, so that on a
+            # phone the pair stays small enough to sit just above the map.
+            with gr.Row():
+                clicked = gr.Image(label="test digit", elem_id="click-digit", elem_classes="digit", height=150,
+                                   interactive=False, visible=False, min_width=100)
+                decoded = gr.Image(label="decoded", elem_id="click-decoded", elem_classes="digit", height=150,
+                                   interactive=False, visible=False, min_width=100)
             click_text = gr.Markdown("Click a dot on the map.")
     click_box = gr.Textbox(elem_id="map-click", show_label=False, container=False)
     click_btn = gr.Button(elem_id="map-click-btn", elem_classes="hidden-bridge")
     umap_timer = gr.Timer(UMAP_POLL_SECONDS, active=False)  # ticks only while a UMAP is awaited
 
     map_inputs, map_outputs = [page.model, projection, manifold], [plot, note, status, umap_timer]
-    page.on_model(for_model, page.current, [projection, manifold, clicked, decoded, click_text]).then(
-        show_map, map_inputs, map_outputs, api_name=False)
+    page.on_show(for_model, map_inputs, [projection, manifold, clicked, decoded, click_text, *map_outputs])
     projection.input(show_map, map_inputs, map_outputs, api_name="latent_map")
     manifold.input(show_map, map_inputs, map_outputs, api_name=False)
     umap_timer.tick(poll_umap, map_inputs, [plot, status, umap_timer], api_name=False, show_progress="hidden")
@@ -60,12 +62,13 @@ def render(page) -> None:
                     js="(name, payload) => [name, window.__vaeClick || payload]")
 
 
-def for_model(name: str | None):
+def for_model(name: str | None, projection: str, manifold: bool):
     """A new model: a 2-D model is its own map (the PCA/UMAP choice hides, the decoded digits may show
-    under it); the clicked point belongs to the old model, so its panel empties."""
+    under it); the clicked point belongs to the old model, so its panel empties; and the map."""
     two_d = bool(name) and get_model(name).latent_dim == 2
     hidden = gr.update(value=None, visible=False)
-    return gr.update(visible=not two_d), gr.update(visible=two_d), hidden, hidden, "Click a dot on the map."
+    return (gr.update(visible=not two_d), gr.update(visible=two_d), hidden, hidden, "Click a dot on the map.",
+            *show_map(name, projection, manifold))
 
 
 def show_map(name: str, projection: str, manifold: bool):
@@ -135,7 +138,7 @@ def map_click(name: str, payload: str):
     image = latent.decode_images(model, torch.tensor([[zx, zy]]))
     # No test digit belongs to an empty spot: hide its frame rather than show an empty one.
     return (gr.update(value=None, visible=False), gr.update(value=picture(image), visible=True),
-            f"**Decoded z = ({zx:.2f}, {zy:.2f})**: no test digit needed; this is what the decoder draws there.")
+            f"**The spot z = ({zx:.2f}, {zy:.2f})** (ringed in red): no test digit needed; this is what the decoder draws there.")
 
 
 def _clicked_digit(name: str, model, i: int):
@@ -146,6 +149,6 @@ def _clicked_digit(name: str, model, i: int):
     label = int(CTX.test_labels()[i])
     dims = latent.informative_dims(CTX.registry.embedding(name, CTX.test_images()).kl_per_dim, CODE_DIMS_SHOWN)
     code = ", ".join(f"z{d + 1} = {mu[0, d]:.2f} ± {sigma[d]:.2f}" for d in dims)
-    text = (f"**Test image #{i}, a {label}.** Above: the digit. Below: what the model draws back from its "
+    text = (f"**Test image #{i}, a {label}** (ringed in red on the map). Left: the digit. Right: what the model draws back from its "
             f"code (the encoder's most likely numbers for it). Its most used numbers: {code}.")
     return gr.update(value=picture(x), visible=True), gr.update(value=picture(recon), visible=True), text

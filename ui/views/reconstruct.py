@@ -41,16 +41,16 @@ def render(page) -> None:
                 seen = gr.Image(label="as the model sees it", elem_classes="digit", height=200, interactive=False)
                 recon = gr.Image(label="reconstruction", elem_classes="digit", height=200, interactive=False)
             text = gr.Markdown(ASK)
-            eps_btn = gr.Button(f"Draw ε again ({POSTERIOR_SAMPLES} samples of z = μ + σ·ε)")
-            eps_grid = gr.Image(label="decoded samples of q(z|x)", elem_classes="digit", height=210,
-                                interactive=False)
+            eps_btn = gr.Button(f"Show {POSTERIOR_SAMPLES} other likely codes (z = μ + σ·ε, new random ε)")
+            eps_grid = gr.Image(label=f"the decoder's drawing of {POSTERIOR_SAMPLES} likely codes of this digit",
+                                elem_classes="digit", height=210, interactive=False)
     with gr.Row():
         bars = gr.Plot(show_label=False)
         place = gr.Plot(show_label=False)
 
     picked = [page.digit, page.source, seen, recon, bars, place, text, eps_grid]
-    page.demo.load(gallery_items, None, gallery, api_name=False)
-    page.on_model(show_current, [page.current, page.digit, page.source], picked)
+    page.on_show(gallery_items, [], [gallery], per_model=False)
+    page.on_show(show_current, [page.current, page.digit, page.source], picked)
     gallery.select(pick_gallery, page.model, picked, api_name=False)
     sketch_btn.click(pick_sketch, [page.model, sketch, page.digit, page.source], picked, api_name="encode_sketch")
     upload.upload(pick_upload, [page.model, upload], picked, api_name="encode_upload")

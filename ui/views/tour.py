@@ -134,17 +134,17 @@ def render(page) -> None:
         presenter = gr.Checkbox(label="Presenter mode (large pictures for a projector)", value=False)
     text = gr.Markdown(elem_id="tour-text")
     picture = gr.Image(show_label=False, elem_id="tour-picture", interactive=False, height=440)
-    with gr.Row():
-        back = gr.Button("◀ Back")
+    with gr.Row(elem_id="tour-buttons"):
+        back = gr.Button("◀ Back", interactive=False)
         forward = gr.Button("Next ▶", variant="primary")
         try_it = gr.Button("Try it")
     step = gr.State(0)
 
-    outputs = [step, counter, text, picture, try_it]
-    page.demo.load(lambda: show_step(0), None, outputs, api_name=False)
+    outputs = [step, counter, text, picture, back, forward, try_it]
+    page.on_show(lambda: show_step(0), [], outputs, per_model=False)
     back.click(lambda i: show_step(i - 1), step, outputs, api_name=False)
     forward.click(lambda i: show_step(i + 1), step, outputs, api_name="tour_step")
-    try_it.click(lambda i: gr.Tabs(selected=STEPS[i].tab), step, page.tabs, api_name=False)
+    page.go_to(try_it.click, lambda i: STEPS[int(i)].tab, step)
     presenter.change(None, presenter, None, js=PRESENTER, api_name=False)
 
 
@@ -152,6 +152,7 @@ def show_step(i: int):
     i = int(min(max(int(i or 0), 0), len(STEPS) - 1))
     s = STEPS[i]
     return (i, f"Step {i + 1} of {len(STEPS)}", f"### {s.title}\n{s.text}", _picture(i),
+            gr.Button(interactive=i > 0), gr.Button(interactive=i < len(STEPS) - 1),
             gr.Button(f"Try it: {s.tab_title} ▸"))
 
 
