@@ -144,8 +144,8 @@ def map_figure(name: str, projection: str, manifold: bool = False, height: int |
     if model.latent_dim == 2:
         extent = latent.plane_extent(emb.mu)
         bg = latent.manifold(model, n=23, extent=extent) if manifold else None
-        return figures.latent_map(emb.mu[index], labels[index], f"{name}: the 2-D latent space itself "
-                                  "(where the encoder puts each digit)", "z1", "z2", background=bg, clickable_extent=extent,
+        return figures.latent_map(emb.mu[index], labels[index], f"{name}: the 2-D latent space itself",
+                                  "z1", "z2", background=bg, clickable_extent=extent,
                                   height=height, index=index)
     if projection == "UMAP" and emb.umap is not None:
         return figures.latent_map(emb.umap[index], labels[index], f"{name}: UMAP of the {model.latent_dim}-D codes",

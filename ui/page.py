@@ -35,7 +35,8 @@ footer { display: none !important; }
 /* Presenter mode: the header steps aside, and the step fills a projector's screen. */
 .presenter #intro, .presenter #model-row { display: none !important; }
 .presenter #tour-picture { height: 72vh !important; }
-.presenter #tour-text { font-size: 1.9em; line-height: 1.35; }
+.presenter #tour-text p { font-size: 1.7rem !important; line-height: 1.35 !important; }
+.presenter #tour-text h3 { font-size: 2.3rem !important; }
 .presenter #tour-buttons button { font-size: 1.4em; padding: 0.6em 1.2em; }
 /* The main map takes its height from here (its figure has none): tall on a screen, and on a phone its
    width plus the room of its legend and title, so that a square 2-D plane leaves no empty bands. */

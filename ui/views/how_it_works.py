@@ -31,7 +31,7 @@ why you can walk from one digit to another, or pick random numbers and get a new
 weight β** says how strictly that rule is enforced (see the *KL weight β* tab).
 """
 
-GLOSSARY = """
+GLOSSARY = r"""
 | word or symbol | what it means here |
 |---|---|
 | **code**, **latent** numbers, $z$ | the few numbers the encoder gives a digit (2 or 32 here) |
@@ -83,7 +83,7 @@ model does not use collapses to exactly that (see the grey bars in the β tab).
 
 Sampling is not differentiable, so the sample is rewritten as
 $z = \mu + \sigma \odot \varepsilon$ with $\varepsilon \sim \mathcal{N}(0, I)$: the randomness sits in
-$\varepsilon$ and gradients flow through $\mu$ and $\sigma$. The *Draw ε again* button in the
+$\varepsilon$ and gradients flow through $\mu$ and $\sigma$. The *Show 8 other likely codes* button in the
 Reconstruct tab shows exactly this: the same digit, eight draws of $\varepsilon$.
 
 ### What β does
