@@ -1,0 +1,81 @@
+"""Class regions, property directions and digit-likeness in a model's latent space (vae_core.concepts)."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from benchmarks.concepts import auroc, non_digits
+from conftest import MAIN, ROOT
+from vae_core import concepts, latent, load_model
+
+
+def _picture(draw) -> np.ndarray:
+    im = Image.new("L", (28, 28), 0)
+    draw(ImageDraw.Draw(im))
+    return np.asarray(im, dtype=np.float32) / 255
+
+
+def test_measurements_read_thickness_slant_and_size_off_the_ink():
+    thin = _picture(lambda d: d.line([(14, 4), (14, 23)], fill=255, width=2))
+    thick = _picture(lambda d: d.line([(14, 4), (14, 23)], fill=255, width=6))
+    leaning_right = _picture(lambda d: d.line([(9, 23), (19, 4)], fill=255, width=3))
+    leaning_left = _picture(lambda d: d.line([(19, 23), (9, 4)], fill=255, width=3))
+    box = _picture(lambda d: d.rectangle([5, 8, 16, 19], outline=255, width=2))
+    m = concepts.measure(np.stack([thin, thick, leaning_right, leaning_left, box]))
+    assert m["thickness"][1] > 2 * m["thickness"][0]
+    assert m["slant"][2] > 0.3 and m["slant"][3] < -0.3 and abs(m["slant"][0]) < 0.05
+    assert (m["width"][4], m["height"][4]) == (12, 12)
+    assert m["height"][0] == 20
+
+
+@pytest.fixture(scope="module")
+def fitted(mnist):
+    model = load_model(ROOT / "checkpoints" / MAIN)
+    return model, concepts.fit(model, mnist.train_images[:3000], mnist.train_labels[:3000], mnist.test_images[:300])
+
+
+def test_made_digits_are_of_the_class_asked_for(fitted):
+    model, c = fitted
+    g = torch.Generator().manual_seed(0)
+    for digit in (1, 3, 8):
+        with torch.no_grad():
+            back, _ = model.encode(latent.decode_images(model, c.sample(digit, 20, 1.0, g)))
+        assert (c.classify(back.numpy()) == digit).mean() >= 0.8
+    assert torch.allclose(c.sample(4, 3, 0.0), torch.from_numpy(c.means[4]).expand(3, -1))  # variety 0: the centre
+
+
+def test_the_slant_direction_slants_and_the_thickness_direction_thickens(fitted, mnist):
+    model, c = fitted
+    with torch.no_grad():
+        mu, _ = model.encode(mnist.test_images[:40].float().div(255).unsqueeze(1))
+        for prop in ("slant", "thickness"):
+            low, high = (concepts.measure(latent.decode_images(model, c.move(mu, prop, s)))[prop] for s in (-2, 2))
+            assert (high > low).mean() >= 0.9, prop
+
+
+def test_digits_score_as_more_typical_than_non_digits_and_scores_are_repeatable(fitted, mnist):
+    model, c = fitted
+    digits = concepts.bounds(model, mnist.test_images[300:400], c)
+    odd = non_digits(6)
+    noise = concepts.bounds(model, torch.from_numpy(np.stack(odd["noise"])), c)
+    shapes = concepts.bounds(model, torch.from_numpy(np.stack(odd["shape"])), c)
+    assert auroc(digits, noise) > 0.99 and auroc(digits, shapes) > 0.8
+    assert np.array_equal(concepts.bounds(model, mnist.test_images[300:305], c), digits[:5])  # same image, same score
+    assert c.percentile(-1e9) == 0 and c.percentile(1e9) == 100
+    assert 20 < c.percentile(float(np.median(digits))) < 80  # a typical digit sits mid-way among test digits
+
+
+def test_concepts_survive_a_save_and_load(fitted, tmp_path):
+    _, c = fitted
+    c.save(tmp_path / "concepts.safetensors")
+    back = concepts.Concepts.load(tmp_path / "concepts.safetensors")
+    for field in ("means", "chols", "directions", "per_unit", "test_bounds"):
+        assert np.array_equal(getattr(back, field), getattr(c, field))
+
+
+def test_auroc_is_the_chance_a_positive_outranks_a_negative():
+    assert auroc(np.array([3.0, 4.0]), np.array([1.0, 2.0])) == 1.0
+    assert auroc(np.array([1.0, 2.0]), np.array([3.0, 4.0])) == 0.0
+    assert auroc(np.array([1.0, 3.0]), np.array([2.0, 2.0])) == 0.5
+    assert auroc(np.array([2.0]), np.array([2.0])) == 0.5
