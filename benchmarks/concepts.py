@@ -50,7 +50,7 @@ def non_digits(n_each: int, seed: int = 0) -> dict[str, list[np.ndarray]]:
         a, b = rng.integers(30, 90, 2), rng.integers(190, 250, 2)
         if kind == 0:
             d.ellipse([*a, *b], outline=0, width=w)
-            d.ellipse([a[0] + 60, a[1] + 60, b[0] - 60, b[1] - 60], outline=0, width=w)  # two rings
+            d.ellipse([a[0] + 35, a[1] + 35, b[0] - 35, b[1] - 35], outline=0, width=w)  # two rings
         elif kind == 1:
             d.rectangle([*a, *b], outline=0, width=w)
         elif kind == 2:
@@ -115,7 +115,10 @@ def directions(model, c: concepts.Concepts, test_images: torch.Tensor, n: int) -
         steps = np.diff(measured, axis=0)  # (steps-1, props, n)
         i = concepts.PROPERTIES.index(prop)
         per_step = {q: float(steps[:, j].mean() / spread[q]) for j, q in enumerate(concepts.PROPERTIES)}
-        report[prop] = {"own_per_step_sd": per_step[prop], "monotonic": float((steps[:, i] > 0).all(0).mean()),
+        # Monotonic: never decreasing from step to step, and larger at the end (width and height are whole
+        # pixels, so a step may leave them unchanged).
+        rising = (steps[:, i] >= 0).all(0) & (measured[-1, i] > measured[0, i])
+        report[prop] = {"own_per_step_sd": per_step[prop], "monotonic": float(rising.mean()),
                         "others_per_step_sd": {q: v for q, v in per_step.items() if q != prop}}
     return report
 

@@ -168,10 +168,23 @@ def slider_round_trip(port: int, moves: int) -> None:
     print(f"browser slider round trip (key press to new image loaded): {percentiles(samples)}")
 
 
+# The inked pixels of a plot's WebGL canvases (the main map draws its dots there), sampled every 4th pixel.
+GL_INK = """(plot) => { let most = 0;
+  (plot ? plot.querySelectorAll('.gl-container canvas') : []).forEach(c => {
+    if (!c.width || !c.height) return;
+    const copy = document.createElement('canvas'); copy.width = c.width; copy.height = c.height;
+    const g = copy.getContext('2d'); g.drawImage(c, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data; let n = 0;
+    for (let i = 3; i < d.length; i += 16) if (d[i] > 0) n++;
+    most = Math.max(most, n); });
+  return most; }"""
+# Drawn: the map's dots on its canvas (over 500 inked pixels, as 10,000 dots give tens of thousands) and,
+# for the 2-D map, the decoded digits under them.
 MAP_DRAWN = """() => { const p = document.querySelector('#latent-map .js-plotly-plot');
-  return !!p && p.querySelectorAll('.scatterlayer .point').length > 1000 && !!p.querySelector('.imagelayer image'); }"""
+  return !!p && !!p.querySelector('.imagelayer image') && (%s)(p) > 500; }""" % GL_INK
 UMAP_DRAWN = """() => { const p = document.querySelector('#latent-map .js-plotly-plot');
-  return !!p && p.innerText.includes('UMAP of the 32-D') && p.querySelectorAll('.scatterlayer .point').length > 1000; }"""
+  return !!p && p.innerText.includes('UMAP of the 32-D') && p._fullData.some(t => t.type === 'scattergl' && t.name === '0'
+    && t.x.length > 500) && (%s)(p) > 500; }""" % GL_INK
 
 
 def first_picture(port: int, visits: int) -> None:
@@ -198,6 +211,8 @@ def first_picture(port: int, visits: int) -> None:
                     times.append(time.perf_counter() - t0)
                     page.locator(".block:has-text('Model') input").first.click()
                     page.get_by_role("option", name="mnist-z32 (latent 32").first.click()
+                    page.wait_for_function(UMAP_DRAWN, timeout=120_000, polling=50)  # a 32-D model opens on UMAP
+                    page.get_by_text("PCA", exact=True).first.click()  # to PCA, then back: the switch measured
                     page.wait_for_function("() => document.body.innerText.includes('PCA of the 32-D')", timeout=60_000)
                     time.sleep(0.5)
                     t0 = time.perf_counter()

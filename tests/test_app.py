@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from conftest import MAIN, launch_app
@@ -51,6 +52,16 @@ def test_encode_and_reconstruct(client, mnist):
     assert np.abs(recon - np.array(digit)).mean() < 0.1  # a good model reconstructs its test digit
     assert "28 rows of 28" in _error(lambda: client.predict(MAIN, [[0.5] * 5], api_name="/encode"))
     assert "28 rows of 28" in _error(lambda: client.predict(MAIN, [[2.0] * 28] * 28, api_name="/encode"))
+
+
+def test_recognise_says_which_digit_and_how_digit_like(client, mnist):
+    digit = (mnist.test_images[3].float() / 255).tolist()
+    out = client.predict(MAIN, digit, api_name="/recognise")
+    assert out["digit"] == int(mnist.test_labels[3]) and len(out["probabilities"]) == 10
+    assert 1 < out["percentile"] <= 100 and out["bound_nats"] < 0  # a real digit, scored in nats
+    noise = torch.rand(28, 28, generator=torch.Generator().manual_seed(1)).tolist()
+    assert client.predict(MAIN, noise, api_name="/recognise")["percentile"] < 1  # not a digit, to the model
+    assert "28 rows of 28" in _error(lambda: client.predict(MAIN, [[0.5] * 5], api_name="/recognise"))
 
 
 def test_upload_good_and_bad_files(client, tmp_path):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.latency import GL_INK
 from conftest import launch_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +49,8 @@ def browser():
 
 def _open(browser, url, width=1280, height=900):
     page = browser.new_page(viewport={"width": width, "height": height})
+    page.console_lines = []  # what the page logs, e.g. the browser's warnings about WebGL contexts
+    page.on("console", lambda message: page.console_lines.append(message.text))
     page.goto(url)
     page.wait_for_selector("#latent-map .js-plotly-plot", timeout=90_000)
     return page
@@ -89,7 +92,7 @@ def test_map_click_shows_the_digit(browser, app_url, mnist, shots):
     page = _open(browser, app_url)
     point = page.evaluate("""() => {
       const gd = document.querySelector('#latent-map .js-plotly-plot');
-      const tr = gd._fullData.find(t => t.type === 'scatter' && t.x.length > 0);
+      const tr = gd._fullData.find(t => t.type.startsWith('scatter') && t.x.length > 0);
       const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
       return {x: box.left + gd._fullLayout.xaxis.l2p(tr.x[0]), y: box.top + gd._fullLayout.yaxis.l2p(tr.y[0]),
               index: tr.customdata[0], digit: tr.name};
@@ -99,12 +102,12 @@ def test_map_click_shows_the_digit(browser, app_url, mnist, shots):
     text = _wait_for(lambda: "Test image #" in page.inner_text("body") and page.inner_text("body"),
                      what="the clicked digit")
     # Dots overlap, so Plotly may report a neighbour of the one aimed at: check what was shown is true.
-    shown, label = re.search(r"Test image #(\d+), a (\d)", text).groups()
+    shown, label = re.search(r"Test image #(\d+), an? (\d)", text).groups()
     assert int(mnist.test_labels[int(shown)]) == int(label)
     _wait_for(lambda: page.locator("#click-digit img").is_visible(), what="the clicked digit's image")
     ring = _ring(page)
     x, y = page.evaluate(f"() => {{ const t = document.querySelector('#latent-map .js-plotly-plot')._fullData"
-                         f".find(t => t.type === 'scatter' && [...t.customdata].includes({shown}));"
+                         f".find(t => t.type.startsWith('scatter') && [...t.customdata].includes({shown}));"
                          f" const i = [...t.customdata].indexOf({shown}); return [t.x[i], t.y[i]]; }}")
     assert ring == pytest.approx((x, y), abs=1e-6)  # the dot whose digit is shown is ringed
     _shot(page, shots, "map.png")
@@ -154,6 +157,24 @@ def _interpolate(page):
     _wait_for(lambda: _image_src(page, "decoded steps from A to B (read left to right, row by row)"), what="the interpolation strip")
 
 
+def test_make_a_digit_of_the_class_chosen_and_change_it(browser, app_url, shots):
+    page = _open(browser, app_url)
+    _go(page, "Make a digit")
+    _wait_for(lambda: re.search(r"sees a 3 in (all 8|\d of 8)", page.inner_text("body")), what="eight new 3s")
+    first = _image_src(page, "new digits made by the model")
+    page.locator("#make-digit").get_by_text("7", exact=True).click()
+    _wait_for(lambda: re.search(r"sees a 7 in (all 8|\d of 8)", page.inner_text("body")), what="eight new 7s")
+    assert _image_src(page, "new digits made by the model") != first
+    before = _image_src(page, "the first one, changed")
+    bolder = page.locator(".block:has-text('stroke') input[type=number]").first
+    bolder.fill("2")
+    bolder.press("Enter")
+    _wait_for(lambda: _image_src(page, "the first one, changed") != before, what="the bolder digit")
+    assert _toasts(page) == []
+    _shot(page, shots, "make.png")
+    page.close()
+
+
 def test_reconstruct_and_interpolate(browser, app_url, shots):
     page = _open(browser, app_url)
     _tab(page, "Reconstruct")
@@ -161,6 +182,7 @@ def test_reconstruct_and_interpolate(browser, app_url, shots):
     caption = item.inner_text().split(":")[0].strip()  # "#1234"; the view opens on item 0, so this is new
     item.click()
     _wait_for(lambda: f"test image {caption} as the model sees it" in page.inner_text("body"), what="its reconstruction")
+    assert re.search(r"It looks most like an? \d", page.inner_text("body"))  # and whether it recognises it
     time.sleep(1.0)
     _shot(page, shots, "reconstruct.png")
     _interpolate(page)
@@ -311,8 +333,9 @@ def test_drawing_works_on_the_first_stroke_and_after_clear(browser, app_url):
     page.close()
 
 
+# What each plot on screen shows: its SVG points, or for the WebGL main map the inked pixels of its canvas.
 PLOTS_SHOW_POINTS = """() => [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.offsetParent !== null)
-    .map(p => p.querySelectorAll('.scatterlayer .point, .barlayer .point').length)"""
+    .map(p => p.querySelectorAll('.scatterlayer .point, .barlayer .point').length + (%s)(p))""" % GL_INK
 
 
 def _lesson(page, rounds: int) -> None:
@@ -355,8 +378,11 @@ def test_a_lesson_long_visit_keeps_every_plot_drawn_and_raises_no_error(browser,
         counts = _wait_for(lambda: (c := page.evaluate(PLOTS_SHOW_POINTS)) and all(n > 0 for n in c) and c,
                            timeout=30, what=f"every plot of {view} drawn")
         assert counts, view
-    # No plot is drawn with WebGL, so the browser's budget of WebGL contexts cannot run out.
-    assert page.evaluate("() => document.querySelectorAll('.gl-container canvas, canvas.gl-canvas').length") == 0
+    # Only the main map draws with WebGL, in place: its one set of canvases, however long the lesson.
+    gl_plots = "() => [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.querySelector('.gl-container canvas'))"
+    assert page.evaluate(f"() => ({gl_plots})().map(p => p.closest('#latent-map') !== null)") == [True]
+    assert page.evaluate("() => document.querySelectorAll('canvas').length") <= 8
+    assert not [m for m in page.console_lines if "WebGL" in m and ("context" in m.lower())], page.console_lines
     page.close()
 
 

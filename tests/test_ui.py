@@ -1,6 +1,7 @@
 """The app's pieces without a server: limits and validators, the training slot, cancel on tab close."""
 
 import os
+import re
 import threading
 import time
 from types import SimpleNamespace
@@ -16,8 +17,8 @@ from ui import api, common, diagram
 from ui.common import Limit, digit_tensor
 from ui.page import _gate
 from ui.state import CTX, TrainingSlot
-from ui.views import generate, how_it_works, interpolate, latent_map, tour, training
-from vae_core import data
+from ui.views import generate, how_it_works, interpolate, latent_map, make, tour, training
+from vae_core import concepts, data, images
 
 
 def test_training_slot_runs_one_queues_two_and_refuses_the_rest():
@@ -282,3 +283,34 @@ def test_a_long_interpolation_wraps_into_rows_that_stay_readable(mnist):
     strip, *_ = interpolate.interpolate(MAIN, a, b, 16, "linear")
     frame = 28 * 3
     assert strip.shape[0] >= 2 * frame and strip.shape[1] < 9 * frame + 40  # two rows of eight, not one of 16
+
+
+def test_make_a_digit_makes_that_digit_and_its_sliders_do_what_they_say(mnist):
+    codes, grid, check, first, *slider_values = make.make(MAIN, "3", 1.0)
+    assert len(codes) == make.MADE and slider_values == [0.0] * 4
+    assert grid.shape == images.grid(np.zeros((8, 1, 28, 28)), ncols=4, factor=4).shape  # 2 rows of 4
+    assert re.search(r"sees a 3 in (all 8|\*\*\d of 8\*\*)", check)
+    base = make.made_properties(MAIN, codes[:1])
+    bolder, thinner = (make.change(MAIN, codes, s, 0, 0, 0) for s in (2.0, -2.0))
+    thick = [concepts.measure(np.asarray(im, dtype=np.float32)[::8, ::8] / 255)["thickness"][0]
+             for im in (bolder, thinner)]  # the 8x enlarged pictures, read back at 28x28
+    assert thick[0] > base["thickness"][0] > thick[1]  # "bolder" is bolder, "thinner" thinner
+    with pytest.raises(gr.Error, match="variety"):
+        make.make(MAIN, "3", 5.0)
+    with pytest.raises(gr.Error, match="Make some digits first"):
+        make.change(MAIN, None, 1, 0, 0, 0)
+
+
+def test_a_digit_is_recognised_and_noise_is_not(mnist):
+    digit = common.recognise(MAIN, data.to_float(mnist.test_images[3:4]))  # a 0
+    assert digit["digit"] == int(mnist.test_labels[3]) and digit["percentile"] > 1
+    assert "It looks most like a 0" in common.recognition_words(digit)
+    noise = common.recognise(MAIN, torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
+    assert noise["percentile"] < common.UNLIKE_A_DIGIT
+    assert "probably not a digit" in common.recognition_words(noise)
+
+
+def test_a_two_number_model_hands_making_digits_to_the_main_model(mnist):
+    codes, _, check, *_ = make.make("mnist-z2", "3", 1.0)
+    assert len(codes[0]) == 32 and "Made by **mnist-z32**" in check
+    assert make.change("mnist-z2", codes, 0, 1.0, 0, 0).shape == (224, 224)  # changed by the model that made it

@@ -1,6 +1,7 @@
-"""The plain API for scripts (gradio_client): decode a code, encode a digit, interpolate test digits.
+"""The plain API for scripts (gradio_client): decode a code, encode a digit, interpolate test digits,
+recognise a digit.
 
-These endpoints are a contract: their names (/decode, /encode, /interpolate_codes), arguments and
+These endpoints are a contract: their names (/decode, /encode, /interpolate_codes, /recognise), arguments and
 answers stay stable. Every digit goes through the one validator the page uses too.
 """
 
@@ -11,7 +12,7 @@ import torch
 
 from vae_core import data, latent
 
-from .common import CODE_LIMIT, check_number, digit_tensor, get_model, need_test_images, refuse
+from .common import CODE_LIMIT, check_number, digit_tensor, get_model, need_test_images, recognise, refuse
 from .views.interpolate import interpolation
 
 
@@ -19,6 +20,7 @@ def register() -> None:
     gr.api(api_decode, api_name="decode")
     gr.api(api_encode, api_name="encode")
     gr.api(api_interpolate, api_name="interpolate_codes")
+    gr.api(api_recognise, api_name="recognise")
 
 
 @torch.no_grad()
@@ -51,3 +53,13 @@ def api_interpolate(model: str, a: int, b: int, steps: int = 10, mode: str = "li
     ia, ib = (int(check_number(i, 0, len(test) - 1, "test image index")) for i in (a, b))
     path, frames = interpolation(m, data.to_float(test[[ia, ib]]), steps, mode)
     return {"frames": frames[:, 0].numpy().round(4).tolist(), "codes": path.tolist()}
+
+
+def api_recognise(model: str, image: list[list[float]]) -> dict:
+    """Does the model recognise this 28x28 image in [0, 1] (white digit on black, centred like MNIST)?
+    Returns the digit it looks most like, the probability of each digit, how digit-like it is as a
+    percentile of the test digits' scores (0.3: less typical than 99.7% of real digits), and that score,
+    the model's bound on log p(x) in nats (higher is more digit-like)."""
+    get_model(model)
+    need_test_images()
+    return recognise(model, digit_tensor(image))

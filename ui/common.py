@@ -9,12 +9,13 @@ import hashlib
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import torch
 
-from vae_core import data, images, latent
+from vae_core import concepts, data, images, latent
 from vae_core.checkpoints import CheckpointError
 
 from . import figures
@@ -28,6 +29,8 @@ CODE_LIMIT = 10.0  # |z| accepted from a click or the API: far past the prior's 
 DOWNLOADS_KEPT = 64  # files offered for download stay here until this many newer ones were made
 CONTEXT_POINTS = 2500  # test digits drawn on the small maps that only give context to a marked point
 PANEL_DIGITS = 8  # test digits shown in the model panels (one of each class 0-7), always the same ones
+CONCEPT_DIGITS = 2000  # a model shipped without concepts gets them from this many test digits (seconds)
+UNLIKE_A_DIGIT = 1.0  # below this percentile of the test digits' scores, the model doubts it is a digit
 
 
 def refuse(message: str) -> gr.Error:
@@ -132,7 +135,7 @@ def download_file(content: bytes, name: str) -> str:
 
 
 def map_figure(name: str, projection: str, manifold: bool = False, height: int | None = None,
-               points: int | None = None):
+               points: int | None = None, webgl: bool = False):
     """The latent map of the test set for a model (of `points` of its digits, a fixed choice, if given).
     Without a height, the page's CSS sizes it (#latent-map: to the screen's width on a phone)."""
     model = get_model(name)
@@ -146,14 +149,14 @@ def map_figure(name: str, projection: str, manifold: bool = False, height: int |
         bg = latent.manifold(model, n=23, extent=extent) if manifold else None
         return figures.latent_map(emb.mu[index], labels[index], f"{name}: the 2-D latent space itself",
                                   "z1", "z2", background=bg, clickable_extent=extent,
-                                  height=height, index=index)
+                                  height=height, index=index, webgl=webgl)
     if projection == "UMAP" and emb.umap is not None:
         return figures.latent_map(emb.umap[index], labels[index], f"{name}: UMAP of the {model.latent_dim}-D codes",
-                                  "UMAP 1", "UMAP 2", height=height, index=index)
+                                  "UMAP 1", "UMAP 2", height=height, index=index, webgl=webgl)
     r = emb.pca_ratio
     return figures.latent_map(emb.pca[index], labels[index], f"{name}: PCA of the {model.latent_dim}-D codes",
                               f"PC1 ({r[0]:.0%} of variance)", f"PC2 ({r[1]:.0%})", height=height,
-                              index=index)
+                              index=index, webgl=webgl)
 
 
 def project(name: str, z: np.ndarray) -> np.ndarray:
@@ -191,3 +194,48 @@ def model_panels(name: str) -> tuple[np.ndarray, np.ndarray]:
     samples = latent.decode_images(model, torch.randn(16, model.latent_dim, generator=g))
     return (images.grid(torch.cat([digits, recon]), ncols=PANEL_DIGITS, factor=3),
             images.grid(samples, ncols=8, factor=3))
+
+
+def a_digit(d: int) -> str:
+    """'a 3', 'an 8': a digit with its article, as it is read aloud."""
+    return f"an {d}" if int(d) == 8 else f"a {d}"
+
+
+def concepts_of(name: str) -> concepts.Concepts:
+    """The model's class regions, property directions and test-digit scores: shipped beside its weights
+    (concepts.safetensors, fitted on the training set by benchmarks/concepts.py --save), else fitted once
+    on test digits."""
+    path = Path(CTX.registry.entry(name).path) / "concepts.safetensors"
+
+    def compute(model):
+        try:
+            return concepts.Concepts.load(path)
+        except FileNotFoundError:
+            pass
+        except Exception as e:  # a damaged file: fit again rather than fail
+            log.warning("%s: unreadable %s (%s); fitting on test digits", name, path.name, e)
+        test, labels, n = need_test_images(), CTX.test_labels(), CONCEPT_DIGITS
+        return concepts.fit(model, test[:n], labels[:n], test[n:2 * n])
+    return CTX.registry.memo(name, "concepts", compute)
+
+
+@torch.no_grad()
+def recognise(name: str, x: torch.Tensor) -> dict:
+    """Which digit an image (1, 1, 28, 28) looks like to the model, and how digit-like it is."""
+    model, c = get_model(name), concepts_of(name)
+    mu, _ = model.encode(x)
+    probabilities = c.class_probabilities(mu.numpy())[0]
+    bound = float(concepts.bounds(model, x, c)[0])
+    return {"digit": int(probabilities.argmax()), "probabilities": probabilities.round(4).tolist(),
+            "percentile": round(float(c.percentile(bound)), 2), "bound_nats": round(bound, 2)}
+
+
+def recognition_words(r: dict) -> str:
+    """A recognition in a sentence a 14-year-old reads at a glance."""
+    sure = f"**It looks most like {a_digit(r['digit'])}** ({r['probabilities'][r['digit']]:.0%} sure)."
+    if r["percentile"] < UNLIKE_A_DIGIT:
+        than = (f"{100 - r['percentile']:.1f}% of real handwritten digits" if r["percentile"] > 0
+                else "every real handwritten digit it was tested on")
+        return f"{sure} But it is less typical than {than}: to the model, **this is probably not a digit**."
+    return (f"{sure} How digit-like it is to the model: more typical than {r['percentile']:.0f}% of real "
+            "handwritten digits.")

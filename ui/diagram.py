@@ -45,7 +45,7 @@ def pipeline(digit: np.ndarray, recon: np.ndarray, mu: np.ndarray, used: np.ndar
     draw = ImageDraw.Draw(canvas)
     d = len(mu)
     _digit(canvas, digit, 20)
-    _centred(draw, 20 + DIGIT_SIDE / 2, 222, f"a handwritten {label}\n784 pixels", 17)
+    _centred(draw, 20 + DIGIT_SIDE / 2, 222, f"{'an' if label == 8 else 'a'} handwritten {label}\n784 pixels", 17)
     _funnel(draw, 190, 400, True, BLUE, "encoder")
     _centred(draw, 295, 222, "squeezes it into\na few numbers", 17, MUTED)
 

@@ -1,8 +1,12 @@
 """The app's Plotly figures of the latent space and of training, with the page's wording.
 
 Each figure is a plain plotly Figure built from arrays. Point traces carry the test image's index in
-`customdata`, which the page's click bridge reads back. Nothing is drawn with WebGL: a browser gives a
-page about 16 WebGL contexts, and every redraw of a WebGL plot took one until the maps went blank.
+`customdata`, which the page's click bridge reads back.
+
+Only the main map's 10,000 dots are drawn with WebGL (as SVG they took 1.4 s to draw, a second more for
+every switch of map). A browser gives a page about 16 WebGL contexts: the main map is one plot, redrawn
+in place, so it keeps its one set; every other chart is SVG (a page that drew several WebGL charts and
+redrew them ran out, and its maps went blank).
 """
 
 from __future__ import annotations
@@ -37,10 +41,13 @@ def _base_layout(fig: go.Figure, title: str, x_title: str, y_title: str, height:
 
 def latent_map(coords: np.ndarray, labels: np.ndarray, title: str, x_title: str, y_title: str,
                background: tuple[np.ndarray, np.ndarray] | None = None, clickable_extent: float | None = None,
-               marker_size: int = 4, height: int | None = None, index: np.ndarray | None = None) -> go.Figure:
+               marker_size: int = 4, height: int | None = None, index: np.ndarray | None = None,
+               webgl: bool = False) -> go.Figure:
     """A scatter of codes coloured by digit, one trace per digit so the legend can hide each.
 
-    `index` holds each point's test-image number when the points are a subset (default: 0..N-1)."""
+    `index` holds each point's test-image number when the points are a subset (default: 0..N-1).
+    `webgl` draws the dots with WebGL: for the main map only (see the module's note)."""
+    points = go.Scattergl if webgl else go.Scatter
     index = np.arange(len(coords)) if index is None else index
     fig = go.Figure()
     if clickable_extent is not None:
@@ -58,7 +65,7 @@ def latent_map(coords: np.ndarray, labels: np.ndarray, title: str, x_title: str,
                                   sizing="stretch", layer="below", opacity=0.55))
     for digit in range(10):
         idx = np.flatnonzero(labels == digit)
-        fig.add_trace(go.Scatter(
+        fig.add_trace(points(
             x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=str(digit),
             marker=dict(size=marker_size, color=DIGIT_COLOURS[digit], opacity=0.7),
             customdata=index[idx], hovertemplate=f"digit {digit}<br>test image #%{{customdata}}<extra></extra>"))
@@ -137,8 +144,10 @@ def kl_bars(kl_per_dim: np.ndarray, active: np.ndarray) -> go.Figure:
     values = kl_per_dim[order]
     colours = ["#0072B2" if a else "#bbb" for a in active[order]]
     count = int(active.sum())
-    fig = go.Figure(go.Bar(x=[f"z{i + 1}" for i in order], y=values, marker_color=colours,
-                           hovertemplate="%{x}: %{y:.3f} nats<extra></extra>"))
+    # An unused number's bar is about zero: drawn as a stub, so that its grey shows; hover tells the truth.
+    shown = np.where(active[order], values, np.maximum(values, 0.03 * max(float(values.max()), 1e-9)))
+    fig = go.Figure(go.Bar(x=[f"z{i + 1}" for i in order], y=shown, marker_color=colours, customdata=values,
+                           hovertemplate="%{x}: %{customdata:.3f} nats<extra></extra>"))
     fig.update_layout(height=300, margin=dict(l=50, r=10, t=40, b=40), plot_bgcolor="white",
                       title=dict(text=f"How much each number of the code is used: {count} of {len(values)} "
                                       "numbers in use (grey = unused)", font=dict(size=13), x=0.01),

@@ -29,12 +29,15 @@ CSS = """
 footer { display: none !important; }
 /* An image's label sits above it, never over its top row of digits. */
 .digit label[data-testid="block-label"].float { position: static; margin-bottom: 4px; }
+/* ...so the frame grows by the label's height, rather than cutting off the picture's bottom rows. */
+.block.digit { height: auto !important; }
 /* Long formulas scroll inside their line instead of running off a phone's screen. */
 .katex-display { overflow-x: auto; overflow-y: hidden; padding-bottom: 4px; }
 #tour-picture img { image-rendering: pixelated; }
 /* Presenter mode: the header steps aside, and the step fills a projector's screen. */
 .presenter #intro, .presenter #model-row { display: none !important; }
 .presenter #tour-picture { height: 72vh !important; }
+.presenter #tour-picture img { width: 100%; height: 100%; object-fit: contain; }
 .presenter #tour-text p { font-size: 1.7rem !important; line-height: 1.35 !important; }
 .presenter #tour-text h3 { font-size: 2.3rem !important; }
 .presenter #tour-buttons button { font-size: 1.4em; padding: 0.6em 1.2em; }
@@ -46,6 +49,8 @@ footer { display: none !important; }
   #phone-nav { display: block; }                 /* every view one tap away, not behind "..." */
   .modebar-container { display: none !important; } /* Plotly's toolbar printed over chart titles */
   #click-panel { order: -1; }                    /* the clicked digit above the map, not two screens below */
+  #how-picture .image-container { overflow-x: auto; }  /* the diagram at a readable size, swiped sideways */
+  #how-picture img { min-width: 680px; }
 }
 """
 
@@ -61,7 +66,7 @@ HEAD = """
     plot.on('plotly_click', (ev) => {
       const p = ev && ev.points && ev.points[0];
       if (!p) return;
-      const index = p.data.type === 'scatter' && p.customdata !== undefined
+      const index = p.data.type.startsWith('scatter') && p.customdata !== undefined
         ? Number(p.customdata) : null;
       window.__vaeClick = JSON.stringify({index: index, x: Number(p.x), y: Number(p.y), t: Date.now()});
       // Ring the spot clicked (a shape: redrawing it leaves the 10,000 dots alone).

@@ -20,13 +20,16 @@ RD_IMAGES = 2000  # test digits behind each model's rate and distortion
 MAP_HEIGHT = 380
 
 TEXT = r"""
-**What β does.** The loss is *reconstruction + β × KL*, with both summed per image (this app's
-convention; β = 1 is the true ELBO). The KL term pulls every code toward the prior N(0, I).
+**What β does.** Training balances two wishes: *draw every digit back exactly*, and *keep the codes
+tidy*, bunched near the middle like a bell curve. β is how much the second wish counts.
 
-* **Small β** (0.1): sharp reconstructions, codes spread out; the space between codes is full of
-  holes, so random samples are often not digits.
-* **Large β** (4, 8): the codes crowd toward the prior; samples are smooth but blurry, and
-  dimensions the model can spare *collapse*: their KL falls to zero (grey bars below).
+* **Small β** (0.1): sharp copies, but codes spread out with gaps between them, so random codes often
+  give something that is not a digit.
+* **Large β** (4, 8): codes crowd into the middle; new digits are smooth but blurry, and numbers of
+  the code the model can spare are given up (grey bars below: unused).
+
+(In symbols: the loss is reconstruction + β × KL, summed per image; β = 1 is the ELBO. See the
+glossary in *How it works*.)
 
 This view has models of its own: the same network (32 numbers per digit) trained at β = 0.1, 0.5, 1, 2,
 4 and 8, whatever the model menu at the top says; the slider shows the nearest one. *Train with this β*

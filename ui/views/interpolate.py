@@ -8,14 +8,15 @@ import torch
 from vae_core import data, images, latent
 from vae_core.model import VAE
 
-from ..common import Limit, digit_tensor, download_file, get_model, marked_map, need_test_images, picture, refuse
+from ..common import (Limit, a_digit, digit_tensor, download_file, get_model, marked_map, need_test_images,
+                      picture, refuse)
 from ..state import CTX
 
 TITLE, ID = "Interpolate", "interpolate"
 STEPS = Limit(2, 24, 10, 1)
 MODES = ("linear", "spherical")
 DIGIT = Limit(0, 9, 0, 1)
-ENDS = {"A": "3", "B": "8"}  # the classes each end's menu starts on
+ENDS = {"A": "1", "B": "0"}  # the classes each end's menu starts on: far apart on every shipped map
 MAP_HEIGHT = 420
 STRIP_COLUMNS = 8  # frames per row of the strip at most: more are too small to see on a phone
 
@@ -47,11 +48,16 @@ def render(page) -> None:
             downloads = gr.File(label="download the strip (PNG) and the animation (GIF)", file_count="multiple")
     outputs = [strip, path_plot, animation, downloads]
 
-    for end, (menu, pick, use, shown) in ends.items():
-        pick.click(random_digit, menu, shown, api_name="random_digit" if end == "A" else f"random_digit_{end.lower()}")
-        use.click(use_current, [page.digit, page.source], shown, api_name=False)
     a, b = ends["A"][3][0], ends["B"][3][0]
-    go.click(interpolate, [page.model, a, b, steps, mode], outputs, api_name="interpolate")
+    walk = ([page.model, a, b, steps, mode], outputs)
+    for end, (menu, pick, use, shown) in ends.items():
+        # A new end walks again at once: the strip never shows the walk between the old ends.
+        pick.click(random_digit, menu, shown, api_name="random_digit" if end == "A" else f"random_digit_{end.lower()}"
+                   ).success(interpolate, *walk, api_name=False)
+        menu.input(random_digit, menu, shown, api_name=False).success(interpolate, *walk, api_name=False)
+        use.click(use_current, [page.digit, page.source], shown, api_name=False).success(interpolate, *walk,
+                                                                                         api_name=False)
+    go.click(interpolate, *walk, api_name="interpolate")
     page.on_show(again, [page.current, a, b, steps, mode],
                   [*ends["A"][3], *ends["B"][3], *outputs])
 
@@ -67,7 +73,7 @@ def random_digit(digit: float):
 def _test_digit(i: int):
     """Test digit #i as an end: (its 28x28 values, its picture, its caption)."""
     x = data.to_float(need_test_images()[i:i + 1])
-    return x[0, 0].numpy().tolist(), picture(x, 4), f"test image #{i}, a {int(CTX.test_labels()[i])}"
+    return x[0, 0].numpy().tolist(), picture(x, 4), f"test image #{i}, {a_digit(int(CTX.test_labels()[i]))}"
 
 
 def use_current(digit: list | None, source: str):

@@ -11,8 +11,8 @@ from vae_core import images, latent
 from vae_core.model import VAE
 
 from .. import figures
-from ..common import (digit_from_test_set, digit_tensor, get_model, marked_map, need_test_images, picture,
-                      refuse)
+from ..common import (a_digit, digit_from_test_set, digit_tensor, get_model, marked_map, need_test_images, picture,
+                      recognise, recognition_words, refuse)
 from ..state import CTX
 
 TITLE, ID = "Reconstruct", "reconstruct"
@@ -67,7 +67,7 @@ def gallery_items():
     if CTX.test_images() is None:
         return []
     labels = CTX.test_labels()
-    return [(picture(digit_from_test_set(i), 3), f"#{i}: a {int(labels[i])}") for i in gallery_indices()]
+    return [(picture(digit_from_test_set(i), 3), f"#{i}: {a_digit(int(labels[i]))}") for i in gallery_indices()]
 
 
 def show_current(name: str, digit: list | None, source: str):
@@ -137,6 +137,8 @@ def reconstruct(name: str, digit: list, source: str):
     shown = f"the {BAR_DIMS} most informative dimensions" if dims else "every dimension"
     text = (f"**{source}** as the model sees it (28x28, centred like MNIST), and its reconstruction from "
             f"the code's mean. The chart shows {shown}: a narrow bar is a confident encoder.")
+    if CTX.test_images() is not None:
+        text = f"{recognition_words(recognise(name, x))}\n\n{text}"
     return (picture(x), picture(recon), figures.posterior_bars(mu_np, sigma_np, dims),
             marked_map(name, mu_np, source, MAP_HEIGHT), text, _posterior_samples(model, mu, logvar))
 

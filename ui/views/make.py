@@ -1,0 +1,98 @@
+"""Make a digit: choose 0-9 and the model draws new examples of it, with a variety control; then make
+the first one bolder, more slanted, wider or taller with sliders that mean what they say."""
+
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import torch
+
+from vae_core import concepts, images, latent
+
+from ..common import Limit, concepts_of, get_model, need_test_images, picture, refuse
+from ..state import CTX, MAIN_MODEL
+
+TITLE, ID = "Make a digit", "make"
+DIGIT = Limit(0, 9, 3, 1)
+VARIETY = Limit(0.0, 2.0, 1.0, 0.1)  # 0: the class's most typical code; 1: as varied as real digits
+CHANGE = Limit(-2.0, 2.0, 0.0, 0.25)  # standard deviations of the property among real digits: past 2, blobs
+MADE = 8  # digits made at a time
+WORDS = {"thickness": "thinner ◀ stroke ▶ bolder", "slant": "leaning left ◀ slant ▶ leaning right",
+         "width": "narrower ◀ width ▶ wider", "height": "shorter ◀ height ▶ taller"}
+
+
+def render(page) -> None:
+    gr.Markdown("Choose a digit and the model draws new ones that nobody wrote: it knows where each digit "
+                "lives among its codes, and picks new codes there. Then change the first one with the sliders.",
+                elem_classes="note")
+    with gr.Row():
+        with gr.Column(scale=1, min_width=240):
+            digit = gr.Radio([str(d) for d in range(10)], value=str(DIGIT.default), label="digit", elem_id="make-digit")
+            variety = VARIETY.slider("variety", info="0: the most typical one; 1: as varied as real handwriting")
+            make_btn = gr.Button(f"Make {MADE} new ones", variant="primary")
+            check = gr.Markdown()
+        made = gr.Image(label="new digits made by the model", elem_classes="digit", interactive=False, scale=2)
+    gr.Markdown("**Change the first one.** Each slider moves its code along a direction the app found by "
+                "measuring real digits (ink, slant, size) and matching them to their codes.", elem_classes="note")
+    with gr.Row():
+        with gr.Column(scale=2):
+            sliders = [CHANGE.slider(WORDS[p]) for p in concepts.PROPERTIES]
+        changed = gr.Image(label="the first one, changed", elem_classes="digit", height=220, interactive=False,
+                           scale=1)
+    codes = gr.State(None)
+
+    page.on_show(make, [page.current, digit, variety], [codes, made, check, changed, *sliders])
+    for trigger in (make_btn.click, digit.input, variety.release):
+        trigger(make, [page.model, digit, variety], [codes, made, check, changed, *sliders], api_name=False)
+    for s in sliders:  # while dragging, as Generate's sliders do
+        s.input(change, [page.model, codes, *sliders], changed, api_name=False, show_progress="hidden",
+                trigger_mode="always_last")
+
+
+def maker(name: str) -> str:
+    """The model that makes digits: the one shown, unless it has only 2 numbers per digit, where the
+    classes overlap too much (about half its made digits read back as another): then the main model."""
+    if get_model(name).latent_dim <= 2 and MAIN_MODEL in CTX.registry.names():
+        return MAIN_MODEL
+    return name
+
+
+@torch.no_grad()
+def make(name: str, digit, variety):
+    """New digits of a class: codes drawn from the class's Gaussian, decoded, and checked by the model."""
+    need_test_images()
+    d = int(DIGIT.check(digit if digit is not None else DIGIT.default, "digit"))
+    v = VARIETY.check(variety, "variety")
+    used = maker(name)
+    model, c = get_model(used), concepts_of(used)
+    z = c.sample(d, MADE, v)
+    drawn = latent.decode_images(model, z)
+    back, _ = model.encode(drawn)
+    right = int((c.classify(back.numpy()) == d).sum())
+    check = (f"The model checked its own work: reading them back, it sees a {d} in **{right} of {MADE}**."
+             if right < MADE else f"The model checked its own work: reading them back, it sees a {d} in all {MADE}.")
+    if used != name:
+        check += (f"  \n*Made by **{used}** (32 numbers per digit): with only 2 numbers, {name}'s digits overlap "
+                  "too much to make a chosen one reliably.*")
+    return (z.tolist(), images.grid(drawn, ncols=MADE // 2, factor=4), check, picture(drawn[:1]),
+            *[CHANGE.default] * len(concepts.PROPERTIES))
+
+
+@torch.no_grad()
+def change(name: str, codes: list | None, *amounts):
+    """The first made digit, moved along each property's direction by its slider (in standard deviations)."""
+    if not codes:
+        raise refuse("Make some digits first.")
+    used = maker(name)
+    model, c = get_model(used), concepts_of(used)
+    z = torch.tensor(codes[:1], dtype=torch.float32)
+    if z.shape[1] != model.latent_dim:
+        raise refuse("These digits were made by another model: make new ones.")
+    for prop, amount in zip(concepts.PROPERTIES, amounts):
+        z = c.move(z, prop, CHANGE.check(amount, prop))
+    return picture(latent.decode_images(model, z))
+
+
+def made_properties(name: str, codes: list) -> dict[str, np.ndarray]:
+    """The measured properties of made digits (for tests and benchmarks)."""
+    return concepts.measure(latent.decode_images(get_model(maker(name)), torch.tensor(codes, dtype=torch.float32)))
