@@ -44,3 +44,9 @@ def test_load_smoke(data_dir):
     out = _run("benchmarks.load")
     assert "loaded (visitors + one training):" in out and "kill -9 of the CLI trainer" in out
     assert " 0 errors" in out and "refused" in out
+
+
+def test_concepts_smoke(data_dir):
+    out = _run("benchmarks.concepts")
+    assert "make a digit (50 per class, variety 1):" in out and "direction thickness:" in out
+    assert "recognition, all non-digits" in out and "AUROC" in out
