@@ -116,8 +116,9 @@ def test_map_click_shows_the_digit(browser, app_url, mnist, shots):
 
 def _ring(page) -> tuple[float, float]:
     """Where the red ring of the last click sits on the map (its data coordinates)."""
-    shapes = _wait_for(lambda: page.evaluate(
-        "() => (document.querySelector('#latent-map .js-plotly-plot').layout.shapes || [])"), what="the ring")
+    shapes = _wait_for(lambda: [s for s in page.evaluate(
+        "() => (document.querySelector('#latent-map .js-plotly-plot').layout.shapes || [])") if s.get("name") == "ring"],
+        what="the ring")
     assert len(shapes) == 1
     return shapes[0]["xanchor"], shapes[0]["yanchor"]
 
@@ -256,6 +257,9 @@ def test_clicking_empty_space_of_the_2d_map_decodes_it(browser, app_url, shots):
     text = _wait_for(lambda: (t := page.inner_text("body")) and "The spot z = (" in t and t, what="the decoded spot")
     assert re.search(r"The spot z = \((3\.9|4\.0)\d, -(3\.9|4\.0)\d\)", text)  # a corner far from every dot
     assert _ring(page) == pytest.approx((4.0, -4.0), abs=0.15)  # the spot is ringed
+    regions = page.evaluate("() => document.querySelector('#latent-map .js-plotly-plot').layout.shapes"
+                            ".filter(s => (s.name || '').startsWith('region')).length")
+    assert regions == 10  # each digit's region outlined, and kept when the ring is drawn
     assert not page.locator("#click-digit").is_visible()  # no empty frame where no test digit belongs
     _shot(page, shots, "map-2d.png")
     page.close()

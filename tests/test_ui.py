@@ -314,3 +314,28 @@ def test_a_two_number_model_hands_making_digits_to_the_main_model(mnist):
     codes, _, check, *_ = make.make("mnist-z2", "3", 1.0)
     assert len(codes[0]) == 32 and "Made by **mnist-z32**" in check
     assert make.change("mnist-z2", codes, 0, 1.0, 0, 0).shape == (224, 224)  # changed by the model that made it
+
+
+def test_the_sliders_change_the_visitors_own_digit_too(mnist):
+    digit = common.digit_from_test_set(0)  # a 7
+    codes, words, shown, *sliders = make.use_digit(MAIN, digit, "test image #0")
+    assert len(codes) == 1 and "test image #0" in words and sliders == [0.0] * 4
+    pictures = [np.asarray(make.change(MAIN, codes, 0, s, 0, 0), dtype=np.float32)[::8, ::8] / 255 for s in (-2.0, 2.0)]
+    leaning = concepts.measure(np.stack(pictures))["slant"]
+    assert leaning[1] > leaning[0]  # "leaning right" leans it right
+    with pytest.raises(gr.Error, match="Reconstruct tab first"):
+        make.use_digit(MAIN, None, "")
+
+
+def test_the_2d_maps_digit_regions_hold_most_of_their_digits(mnist):
+    regions = common.class_regions("mnist-z2")
+    assert len(regions) == 10 and all(np.allclose(r[0], r[-1]) for r in regions)  # ten closed outlines
+    mu = CTX.registry.embedding("mnist-z2", CTX.test_images()).mu
+    labels = CTX.test_labels().numpy()
+    c = common.concepts_of("mnist-z2")
+    for d in range(10):
+        inside = np.linalg.norm(np.linalg.solve(c.chols[d], (mu[labels == d] - c.means[d]).T), axis=0) <= 2
+        assert inside.mean() > 0.6, d  # the outline is 2 standard deviations: about 86% for a Gaussian
+    figure = common.map_figure("mnist-z2", "PCA", webgl=True)
+    assert [s.name for s in figure.layout.shapes] == [f"region {d}" for d in range(10)]
+    assert not common.map_figure("mnist-z2", "PCA").layout.shapes  # the small maps stay plain

@@ -147,9 +147,10 @@ def map_figure(name: str, projection: str, manifold: bool = False, height: int |
     if model.latent_dim == 2:
         extent = latent.plane_extent(emb.mu)
         bg = latent.manifold(model, n=23, extent=extent) if manifold else None
+        regions = class_regions(name) if webgl else None  # on the main map only
         return figures.latent_map(emb.mu[index], labels[index], f"{name}: the 2-D latent space itself",
                                   "z1", "z2", background=bg, clickable_extent=extent,
-                                  height=height, index=index, webgl=webgl)
+                                  height=height, index=index, webgl=webgl, regions=regions)
     if projection == "UMAP" and emb.umap is not None:
         return figures.latent_map(emb.umap[index], labels[index], f"{name}: UMAP of the {model.latent_dim}-D codes",
                                   "UMAP 1", "UMAP 2", height=height, index=index, webgl=webgl)
@@ -239,3 +240,12 @@ def recognition_words(r: dict) -> str:
         return f"{sure} But it is less typical than {than}: to the model, **this is probably not a digit**."
     return (f"{sure} How digit-like it is to the model: more typical than {r['percentile']:.0f}% of real "
             "handwritten digits.")
+
+
+def class_regions(name: str) -> list[np.ndarray]:
+    """Where each digit lives on a 2-D model's plane: the outline holding about 86% of its codes
+    (2 standard deviations of its Gaussian)."""
+    c = concepts_of(name)
+    t = np.linspace(0, 2 * np.pi, 49)
+    circle = 2 * np.stack([np.cos(t), np.sin(t)])
+    return [(m[:, None] + L @ circle).T for m, L in zip(c.means, c.chols)]

@@ -42,11 +42,12 @@ def _base_layout(fig: go.Figure, title: str, x_title: str, y_title: str, height:
 def latent_map(coords: np.ndarray, labels: np.ndarray, title: str, x_title: str, y_title: str,
                background: tuple[np.ndarray, np.ndarray] | None = None, clickable_extent: float | None = None,
                marker_size: int = 4, height: int | None = None, index: np.ndarray | None = None,
-               webgl: bool = False) -> go.Figure:
+               webgl: bool = False, regions: list[np.ndarray] | None = None) -> go.Figure:
     """A scatter of codes coloured by digit, one trace per digit so the legend can hide each.
 
     `index` holds each point's test-image number when the points are a subset (default: 0..N-1).
-    `webgl` draws the dots with WebGL: for the main map only (see the module's note)."""
+    `webgl` draws the dots with WebGL: for the main map only (see the module's note). `regions`: one
+    outline per digit (an (n, 2) closed path), drawn dashed in the digit's colour."""
     points = go.Scattergl if webgl else go.Scatter
     index = np.arange(len(coords)) if index is None else index
     fig = go.Figure()
@@ -69,6 +70,10 @@ def latent_map(coords: np.ndarray, labels: np.ndarray, title: str, x_title: str,
             x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=str(digit),
             marker=dict(size=marker_size, color=DIGIT_COLOURS[digit], opacity=0.7),
             customdata=index[idx], hovertemplate=f"digit {digit}<br>test image #%{{customdata}}<extra></extra>"))
+    for digit, outline in enumerate(regions or []):
+        path = "M " + " L ".join(f"{x:.3f},{y:.3f}" for x, y in outline) + " Z"
+        fig.add_shape(type="path", path=path, xref="x", yref="y", name=f"region {digit}", layer="above",
+                      line=dict(color=DIGIT_COLOURS[digit], width=2, dash="dash"))
     _base_layout(fig, title, x_title, y_title, height)
     if clickable_extent is not None:
         # A square plane (z1 and z2 on one scale) that the decoded digits cover edge to edge: the plot

@@ -70,8 +70,10 @@ HEAD = """
         ? Number(p.customdata) : null;
       window.__vaeClick = JSON.stringify({index: index, x: Number(p.x), y: Number(p.y), t: Date.now()});
       // Ring the spot clicked (a shape: redrawing it leaves the 10,000 dots alone).
-      if (window.Plotly) window.Plotly.relayout(plot, {shapes: [{type: 'circle', xref: 'x', yref: 'y',
-        xsizemode: 'pixel', ysizemode: 'pixel', xanchor: Number(p.x), yanchor: Number(p.y),
+      // The map's own shapes (a 2-D map's digit regions) stay; the previous ring goes.
+      const kept = ((plot.layout && plot.layout.shapes) || []).filter((s) => s.name !== 'ring');
+      if (window.Plotly) window.Plotly.relayout(plot, {shapes: [...kept, {type: 'circle', xref: 'x', yref: 'y',
+        name: 'ring', xsizemode: 'pixel', ysizemode: 'pixel', xanchor: Number(p.x), yanchor: Number(p.y),
         x0: -10, x1: 10, y0: -10, y1: 10, line: {color: '#d62728', width: 3}}]});
       const button = document.querySelector('#map-click-btn');
       if (button) button.click();

@@ -20,8 +20,8 @@ CODE_DIMS_SHOWN = 6  # dimensions of the clicked digit's code written out
 
 NOTE_2D = ("**Every dot is one handwritten digit**, placed where the model's two numbers for it put it: "
            "digits that look alike land close together. The faint digits underneath are what the model "
-           "draws at each spot. Click a dot to see its digit, or click anywhere in the square to see what "
-           "the model draws there.")
+           "draws at each spot; a dashed outline, in a digit's colour, holds most of that digit's dots. Click a "
+           "dot to see its digit, or click anywhere in the square to see what the model draws there.")
 NOTE_ND = ("**Every dot is one real handwritten digit.** This model describes each digit with {d} numbers; "
            "the map squeezes those {d} down to two (with PCA, or UMAP, which keeps neighbours together), so "
            "the space *between* dots means nothing here: use the 2-number model for that. Click a dot to "

@@ -1,5 +1,6 @@
 """Make a digit: choose 0-9 and the model draws new examples of it, with a variety control; then make
-the first one bolder, more slanted, wider or taller with sliders that mean what they say."""
+the first one, or the visitor's own digit, bolder, more slanted, wider or taller with sliders that mean
+what they say."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch
 
 from vae_core import concepts, images, latent
 
-from ..common import Limit, concepts_of, get_model, need_test_images, picture, refuse
+from ..common import Limit, concepts_of, digit_tensor, get_model, need_test_images, picture, refuse
 from ..state import CTX, MAIN_MODEL
 
 TITLE, ID = "Make a digit", "make"
@@ -32,8 +33,11 @@ def render(page) -> None:
             make_btn = gr.Button(f"Make {MADE} new ones", variant="primary")
             check = gr.Markdown()
         made = gr.Image(label="new digits made by the model", elem_classes="digit", interactive=False, scale=2)
-    gr.Markdown("**Change the first one.** Each slider moves its code along a direction the app found by "
-                "measuring real digits (ink, slant, size) and matching them to their codes.", elem_classes="note")
+    with gr.Row():
+        gr.Markdown("**Change the first one** (or your own digit). Each slider moves its code along a direction "
+                    "the app found by measuring real digits (ink, slant, size) and matching them to their codes.",
+                    elem_classes="note")
+        use_btn = gr.Button("Change the Reconstruct tab's digit instead", size="sm", scale=0, min_width=200)
     with gr.Row():
         with gr.Column(scale=2):
             sliders = [CHANGE.slider(WORDS[p]) for p in concepts.PROPERTIES]
@@ -44,6 +48,8 @@ def render(page) -> None:
     page.on_show(make, [page.current, digit, variety], [codes, made, check, changed, *sliders])
     for trigger in (make_btn.click, digit.input, variety.release):
         trigger(make, [page.model, digit, variety], [codes, made, check, changed, *sliders], api_name=False)
+    use_btn.click(use_digit, [page.model, page.digit, page.source], [codes, check, changed, *sliders],
+                  api_name=False)
     for s in sliders:  # while dragging, as Generate's sliders do
         s.input(change, [page.model, codes, *sliders], changed, api_name=False, show_progress="hidden",
                 trigger_mode="always_last")
@@ -76,6 +82,17 @@ def make(name: str, digit, variety):
                   "too much to make a chosen one reliably.*")
     return (z.tolist(), images.grid(drawn, ncols=MADE // 2, factor=4), check, picture(drawn[:1]),
             *[CHANGE.default] * len(concepts.PROPERTIES))
+
+
+@torch.no_grad()
+def use_digit(name: str, digit: list | None, source: str):
+    """The visitor's current digit (picked, drawn or uploaded) becomes the one the sliders change."""
+    if not digit:
+        raise refuse("Pick, draw or upload a digit in the Reconstruct tab first.")
+    model = get_model(maker(name))
+    mu, _ = model.encode(digit_tensor(digit))
+    return (mu.tolist(), f"The sliders now change **{source or 'your digit'}**, as the model draws it back.",
+            picture(latent.decode_images(model, mu)), *[CHANGE.default] * len(concepts.PROPERTIES))
 
 
 @torch.no_grad()
