@@ -18,7 +18,7 @@ from ui.common import Limit, digit_tensor
 from ui.page import _gate
 from ui.state import CTX, TrainingSlot
 from ui.views import generate, how_it_works, interpolate, latent_map, make, tour, training
-from vae_core import concepts, data, images
+from vae_core import concepts, data, images, latent
 
 
 def test_training_slot_runs_one_queues_two_and_refuses_the_rest():
@@ -290,7 +290,7 @@ def test_make_a_digit_makes_that_digit_and_its_sliders_do_what_they_say(mnist):
     assert len(codes) == make.MADE and slider_values == [0.0] * 4
     assert grid.shape == images.grid(np.zeros((8, 1, 28, 28)), ncols=4, factor=4).shape  # 2 rows of 4
     assert re.search(r"sees a 3 in (all 8|\*\*\d of 8\*\*)", check)
-    base = make.made_properties(MAIN, codes[:1])
+    base = concepts.measure(latent.decode_images(common.get_model(MAIN), torch.tensor(codes[:1])))
     bolder, thinner = (make.change(MAIN, codes, s, 0, 0, 0) for s in (2.0, -2.0))
     thick = [concepts.measure(np.asarray(im, dtype=np.float32)[::8, ::8] / 255)["thickness"][0]
              for im in (bolder, thinner)]  # the 8x enlarged pictures, read back at 28x28

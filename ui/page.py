@@ -98,8 +98,6 @@ HEAD = """
 """
 
 
-
-
 # A chart drawn while its tab was hidden has the wrong width; a resize once the tab shows redraws it.
 RESIZE_PLOTS = "() => { setTimeout(() => window.dispatchEvent(new Event('resize')), 80); }"
 
@@ -137,11 +135,8 @@ class Page:
         self.openers.setdefault(view, []).append((gate, *io))
         if per_model:
             self.current.change(gate, *io, api_name=False)
-        elif view == self.first_view():
+        elif view == self.shown.value:  # the first view, drawn once when the page opens
             self.demo.load(gate, *io, api_name=False)
-
-    def first_view(self) -> str | None:
-        return self.shown.value if self.shown is not None else None
 
     def go_to(self, trigger, view_of, inputs) -> None:
         """trigger(view_of, inputs, ...) sends the visitor to the view view_of(*inputs) names, and draws it."""
@@ -251,6 +246,6 @@ def model_summary(name: str | None) -> str:
              f"weight β = {e.config.get('beta', 1):g}")
     words += "." if e.shipped else f", {CTX.completion(name)}."
     if test.get("nll"):
-        words += (f"  \nHow well it knows digits: {test['nll']:.1f} nats of surprise per test digit (lower is better; "
-                  f"k = {test['k']}), {test['active_units']} of {m['latent_dim']} numbers in use.")
+        words += (f"  \nHow well it knows digits: {test['nll']:.1f} nats of surprise per test digit (lower is "
+                  f"better; k = {test['k']}), {test['active_units']} of {m['latent_dim']} numbers in use.")
     return words

@@ -69,35 +69,27 @@ class Concepts:
         z = torch.from_numpy(self.means[digit]) + variety * eps @ torch.from_numpy(self.chols[digit]).T
         return z.float()
 
-    def log_densities(self, z: np.ndarray) -> np.ndarray:
-        """(N, 10) log density of each code under each class's Gaussian."""
-        z = np.atleast_2d(np.asarray(z, dtype=np.float64))
-        out = np.empty((len(z), len(self.means)))
-        for c, (m, L) in enumerate(zip(self.means, self.chols)):
-            solved = np.linalg.solve(L, (z - m).T)  # L^-1 (z - m)
-            out[:, c] = (-0.5 * (solved ** 2).sum(0) - np.log(np.diag(L)).sum()
-                         - 0.5 * z.shape[1] * math.log(2 * math.pi))
-        return out
+    def per_class(self, z: torch.Tensor) -> torch.Tensor:
+        """(..., 10) log density of codes (..., d) under each class's Gaussian."""
+        means, chols = torch.from_numpy(self.means).to(z.dtype), torch.from_numpy(self.chols).to(z.dtype)
+        diff = (z.unsqueeze(-2) - means).unsqueeze(-1)  # (..., 10, d, 1)
+        solved = torch.linalg.solve_triangular(chols, diff, upper=False).squeeze(-1)  # L^-1 (z - m)
+        log_det = torch.log(torch.diagonal(chols, dim1=-2, dim2=-1)).sum(-1)
+        return -0.5 * (solved ** 2).sum(-1) - log_det - 0.5 * z.shape[-1] * math.log(2 * math.pi)
 
     def log_prior(self, z: torch.Tensor) -> torch.Tensor:
         """log density of codes (..., d) under the digits' own code distribution: an equal mixture of the
         ten class Gaussians."""
-        means, chols = torch.from_numpy(self.means), torch.from_numpy(self.chols)
-        diff = (z.unsqueeze(-2) - means).unsqueeze(-1)  # (..., 10, d, 1)
-        solved = torch.linalg.solve_triangular(chols, diff, upper=False).squeeze(-1)
-        log_det = torch.log(torch.diagonal(chols, dim1=-2, dim2=-1)).sum(-1)
-        per_class = -0.5 * (solved ** 2).sum(-1) - log_det - 0.5 * z.shape[-1] * math.log(2 * math.pi)
-        return torch.logsumexp(per_class, -1) - math.log(len(self.means))
-
-    def classify(self, z: np.ndarray) -> np.ndarray:
-        """The class whose Gaussian gives each code the highest density (equal priors)."""
-        return self.log_densities(z).argmax(1)
+        return torch.logsumexp(self.per_class(z), -1) - math.log(len(self.means))
 
     def class_probabilities(self, z: np.ndarray) -> np.ndarray:
-        d = self.log_densities(z)
-        d -= d.max(1, keepdims=True)
-        p = np.exp(d)
-        return p / p.sum(1, keepdims=True)
+        """(N, 10) how likely each code is to be of each class (equal priors)."""
+        z = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float64)))
+        return torch.softmax(self.per_class(z), -1).numpy()
+
+    def classify(self, z: np.ndarray) -> np.ndarray:
+        """The class whose Gaussian gives each code the highest density."""
+        return self.class_probabilities(z).argmax(1)
 
     def move(self, z: torch.Tensor, prop: str, amount: float) -> torch.Tensor:
         """Codes moved along a property's direction by `amount` standard deviations of that property."""

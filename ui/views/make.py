@@ -5,7 +5,6 @@ what they say."""
 from __future__ import annotations
 
 import gradio as gr
-import numpy as np
 import torch
 
 from vae_core import concepts, images, latent
@@ -109,7 +108,3 @@ def change(name: str, codes: list | None, *amounts):
         z = c.move(z, prop, CHANGE.check(amount, prop))
     return picture(latent.decode_images(model, z))
 
-
-def made_properties(name: str, codes: list) -> dict[str, np.ndarray]:
-    """The measured properties of made digits (for tests and benchmarks)."""
-    return concepts.measure(latent.decode_images(get_model(maker(name)), torch.tensor(codes, dtype=torch.float32)))
