@@ -339,3 +339,15 @@ def test_the_2d_maps_digit_regions_hold_most_of_their_digits(mnist):
     figure = common.map_figure("mnist-z2", "PCA", webgl=True)
     assert [s.name for s in figure.layout.shapes] == [f"region {d}" for d in range(10)]
     assert not common.map_figure("mnist-z2", "PCA").layout.shapes  # the small maps stay plain
+
+
+def test_a_damaged_concepts_file_is_refitted_not_fatal(mnist, tmp_path, monkeypatch, caplog):
+    CTX.registry.model("mnist-z32-beta4")  # loaded from its own folder first
+    entry = CTX.registry.entry("mnist-z32-beta4")  # a model shipped without concepts: fitted on test digits
+    monkeypatch.setattr(entry, "path", str(tmp_path))
+    monkeypatch.setattr(entry, "memos", {})
+    (tmp_path / "concepts.safetensors").write_bytes(b"not safetensors")
+    with caplog.at_level("WARNING", logger="vae_explorer"):
+        c = common.concepts_of("mnist-z32-beta4")
+    assert "unreadable concepts.safetensors" in caplog.text
+    assert len(c.test_bounds) == common.SCORED_DIGITS and c.means.shape == (10, 32)

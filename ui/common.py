@@ -29,7 +29,10 @@ CODE_LIMIT = 10.0  # |z| accepted from a click or the API: far past the prior's 
 DOWNLOADS_KEPT = 64  # files offered for download stay here until this many newer ones were made
 CONTEXT_POINTS = 2500  # test digits drawn on the small maps that only give context to a marked point
 PANEL_DIGITS = 8  # test digits shown in the model panels (one of each class 0-7), always the same ones
-CONCEPT_DIGITS = 2000  # a model shipped without concepts gets them from this many test digits (seconds)
+# A model without shipped concepts (one trained in the app) gets them from test digits, in a visitor's
+# request: its class Gaussians and directions from this many, its percentiles from the scores of as many
+# more as SCORED_DIGITS (scoring is the slow part: 2,000 took 39 s, mostly that).
+CONCEPT_DIGITS, SCORED_DIGITS = 2000, 400
 UNLIKE_A_DIGIT = 1.0  # below this percentile of the test digits' scores, the model doubts it is a digit
 
 
@@ -216,7 +219,7 @@ def concepts_of(name: str) -> concepts.Concepts:
         except Exception as e:  # a damaged file: fit again rather than fail
             log.warning("%s: unreadable %s (%s); fitting on test digits", name, path.name, e)
         test, labels, n = need_test_images(), CTX.test_labels(), CONCEPT_DIGITS
-        return concepts.fit(model, test[:n], labels[:n], test[n:2 * n])
+        return concepts.fit(model, test[:n], labels[:n], test[n:n + SCORED_DIGITS])
     return CTX.registry.memo(name, "concepts", compute)
 
 

@@ -17,7 +17,7 @@ from vae_core.config import TrainConfig
 from vae_core.worker import TrainingProcess
 
 from .. import figures
-from ..common import BETA, Limit, refuse
+from ..common import BETA, Limit, concepts_of, refuse
 from ..page import session_of
 from ..state import CTX, MAIN_MODEL
 
@@ -100,6 +100,8 @@ def _run_training(start: dict, beta, epochs, images, cancel, progress, owner: st
         yield "Cancelled before the first epoch finished; nothing was saved.", None
         return
     CTX.registry.add(out, owner=owner)
+    if CTX.test_images() is not None:  # its digit classes and scores, ready before Reconstruct asks for them
+        CTX.background.start(concepts_of, name)
     stopped = " (cancelled: kept the finished epochs)" if outcome["cancelled"] else ""
     curve = figures.loss_curve(history, "Loss while training") if history else None
     yield (f"Done{stopped}: **{name}** joined the model list after {outcome['epochs']} epoch(s) "
