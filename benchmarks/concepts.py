@@ -6,7 +6,7 @@ Fits the model's concepts (vae_core.concepts) on the training digits, then repor
 - make a digit: for each class, how many generated digits (variety 1) encode back to that class;
 - each direction (thickness, slant, width, height): how its own property changes along it, in standard
   deviations per step, how often that change is monotonic, and how much the other properties move;
-- recognition: the AUROC of the model's bound between test digits and generated non-digits (letters,
+- recognition: the AUROC of the model's digit-likeness (its bound and its code's typicality) between test digits and generated non-digits (letters,
   shapes, scribbles, noise, each made into a 28x28 picture the way an upload is), and the percentiles of
   a few examples.
 --save writes the fitted concepts next to the model (concepts.safetensors), where the app finds them.
@@ -144,14 +144,17 @@ def main(argv: list[str] | None = None) -> int:
         others = ", ".join(f"{q} {v:+.2f}" for q, v in r["others_per_step_sd"].items())
         print(f"direction {prop:9s}: own {r['own_per_step_sd']:+.2f} sd per step, monotonic in "
               f"{r['monotonic']:.0%} of digits; others per step: {others}")
-    test_bounds = c.test_bounds
+    test_likeness = c.likeness(c.test_bounds, c.test_typicality)
     odd = non_digits(n_odd)
     for kind, pics in odd.items():
-        b = concepts.bounds(model, torch.from_numpy(np.stack(pics)), c)
-        print(f"recognition, {kind:8s} (n={len(pics)} of {n_odd}, the rest refused at upload): AUROC {auroc(test_bounds, b):.3f}; median percentile "
-              f"{np.median([c.percentile(v) for v in b]):.2f}%")
-    everything = concepts.bounds(model, torch.from_numpy(np.stack([p for v in odd.values() for p in v])), c)
-    print(f"recognition, all non-digits (n={len(everything)}): AUROC {auroc(test_bounds, everything):.3f}")
+        b, t, like = concepts.score(model, torch.from_numpy(np.stack(pics)), c)
+        print(f"recognition, {kind:8s} (n={len(pics)} of {n_odd}, the rest refused at upload): AUROC "
+              f"{auroc(test_likeness, like):.3f} (bound alone {auroc(c.test_bounds, b):.3f}); median percentile "
+              f"{np.median([c.percentile(*v) for v in zip(b, t)]):.2f}%")
+    b, t, like = concepts.score(model, torch.from_numpy(np.stack([p for v in odd.values() for p in v])), c)
+    print(f"recognition, all non-digits (n={len(like)}): AUROC {auroc(test_likeness, like):.3f} "
+          f"(bound alone {auroc(c.test_bounds, b):.3f}, code typicality alone {auroc(c.test_typicality, t):.3f}; "
+          f"typicality weight {c.typicality_weight:g})")
     if args.save:
         c.save(Path(args.model) / "concepts.safetensors")
         print(f"saved {Path(args.model) / 'concepts.safetensors'}")

@@ -56,21 +56,35 @@ def test_the_slant_direction_slants_and_the_thickness_direction_thickens(fitted,
 
 def test_digits_score_as_more_typical_than_non_digits_and_scores_are_repeatable(fitted, mnist):
     model, c = fitted
-    digits = concepts.bounds(model, mnist.test_images[300:400], c)
+    *_, digits = concepts.score(model, mnist.test_images[300:400], c)
     odd = non_digits(6)
-    noise = concepts.bounds(model, torch.from_numpy(np.stack(odd["noise"])), c)
-    shapes = concepts.bounds(model, torch.from_numpy(np.stack(odd["shape"])), c)
-    assert auroc(digits, noise) > 0.99 and auroc(digits, shapes) > 0.8
-    assert np.array_equal(concepts.bounds(model, mnist.test_images[300:305], c), digits[:5])  # same image, same score
-    assert c.percentile(-1e9) == 0 and c.percentile(1e9) == 100
-    assert 20 < c.percentile(float(np.median(digits))) < 80  # a typical digit sits mid-way among test digits
+    *_, noise = concepts.score(model, torch.from_numpy(np.stack(odd["noise"])), c)
+    *_, shapes = concepts.score(model, torch.from_numpy(np.stack(odd["shape"])), c)
+    *_, letters = concepts.score(model, torch.from_numpy(np.stack(odd["letter"])), c)
+    assert auroc(digits, noise) > 0.99 and auroc(digits, shapes) > 0.8 and auroc(digits, letters) > 0.8
+    again = concepts.score(model, mnist.test_images[300:305], c)
+    assert np.array_equal(again[2], digits[:5])  # same image, same score
+    assert c.percentile(-1e9, -1e9) == 0 and c.percentile(1e9, 1e9) == 100
+    b, t = concepts.bounds(model, mnist.test_images[300:400], c), concepts.typicality(model, mnist.test_images[300:400], c)
+    i = int(np.argsort(digits)[50])  # the median digit sits mid-way among the test digits
+    assert 20 < c.percentile(b[i], t[i]) < 80
+
+
+def test_the_codes_typicality_counts_only_where_codes_have_room_to_fall_outside_the_digits(fitted, mnist):
+    _, c = fitted
+    assert c.typicality_weight == 1.0 and len(c.test_typicality) == len(c.test_bounds)
+    flat = concepts.fit(load_model(ROOT / "checkpoints" / "mnist-z2"), mnist.train_images[:500],
+                        mnist.train_labels[:500], mnist.test_images[:100])
+    assert flat.typicality_weight == 0.0  # a 2-D model's classes tile its plane: the bound alone counts
+    assert np.allclose(flat.likeness(flat.test_bounds, flat.test_typicality - 1e6),
+                       flat.likeness(flat.test_bounds, flat.test_typicality))
 
 
 def test_concepts_survive_a_save_and_load(fitted, tmp_path):
     _, c = fitted
     c.save(tmp_path / "concepts.safetensors")
     back = concepts.Concepts.load(tmp_path / "concepts.safetensors")
-    for field in ("means", "chols", "directions", "per_unit", "test_bounds"):
+    for field in ("means", "chols", "directions", "per_unit", "test_bounds", "test_typicality", "typicality_weight"):
         assert np.array_equal(getattr(back, field), getattr(c, field))
 
 

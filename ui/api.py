@@ -58,8 +58,8 @@ def api_interpolate(model: str, a: int, b: int, steps: int = 10, mode: str = "li
 def api_recognise(model: str, image: list[list[float]]) -> dict:
     """Does the model recognise this 28x28 image in [0, 1] (white digit on black, centred like MNIST)?
     Returns the digit it looks most like, the probability of each digit, how digit-like it is as a
-    percentile of the test digits' scores (0.3: less typical than 99.7% of real digits), and that score,
-    the model's bound on log p(x) in nats (higher is more digit-like)."""
+    percentile among the test digits (0.3: less typical than 99.7% of real digits; from the model's bound and
+    how usual the image's code is), and the bound itself, on log p(x) in nats (higher is more digit-like)."""
     get_model(model)
     need_test_images()
     return recognise(model, digit_tensor(image))
