@@ -20,9 +20,9 @@ from starlette.middleware import Middleware
 from ui import api, guard
 from ui.page import CSS, HEAD, RESIZE_PLOTS, TITLE, build_header
 from ui.state import CTX
-from ui.views import beta, generate, how_it_works, interpolate, latent_map, make, reconstruct, tour
+from ui.views import beta, generate, how_it_works, interpolate, latent_map, learn, make, reconstruct, tour
 
-VIEWS = [latent_map, tour, generate, make, reconstruct, interpolate, beta, how_it_works]
+VIEWS = [latent_map, tour, generate, make, reconstruct, interpolate, beta, learn, how_it_works]
 CACHE_CLEANING = (600, 3600)  # every 10 minutes, files older than an hour
 
 

@@ -1,6 +1,7 @@
 """The launched app, driven through gradio_client: every event, with good and bad input."""
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -173,6 +174,21 @@ def test_tiny_training_run_adds_a_model(client, app):
     # The model menus accept it by name although it was trained after the page was built.
     fig, *_ = client.predict(runs[0].name, "PCA", True, api_name="/latent_map")
     assert f"{runs[0].name}: PCA of the 32-D codes" in json.dumps(fig)
+
+
+def test_watching_a_model_learn_streams_its_map_then_adds_the_model(client, app):
+    job = client.submit(1000, 1, api_name="/watch_learn")
+    outputs = list(job)
+    status, fig, drawn, moment = job.outputs()[-1]  # (the layout rows and the frames kept are not outputs)
+    assert "Done in" in status and "learnt to put each kind of digit" in status, outputs
+    maps = [json.dumps(o[1]) for o in job.outputs() if o[1]]
+    assert "After 128 digits (pass 1 of 1)" in maps[0] and "After 1,024 digits (pass 1 of 1)" in maps[-1]
+    assert drawn and moment["maximum"] == moment["value"] == 7  # 8 steps of 128: a frame after each, 0 to 7
+    name = re.search(r"\*\*(learn-z2-\d+)\*\*", status).group(1)
+    assert (app[1] / "runs" / name / "model.safetensors").exists()
+    fig, *_ = client.predict(name, "PCA", True, api_name="/latent_map")  # a 2-D model: its own map
+    assert f"{name}: the 2-D latent space itself" in json.dumps(fig)
+    assert "maximum value 10000" in _error(lambda: client.predict(10**6, 1, api_name="/watch_learn"))
 
 
 def test_the_app_starts_without_data(tmp_path):

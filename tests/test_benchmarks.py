@@ -50,3 +50,8 @@ def test_concepts_smoke(data_dir):
     out = _run("benchmarks.concepts")
     assert "make a digit (50 per class, variety 1):" in out and "direction thickness:" in out
     assert "recognition, all non-digits" in out and "AUROC" in out
+
+
+def test_watch_smoke(data_dir):
+    out = _run("benchmarks.watch")
+    assert "watch a model learn: first frame median" in out and "8 frames" in out

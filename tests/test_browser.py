@@ -412,3 +412,37 @@ def test_the_tour_tells_the_story_and_sends_the_visitor_to_try_it(browser, app_u
         page.get_by_role("button", name="Try it: KL weight β ▸").click()
         _wait_for(lambda: "Slider β =" in page.inner_text("body"), what="the beta view opened by Try it")
         page.close()
+
+
+LEARN_TITLE = "() => { const t = document.querySelector('#learn-map .gtitle'); return t ? t.textContent : ''; }"
+LEARN_POINTS = "() => document.querySelectorAll('#learn-map .scatterlayer .point').length"
+
+
+def test_watching_a_model_learn_draws_its_map_as_it_learns_and_plays_it_back(browser, app_url, shots):
+    # The README's pictures show the default run (3,000 digits, 10 passes, ~30 s); the test a shorter one.
+    size = {} if REFRESH_ASSETS else {"digits to learn from": "1000", "passes over them": "2"}
+    for width, height, suffix in [(1280, 900, ""), (390, 844, "-phone")]:
+        page = _open(browser, app_url, width=width, height=height)
+        _go(page, "Watch it learn")
+        for label, value in size.items():
+            box = page.locator(f".block:has-text('{label}') input[type=number]").first
+            box.fill(value)
+            box.press("Enter")
+        page.click("#learn-start")
+        _wait_for(lambda: page.evaluate(LEARN_POINTS) == 1000, what="the new model's first map")
+        first = page.evaluate(LEARN_TITLE)
+        assert first.startswith("After 128 digits (pass 1 of")
+        _wait_for(lambda: "Done in" in page.inner_text("#learn-status"), timeout=180, what="the run to end")
+        last = _wait_for(lambda: (t := page.evaluate(LEARN_TITLE)) != first and t, what="the last frame")
+        assert page.evaluate(LEARN_POINTS) == 1000 and _image_src(page, "what it draws") is not None
+        moment = page.locator("#learn-moment input[type=number]").first
+        moment.fill("0")
+        moment.press("Enter")
+        _wait_for(lambda: page.evaluate(LEARN_TITLE) == first, what="the first frame again")
+        page.click("#learn-play")
+        _wait_for(lambda: page.evaluate(LEARN_TITLE) == last, timeout=60, what="the playback to reach the end")
+        assert _toasts(page) == []
+        box = page.locator("#learn-map").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1  # the map fits the screen
+        _shot(page, shots, f"learn{suffix}.png")
+        page.close()

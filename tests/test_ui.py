@@ -17,7 +17,7 @@ from ui import api, common, diagram
 from ui.common import Limit, digit_tensor
 from ui.page import _gate
 from ui.state import CTX, TrainingSlot
-from ui.views import generate, how_it_works, interpolate, latent_map, make, tour, training
+from ui.views import generate, how_it_works, interpolate, latent_map, learn, make, tour, training
 from vae_core import concepts, data, images, latent
 
 
@@ -94,6 +94,12 @@ def test_out_of_range_values_are_refused_by_the_handlers_themselves():
         interpolate.interpolation(CTX.registry.model(MAIN), torch.rand(2, 1, 28, 28), 500, "linear")
     with pytest.raises(gr.Error, match="β must be between 0.1 and 8"):
         next(training.train_beta(20.0, 1, 500, SimpleNamespace(session_hash="v")))
+    with pytest.raises(gr.Error, match="digits to learn from must be between 1000 and 10000"):
+        next(learn.learn(10**6, 1, SimpleNamespace(session_hash="v")))
+    with pytest.raises(gr.Error, match="passes must be between 1 and 20"):
+        next(learn.learn(1000, 0, SimpleNamespace(session_hash="v")))
+    assert CTX.slot.try_enter() == 0  # none of them took the training slot
+    CTX.slot.leave()
 
 
 @pytest.mark.parametrize("image, message", [
@@ -351,3 +357,20 @@ def test_a_damaged_concepts_file_is_refitted_not_fatal(mnist, tmp_path, monkeypa
         c = common.concepts_of("mnist-z32-beta4")
     assert "unreadable concepts.safetensors" in caplog.text
     assert len(c.test_bounds) == common.SCORED_DIGITS and c.means.shape == (10, 32)
+
+
+def test_the_recorded_frames_of_a_model_learning_play_back_in_order(monkeypatch):
+    rng = np.random.default_rng(0)
+    frames = [{"epochs": 2, "step": s, "images_seen": 128 * s, "epoch": 1 + (s > 4), "loss": 500.0 / s,
+               "codes": rng.normal(0, s / 8, (1000, 2)).astype(np.float32),
+               "drawn": np.full((224, 224), 20 * s, np.uint8)} for s in range(1, 9)]
+    fig, drawn = learn.show_frame(frames, 2)
+    assert fig.layout.title.text.startswith("After 384 digits (pass 1 of 2): 167 nats") and drawn.shape == (448, 448)
+    assert learn.show_frame(frames, 39)[0].layout.title.text.startswith("After 1,024 digits (pass 2 of 2)")  # the last
+    assert learn.show_frame([], 0) == (gr.skip(), gr.skip())  # nothing recorded yet: nothing changes
+    with pytest.raises(gr.Error, match="between 0 and 39"):
+        learn.show_frame(frames, -1)
+    monkeypatch.setattr(learn, "PLAY_SECONDS", 0.0)
+    played = list(learn.play(frames))
+    assert [i for *_, i in played] == list(range(8))
+    assert [int(d[0, 0]) for _, d, _ in played] == [20 * s for s in range(1, 9)]

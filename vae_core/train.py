@@ -53,7 +53,7 @@ class Progress:
     images_per_second: float
     lr: float
     val: dict | None = None  # epoch only: validation figures (elbo, reconstruction, kl)
-    model: VAE | None = None  # epoch only: the model being trained, to evaluate or snapshot (training resumes after)
+    model: VAE | None = None  # the model being trained, to evaluate or snapshot (training resumes after)
 
 
 @dataclass
@@ -215,7 +215,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: s
                 if callback is not None:
                     seen = (i + 1) * cfg.batch_size
                     callback(Progress("step", epoch + 1, cfg.epochs, step, steps_per_epoch,
-                                      *piece.tolist(), seen / (time.perf_counter() - t_epoch), lr))
+                                      *piece.tolist(), seen / (time.perf_counter() - t_epoch), lr, model=model))
         if cancelled:
             break
         _check_finite(pending)

@@ -6,7 +6,7 @@ parent reads progress from a queue and may cancel; a run whose parent died stops
 
     run = TrainingProcess(model_cfg, cfg, data_dir, out, init_from=..., run_info=...)
     for update in run.updates():   # dicts: the fields of train.Progress, without the model
-        ...
+        ...                        # (and with watch=(uint8 images, n): the fields of watch.Frame, kind "frame")
     run.outcome                    # {"epochs": N, "cancelled": bool, "seconds": s, "device": d} or {"error": msg}
 """
 
@@ -25,18 +25,23 @@ NICENESS = 10  # how much lower than the parent the run is scheduled
 POLL_SECONDS = 0.5
 
 
-def _child(model_cfg, cfg, data_dir, out, init_from, run_info, updates, cancel, parent, niceness, threads):
+def _child(model_cfg, cfg, data_dir, out, init_from, run_info, updates, cancel, parent, niceness, threads, watch):
     import torch
 
     from . import data
     from .train import train
+    from .watch import Recorder
 
     os.nice(niceness)
     torch.set_num_threads(threads)
+    recorder = None if watch is None else Recorder(torch.from_numpy(watch[0]), watch[1], cfg.batch_size)
 
     def report(p) -> None:
         if os.getppid() != parent:  # the program that started the run is gone: stop between steps
             cancel.set()
+        frame = recorder(p) if recorder is not None else None
+        if frame is not None:
+            updates.put({"kind": "frame", **dataclasses.asdict(frame)})
         updates.put({f.name: getattr(p, f.name) for f in dataclasses.fields(p) if f.name != "model"})
     try:
         result = train(model_cfg, cfg, data.load_mnist(data_dir), out=out, callback=report, cancel=cancel,
@@ -52,14 +57,14 @@ class TrainingProcess:
 
     def __init__(self, model_cfg: ModelConfig, cfg: TrainConfig, data_dir: str | os.PathLike, out: str | Path, *,
                  init_from: str | Path | None = None, run_info: dict | None = None, niceness: int = NICENESS,
-                 threads: int = 1):
+                 threads: int = 1, watch: tuple | None = None):
         ctx = mp.get_context("spawn")
         self._updates, self._cancel = ctx.Queue(), ctx.Event()
         self.outcome: dict | None = None
         self._process = ctx.Process(
             target=_child, daemon=True, name="vae-training",
             args=(model_cfg, cfg, str(data_dir), str(out), None if init_from is None else str(init_from),
-                  run_info, self._updates, self._cancel, os.getpid(), niceness, threads))
+                  run_info, self._updates, self._cancel, os.getpid(), niceness, threads, watch))
         self._process.start()
 
     def cancel(self) -> None:

@@ -58,20 +58,30 @@ def train_beta(beta: float, epochs: float, images: float, request: gr.Request, p
     if not CTX.ladder():
         raise refuse("There is no shipped model to start from: none was found in checkpoints/.")
     owner = session_of(request)
+    cancel = yield from enter_slot(owner, lambda message: (message, None))
+    if cancel is None:
+        return
+    try:
+        yield from _run_training(CTX.nearest_ladder(beta, owner), beta, epochs, images, cancel, progress, owner)
+    finally:
+        CTX.slot.leave()
+
+
+def enter_slot(owner: str, outputs):
+    """Take the one training slot that all visitors share, for `owner`'s run: a generator that yields
+    outputs(message) while in its short line, and returns the owner's cancel event once the run may
+    start (the caller then calls CTX.slot.leave() when it ends), or None when cancelled in line."""
     cancel = CTX.cancels.setdefault(owner, threading.Event())
     cancel.clear()
     position = CTX.slot.try_enter()
     if position is None:
         raise refuse("The trainer is busy with other visitors' runs and its line is full. Try again in a few minutes.")
     if position:
-        yield f"Waiting for the trainer: {position} run(s) ahead of yours…", None
+        yield outputs(f"Waiting for the trainer: {position} run(s) ahead of yours…")
         if not CTX.slot.wait_turn(cancel):
-            yield "Cancelled before it started.", None
-            return
-    try:
-        yield from _run_training(CTX.nearest_ladder(beta, owner), beta, epochs, images, cancel, progress, owner)
-    finally:
-        CTX.slot.leave()
+            yield outputs("Cancelled before it started.")
+            return None
+    return cancel
 
 
 def _run_training(start: dict, beta, epochs, images, cancel, progress, owner: str):
