@@ -446,3 +446,24 @@ def test_watching_a_model_learn_draws_its_map_as_it_learns_and_plays_it_back(bro
         assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1  # the map fits the screen
         _shot(page, shots, f"learn{suffix}.png")
         page.close()
+
+
+PLACE_TRACES = "() => { const p = document.querySelector('#digit-place .js-plotly-plot'); return p ? p.data.map(t => t.name) : []; }"
+
+
+def test_a_drawing_is_marked_on_the_map_and_morphs_into_the_digit_chosen(browser, app_url, shots):
+    page = _open(browser, app_url)
+    _go(page, "Reconstruct")
+    page.get_by_role("tab", name="Draw").first.click()
+    time.sleep(1.0)
+    _draw_and_encode(page, SEVEN)
+    _wait_for(lambda: "your drawing" in page.evaluate(PLACE_TRACES), what="the drawing marked on the map")
+    page.locator("#morph-to").get_by_text("0", exact=True).click()
+    _wait_for(lambda: "morph into a 0" in page.evaluate(PLACE_TRACES), what="the walk drawn on the map")
+    src = _wait_for(lambda: page.locator("#morph-anim img").get_attribute("src") if page.locator("#morph-anim img").count() else None,
+                    what="the morph's animation")
+    assert src.endswith(".gif") and "Your drawing → a 0" in page.inner_text("body")
+    assert _toasts(page) == []
+    page.locator("#morph-anim").scroll_into_view_if_needed()
+    _shot(page, shots, "morph.png")
+    page.close()

@@ -93,3 +93,20 @@ def test_auroc_is_the_chance_a_positive_outranks_a_negative():
     assert auroc(np.array([1.0, 2.0]), np.array([3.0, 4.0])) == 0.0
     assert auroc(np.array([1.0, 3.0]), np.array([2.0, 2.0])) == 0.5
     assert auroc(np.array([2.0]), np.array([2.0])) == 0.5
+
+
+def test_a_digit_morphs_from_itself_into_a_typical_digit_of_the_class_chosen(fitted, mnist):
+    model, c = fitted
+    seven = mnist.test_images[0:1].float().div(255).unsqueeze(1)  # test image #0 is a 7
+    assert int(mnist.test_labels[0]) == 7
+    path, frames = concepts.morph(model, seven, c, 3, steps=12)
+    assert path.shape == (12, 32) and frames.shape == (12, 1, 28, 28)
+    with torch.no_grad():
+        mu, _ = model.encode(seven)
+        back, _ = model.encode(frames)
+    assert torch.allclose(path[0], mu[0]) and np.allclose(path[-1].numpy(), c.means[3], atol=1e-5)
+    assert torch.allclose(frames[0], latent.decode_images(model, mu))  # it starts as the model's reading of the 7
+    seen = c.classify(back.numpy())
+    assert seen[0] == 7 and seen[-1] == 3  # ... and ends as a 3
+    with pytest.raises(ValueError):
+        concepts.morph(model, seven, c, 10)

@@ -17,7 +17,7 @@ from ui import api, common, diagram
 from ui.common import Limit, digit_tensor
 from ui.page import _gate
 from ui.state import CTX, TrainingSlot
-from ui.views import generate, how_it_works, interpolate, latent_map, learn, make, tour, training
+from ui.views import generate, how_it_works, interpolate, latent_map, learn, make, reconstruct, tour, training
 from vae_core import concepts, data, images, latent
 
 
@@ -374,3 +374,19 @@ def test_the_recorded_frames_of_a_model_learning_play_back_in_order(monkeypatch)
     played = list(learn.play(frames))
     assert [i for *_, i in played] == list(range(8))
     assert [int(d[0, 0]) for _, d, _ in played] == [20 * s for s in range(1, 9)]
+
+
+def test_any_digit_morphs_into_the_digit_chosen_on_the_map_and_as_an_animation(mnist):
+    from PIL import Image
+
+    digit = (mnist.test_images[0].float() / 255).tolist()  # a 7
+    fig, words, gif = reconstruct.morph(MAIN, digit, "test image #0", 3)
+    walk = [t for t in fig.data if t.name == "morph into a 3"][0]
+    assert len(walk.x) == reconstruct.MORPH_STEPS and walk.mode == "lines+markers"
+    assert words.startswith("**Test image #0 → a 3** in 16 steps")
+    with Image.open(gif) as im:  # forward and back: 16 frames, then 14 on the way back
+        assert im.format == "GIF" and im.n_frames == 2 * reconstruct.MORPH_STEPS - 2
+    with pytest.raises(gr.Error, match="Pick, draw or upload a digit first"):
+        reconstruct.morph(MAIN, None, "", 3)
+    with pytest.raises(gr.Error, match="between 0 and 9"):
+        reconstruct.morph(MAIN, digit, "test image #0", 12)

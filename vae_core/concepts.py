@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 
-from . import data
+from . import data, latent
 from .evaluate import bernoulli_logits
 from .losses import bernoulli_log_likelihood, log_normal
 from .model import VAE
@@ -126,6 +126,18 @@ class Concepts:
         t = load_file(str(path))
         return cls(t["means"], t["chols"], t["directions"], t["per_unit"], t["test_bounds"], t["test_typicality"],
                    float(t["typicality_weight"][0]))
+
+
+@torch.no_grad()
+def morph(model: VAE, x: torch.Tensor, fitted: Concepts, digit: int, steps: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """An image (1, 1, 28, 28) in [0, 1] turned step by step into a typical `digit`: the codes on the
+    straight line from its code (the encoder's mean) to the centre of that digit's class, and what the
+    decoder draws at each. Returns (codes (steps, d), images (steps, 1, 28, 28))."""
+    if not 0 <= int(digit) <= 9 or steps < 2:
+        raise ValueError("morph into a digit 0-9, in at least 2 steps")
+    mu, _ = model.encode(x.float().reshape(-1, 1, 28, 28)[:1])
+    path = latent.interpolate(mu[0], torch.from_numpy(fitted.means[int(digit)]).to(mu.dtype), steps, "linear")
+    return path, latent.decode_images(model, path)
 
 
 @torch.no_grad()

@@ -1,5 +1,6 @@
 """Reconstruct: pick a test digit, draw one or upload a photo; see what the model sees, its
-reconstruction, the encoder's mu +- sigma for every dimension, and samples of q(z|x)."""
+reconstruction, the encoder's mu +- sigma for every dimension, samples of q(z|x), where it lands on the
+map, and morph it into any digit (a walk from its code to that digit's centre, played on the page)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ import gradio as gr
 import numpy as np
 import torch
 
-from vae_core import images, latent
+from vae_core import concepts, images, latent
 from vae_core.model import VAE
 
 from .. import figures
-from ..common import (a_digit, digit_from_test_set, digit_tensor, get_model, marked_map, need_test_images, picture,
-                      recognise, recognition_words, refuse)
+from ..common import (Limit, a_digit, concepts_of, digit_from_test_set, digit_tensor, download_file, get_model,
+                      marked_map, need_test_images, picture, recognise, recognition_words, refuse)
 from ..state import CTX
 
 TITLE, ID = "Reconstruct", "reconstruct"
@@ -22,6 +23,8 @@ POSTERIOR_SAMPLES = 8
 BAR_DIMS = 16  # dimensions in the mu +- sigma chart of a large model: the most informative ones
 MAP_HEIGHT = 380
 ASK = "Pick a digit from the gallery, draw one, or upload a picture."
+MORPH_TO = Limit(0, 9, 0, 1)
+MORPH_STEPS = 16
 
 
 def render(page) -> None:
@@ -46,15 +49,27 @@ def render(page) -> None:
                                 elem_classes="digit", height=210, interactive=False)
     with gr.Row():
         bars = gr.Plot(show_label=False)
-        place = gr.Plot(show_label=False)
+        place = gr.Plot(show_label=False, elem_id="digit-place")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            gr.Markdown("**Morph it into another digit.** Click a digit: the model walks from this digit's code "
+                        "to the middle of that digit's codes, drawing as it goes. The walk shows as a line on the "
+                        "map above.", elem_classes="note")
+            morph_to = gr.Radio([str(d) for d in range(10)], value=None, label="morph it into", elem_id="morph-to")
+            morph_text = gr.Markdown()
+        morph_anim = gr.Image(label="the morph, played forward and back", elem_classes="digit", height=220,
+                              interactive=False, elem_id="morph-anim", scale=1)
 
-    picked = [page.digit, page.source, seen, recon, bars, place, text, eps_grid]
+    # A new digit clears the old one's morph.
+    picked = [page.digit, page.source, seen, recon, bars, place, text, eps_grid, morph_to, morph_text, morph_anim]
     page.on_show(gallery_items, [], [gallery], per_model=False)
     page.on_show(show_current, [page.current, page.digit, page.source], picked)
     gallery.select(pick_gallery, page.model, picked, api_name=False)
     sketch_btn.click(pick_sketch, [page.model, sketch, page.digit, page.source], picked, api_name="encode_sketch")
     upload.upload(pick_upload, [page.model, upload], picked, api_name="encode_upload")
     eps_btn.click(resample, [page.model, page.digit], eps_grid, api_name="resample")
+    morph_to.input(morph, [page.model, page.digit, page.source, morph_to], [place, morph_text, morph_anim],
+                   api_name="morph")
     draw_tab.select(None, js="() => window.__vaeBrush && window.__vaeBrush()", api_name=False)
 
 
@@ -74,7 +89,7 @@ def show_current(name: str, digit: list | None, source: str):
     """The model changed, or the page opened: reconstruct the current digit (at first, the gallery's first)."""
     if not digit:
         if CTX.test_images() is None:
-            return None, "", None, None, None, None, ASK, None
+            return None, "", None, None, None, None, ASK, None, None, "", None
         i = gallery_indices()[0]
         digit, source = digit_from_test_set(i), f"test image #{i}"
     return (digit, source, *reconstruct(name, digit, source))
@@ -140,7 +155,7 @@ def reconstruct(name: str, digit: list, source: str):
     if CTX.test_images() is not None:
         text = f"{recognition_words(recognise(name, x))}\n\n{text}"
     return (picture(x), picture(recon), figures.posterior_bars(mu_np, sigma_np, dims),
-            marked_map(name, mu_np, source, MAP_HEIGHT), text, _posterior_samples(model, mu, logvar))
+            marked_map(name, mu_np, source, MAP_HEIGHT), text, _posterior_samples(model, mu, logvar), None, "", None)
 
 
 def _posterior_samples(model: VAE, mu: torch.Tensor, logvar: torch.Tensor) -> np.ndarray:
@@ -157,3 +172,19 @@ def resample(name: str, digit: list | None):
     model = get_model(name)
     mu, logvar = model.encode(digit_tensor(digit))
     return _posterior_samples(model, mu, logvar)
+
+
+def morph(name: str, digit: list | None, source: str, into):
+    """The current digit morphed into a typical digit of the class chosen: the walk on the map, a line of
+    words, and the animation (a GIF, played forward and back)."""
+    if not digit:
+        raise refuse("Pick, draw or upload a digit first.")
+    target = int(MORPH_TO.check(into, "the digit to morph into"))
+    model = get_model(name)
+    need_test_images()
+    path, frames = concepts.morph(model, digit_tensor(digit), concepts_of(name), target, MORPH_STEPS)
+    big = [images.upscale(f, 8) for f in images.to_uint8(frames)]
+    gif = download_file(images.gif_bytes(big, ms_per_frame=90), "morph.gif")
+    words = (f"**{source[:1].upper()}{source[1:]} → {a_digit(target)}** in {MORPH_STEPS} steps along a straight line "
+             f"of codes, ending where the model keeps its most typical {target}s.")
+    return marked_map(name, path.numpy(), f"morph into {a_digit(target)}", MAP_HEIGHT, line=True), words, gif
