@@ -1,6 +1,6 @@
 """VAE latent-space explorer: a Gradio app on top of vae_core.
 
-    python app.py [--host 127.0.0.1] [--port 7860] [--share] [--data-dir DIR]
+    python app.py [--host 127.0.0.1] [--port 7860] [--share] [--data-dir DIR] [--model FOLDER|owner/name]
 
 The page is a header and one tab per view; each view is a module of ui/views (its limits, layout,
 wiring and handlers). A new view is one new file there and one line in VIEWS. Importing this module
@@ -21,6 +21,7 @@ from ui import api, guard
 from ui.page import CSS, HEAD, RESIZE_PLOTS, TITLE, build_header
 from ui.state import CTX
 from ui.views import beta, generate, how_it_works, interpolate, latent_map, learn, make, reconstruct, tour
+from vae_core import CheckpointError
 
 VIEWS = [latent_map, tour, generate, make, reconstruct, interpolate, beta, learn, how_it_works]
 CACHE_CLEANING = (600, 3600)  # every 10 minutes, files older than an hour
@@ -70,10 +71,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     parser.add_argument("--share", action="store_true", help="also serve through a public Gradio link")
     parser.add_argument("--data-dir", default=None, help="folder with the MNIST files (else $VAE_DATA_DIR, else ./data)")
+    parser.add_argument("--model", default=None, help="open on this model: a checkpoint folder or a Hugging Face "
+                        "Hub repo id (owner/name); it joins the model list")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up requests
     CTX.data_dir = args.data_dir
+    global demo
+    if args.model:
+        try:
+            CTX.open_on(args.model)
+        except CheckpointError as e:
+            parser.exit(2, f"error: {e}\n")
+        demo = build_demo()  # built again, to open on it
     torch.set_num_threads(1)  # many small requests at once: each its own core, no thread pool to contend for
     CTX.background.start(warm_up, CTX.default_model())
     demo.queue(default_concurrency_limit=8, max_size=guard.QUEUE_SIZE)

@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 
 import gradio as gr
 
+from vae_core import hub
+from vae_core.checkpoints import CheckpointError
+
+from .common import download_file
 from .state import CTX
 
 TITLE = "VAE latent space explorer"
@@ -119,6 +123,7 @@ class Page:
     building: str | None = None  # the id of the view whose render() is running
     openers: dict[str, list] = field(default_factory=dict)  # view id -> (gate, inputs, outputs) to run on opening
     open_events: list = field(default_factory=list)  # (event that sets `shown`, the view it opens or None)
+    first_draw: list = field(default_factory=list)  # (gate, inputs, outputs) of the first view, run on page load
 
     def on_model(self, fn, inputs, outputs, **kwargs):
         """Run fn whenever the model shown changes, on page load too. Returns the event, to chain on."""
@@ -135,8 +140,10 @@ class Page:
         self.openers.setdefault(view, []).append((gate, *io))
         if per_model:
             self.current.change(gate, *io, api_name=False)
-        elif view == self.shown.value:  # the first view, drawn once when the page opens
-            self.demo.load(gate, *io, api_name=False)
+        if view == self.shown.value:
+            # The first view is drawn as the page loads, for the model its menu opens on (the model shown
+            # is set just after, and then finds it drawn): the first picture waits for one request, not two.
+            self.first_draw.append((gate, [self.shown, drawn, self.model, *inputs], io[1]))
 
     def go_to(self, trigger, view_of, inputs) -> None:
         """trigger(view_of, inputs, ...) sends the visitor to the view view_of(*inputs) names, and draws it."""
@@ -160,7 +167,11 @@ class Page:
         """Called once every view is built: page load and new models update every menu, and the events
         that open a view draw it."""
         self.model.change(lambda name: name, self.model, self.current, api_name=False)
-        self.demo.load(self._on_load, self.model, [self.current, *self.menus], api_name=False)
+        event = None
+        for gate, inputs, outputs in self.first_draw:
+            event = (event.then if event else self.demo.load)(gate, inputs, outputs, api_name=False)
+        (event.then if event else self.demo.load)(self._on_load, self.model, [self.current, *self.menus],
+                                                  api_name=False)
         for event in self.models_added:
             event.then(self._menu_updates, None, self.menus, api_name=False)
         for event, view in self.open_events:
@@ -228,9 +239,23 @@ def build_header(demo: gr.Blocks) -> Page:
                            allow_custom_value=True, scale=1, min_width=220)
         with gr.Column(scale=1, min_width=300):  # a column, so that on a phone the card wraps below
             summary = gr.Markdown(model_summary(CTX.default_model()), elem_classes="note")
+            download = gr.DownloadButton("⬇ Download this model (zip: weights, config, model card)", size="sm",
+                                         elem_id="model-download", visible=False)
     page = Page(demo, menu, gr.State(None), gr.State(None), gr.State(""), menus=[menu])
     page.on_model(model_summary, page.current, summary)
+    page.on_model(model_zip, page.current, download)
     return page
+
+
+def model_zip(name: str | None):
+    """The model shown as a zip to download: a folder that vae_core.load_model loads, with its card."""
+    if not name or name not in CTX.registry.names():
+        return gr.update(value=None, visible=False)
+    try:
+        content = hub.zip_bytes(CTX.registry.entry(name).path, name)
+    except CheckpointError:
+        return gr.update(value=None, visible=False)
+    return gr.update(value=download_file(content, f"{name.replace('/', '--')}.zip"), visible=True)
 
 
 def model_summary(name: str | None) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from vae_core import data
+from vae_core import data, hub
 from vae_core.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +39,7 @@ class Context:
         self._test_error: str | None = None
         self._lock = threading.Lock()
         self.slot = TrainingSlot(max_waiting=2)
+        self.preferred: str | None = None  # the model the page opens on, when one was named at start
         self.cancels: dict[str, threading.Event] = {}
         self.training_now: set[str] = set()  # names of the models being trained by this app now
         self.background = Background()
@@ -81,7 +82,18 @@ class Context:
 
     def default_model(self) -> str | None:
         names = self.registry.names()
-        return next((n for n in (FIRST_MODEL, MAIN_MODEL) if n in names), names[0] if names else None)
+        return next((n for n in (self.preferred, FIRST_MODEL, MAIN_MODEL) if n in names), names[0] if names else None)
+
+    def open_on(self, model: str) -> str:
+        """Start the page on `model`: a checkpoint folder, or a Hugging Face Hub repo id (owner/name,
+        fetched into the Hub's cache); it joins everyone's model list. Returns its name in the list."""
+        if hub.is_repo_id(model):
+            name, path = model, hub.download(model)
+        else:
+            name, path = Path(model).name, Path(model)
+        self.registry.add_extra(name, path)
+        self.preferred = name
+        return name
 
     def visible(self, name: str, owner: str | None) -> bool:
         """Shipped models are everyone's; a model trained in the app is its trainer's alone."""

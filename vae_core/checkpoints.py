@@ -213,8 +213,11 @@ def check_weights(path: str | os.PathLike, model_cfg: ModelConfig) -> None:
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> VAE:
-    """Rebuild the model of a checkpoint folder, in eval mode, on `device`."""
-    path = Path(path)
+    """Rebuild the model of a checkpoint folder, or of a Hugging Face Hub repo id ('owner/name', fetched
+    once into the Hub's cache), in eval mode, on `device`."""
+    from . import hub
+
+    path = hub.download(str(path)) if hub.is_repo_id(path) else Path(path)
     cfg = read_config(path)
     model = VAE(cfg["model_config"])
     tensors = _load_tensors(path / WEIGHTS)
@@ -244,11 +247,17 @@ def list_checkpoints(*roots: str | os.PathLike) -> list[dict]:
             recover(root / name)
         for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             try:
-                cfg = read_config(folder)
-                metrics = read_metrics(folder)
-                check_weights(folder, cfg["model_config"])
+                found.append(describe(folder))
             except CheckpointError as e:
                 log.warning("checkpoint left out: %s", e)
-                continue
-            found.append({"name": folder.name, "path": str(folder), "config": cfg, "metrics": metrics})
     return found
+
+
+def describe(folder: str | os.PathLike, name: str | None = None) -> dict:
+    """A checkpoint folder's name, path, config and metrics, once its config, metrics and weights' header
+    have been checked; raises CheckpointError when one is damaged."""
+    folder = Path(folder)
+    cfg = read_config(folder)
+    metrics = read_metrics(folder)
+    check_weights(folder, cfg["model_config"])
+    return {"name": name or folder.name, "path": str(folder), "config": cfg, "metrics": metrics}

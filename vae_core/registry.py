@@ -10,6 +10,7 @@ threads: each model has its own lock.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import threading
@@ -24,6 +25,8 @@ from . import checkpoints, data
 from .latent import encode_images, pca, umap_embed
 from .losses import kl_per_dim
 from .model import VAE
+
+log = logging.getLogger(__name__)
 
 
 SHIPPED_UMAPS = ".umap"  # folder beside the shipped models: umap-<weights digest>.npy, the test set's UMAP
@@ -95,6 +98,7 @@ class Registry:
         self.shipped_dir, self.user_dir, self.cache_dir = Path(shipped_dir), Path(user_dir), Path(cache_dir)
         self._lock = threading.Lock()
         self._entries: dict[str, Entry] = {}
+        self._extra: dict[str, Path] = {}  # models named on the command line: listed like shipped ones
         self.refresh()
 
     def refresh(self) -> None:
@@ -102,6 +106,11 @@ class Registry:
         since it was listed is read afresh. A shipped model wins over a trained one of the same name."""
         found = {c["name"]: (c, False) for c in checkpoints.list_checkpoints(self.user_dir)}
         found.update({c["name"]: (c, True) for c in checkpoints.list_checkpoints(self.shipped_dir)})
+        for name, path in list(self._extra.items()):
+            try:
+                found[name] = (checkpoints.describe(path, name), True)
+            except checkpoints.CheckpointError as e:
+                log.warning("checkpoint left out: %s", e)
         with self._lock:
             for name in [n for n in self._entries if n not in found]:
                 del self._entries[name]
@@ -110,6 +119,13 @@ class Registry:
                 if old is None or old.config.get("progress") != c["config"].get("progress"):
                     owner = old.owner if old is not None else None
                     self._entries[name] = Entry(name, c["path"], c["config"], c["metrics"], shipped, owner)
+
+    def add_extra(self, name: str, path: str | os.PathLike) -> None:
+        """List a checkpoint folder from elsewhere (a Hub download, a folder named on the command line)
+        among the shipped models, under `name`; raises CheckpointError when it is damaged."""
+        checkpoints.describe(path, name)
+        self._extra[name] = Path(path)
+        self.refresh()
 
     def names(self) -> list[str]:
         with self._lock:
