@@ -110,3 +110,15 @@ def test_the_app_offers_the_model_shown_as_a_zip_and_opens_on_a_model_named_at_s
     assert "my-vae" in {n for _, n in ctx.model_choices("anyone")}  # everyone's, like a shipped model
     with pytest.raises(CheckpointError):
         ctx.open_on(str(tmp_path / "nothing-here"))
+
+
+def test_on_a_space_with_persistent_storage_trained_models_and_caches_go_there(tmp_path, monkeypatch):
+    from ui import state
+
+    storage = tmp_path / "data"
+    storage.mkdir()
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert state.storage_root(tmp_path / "app", storage) == tmp_path / "app"  # not a Space
+    monkeypatch.setenv("SPACE_ID", "someone/vae-explorer")
+    assert state.storage_root(tmp_path / "app", storage) == storage / "vae-explorer"
+    assert state.storage_root(tmp_path / "app", tmp_path / "no-storage") == tmp_path / "app"  # a Space without it

@@ -23,15 +23,28 @@ MODELS_PER_VISITOR = 3
 TRAINED_MODELS = 12  # about 1.7 MB each without optimizer state: some 20 MB in all
 
 
+SPACE_STORAGE = Path("/data")  # a Hugging Face Space's persistent storage, when the Space has it
+
+
+def storage_root(root: Path, storage: Path = SPACE_STORAGE) -> Path:
+    """Where models trained in the app and caches are kept: on a Hugging Face Space (SPACE_ID is set)
+    with persistent storage, a folder there, so that they outlive a restart; elsewhere the app's folder."""
+    if os.environ.get("SPACE_ID") and storage.is_dir() and os.access(storage, os.W_OK):
+        return storage / "vae-explorer"
+    return root
+
+
 class Context:
     """The model registry, the data (loaded once, on first use) and the one training slot."""
 
     def __init__(self, root: Path):
         # The shipped models, the ones trained in the app and the caches live where VAE_MODELS_DIR,
-        # VAE_RUNS_DIR and VAE_CACHE_DIR say (on a Space: persistent storage for the last two).
+        # VAE_RUNS_DIR and VAE_CACHE_DIR say; by default the last two go to persistent storage on a Space
+        # that has it, else beside the app.
+        kept = storage_root(root)
         self.registry = Registry(os.environ.get("VAE_MODELS_DIR", root / "checkpoints"),
-                                 os.environ.get("VAE_RUNS_DIR", root / "runs"),
-                                 os.environ.get("VAE_CACHE_DIR", root / ".cache"))
+                                 os.environ.get("VAE_RUNS_DIR", kept / "runs"),
+                                 os.environ.get("VAE_CACHE_DIR", kept / ".cache"))
         self.data_dir: str | None = None
         self._mnist: data.MNIST | None = None
         self._data_error: str | None = None
