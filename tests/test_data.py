@@ -91,3 +91,67 @@ def test_the_test_set_ships_with_the_project_for_offline_use(mnist, tmp_path):
     images, labels = data.load_test_set(tmp_path / "empty")  # no data directory: the embedded copy
     assert torch.equal(images, mnist.test_images) and torch.equal(labels, mnist.test_labels)
     assert (data.EMBEDDED_TEST_DIR / "README.md").read_text().count("CC BY-SA 3.0") >= 1
+
+
+def _picture_folder(root, kinds=("circle", "bar"), each=10):
+    """A folder of photos-to-be of two kinds, dark on light and of assorted sizes, plus two files that
+    are no usable image."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(0)
+    for kind in kinds:
+        (root / kind).mkdir(parents=True)
+        for i in range(each):
+            side = int(rng.integers(60, 400))
+            im = Image.new("L", (side, side), 230)
+            d = ImageDraw.Draw(im)
+            box = [side * 0.2, side * 0.2, side * 0.8, side * 0.8]
+            if kind == "circle":
+                d.ellipse(box, outline=20, width=max(3, side // 12))
+            else:
+                d.rectangle([side * 0.45, side * 0.15, side * 0.55, side * 0.85], fill=20)
+            im.save(root / kind / f"{i}.{'png' if i % 2 else 'jpg'}")
+    (root / "bar" / "notes.txt").write_text("not a picture")
+    (root / "circle" / "broken.png").write_bytes(b"\x89PNG and then nothing")
+    return root
+
+
+def test_a_folder_of_images_is_a_dataset_with_its_subfolders_as_classes_and_a_fixed_split(tmp_path):
+    folder = _picture_folder(tmp_path / "shapes")
+    ds = data.load_dataset(folder)
+    assert ds.classes == ("bar", "circle") and ds.name == str(folder.resolve())
+    assert len(ds.train_images) + len(ds.test_images) == 20 and len(ds.test_images) == 3  # the 2 bad files left out
+    assert ds.train_images.dtype == torch.uint8 and ds.train_images.shape[1:] == (28, 28)
+    assert set(ds.train_labels.tolist()) == {0, 1}
+    again = data.load_dataset(folder)
+    assert torch.equal(again.test_images, ds.test_images) and torch.equal(again.test_labels, ds.test_labels)
+    flat = tmp_path / "flat"  # no sub-folders: one class, named after the folder
+    flat.mkdir()
+    for f in list((folder / "circle").glob("*.png"))[:4]:
+        (flat / f.name).write_bytes(f.read_bytes())
+    assert data.load_dataset(flat).classes == ("flat",)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(data.DataError, match="fewer than two readable images"):
+        data.load_dataset(tmp_path / "empty")
+    with pytest.raises(data.DataError, match="unknown dataset 'cifar'"):
+        data.load_dataset("cifar")
+
+
+@pytest.fixture(scope="session")
+def fashion():
+    import os
+
+    try:
+        return data.load_dataset("fashion-mnist", download=False)
+    except data.DataError as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"Fashion-MNIST not found: set VAE_FASHION_DIR (CI uses ../shared/data/fashion-mnist) ({e})")
+        pytest.skip(f"Fashion-MNIST not found: set VAE_FASHION_DIR ({e})")
+
+
+def test_fashion_mnist_reads_with_the_same_reader_and_names_its_classes(fashion, mnist):
+    assert fashion.train_images.shape == (60000, 28, 28) and fashion.test_images.shape == (10000, 28, 28)
+    assert fashion.classes[9] == "Ankle boot" and fashion.name == "fashion-mnist"
+    assert not torch.equal(fashion.test_images[:10], mnist.test_images[:10])
+    assert data.DATASETS["fashion-mnist"].env == "VAE_FASHION_DIR"

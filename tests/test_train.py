@@ -167,3 +167,39 @@ def test_cli_flags_come_from_the_dataclass_fields(capsys):
     text = capsys.readouterr().out
     assert "an optional name" in text and "how many steps (default: 3" in text and "go fast" in text
     assert "Adam's learning rate at the start" in train.build_parser().format_help()
+
+
+def test_the_cli_trains_on_fashion_mnist_and_on_a_folder_of_images_and_records_which(tmp_path, data_dir):
+    import os
+
+    from test_data import _picture_folder
+    from vae_core import hub
+
+    fashion_dir = os.environ.get("VAE_FASHION_DIR")
+    if not fashion_dir and not os.environ.get("CI"):
+        pytest.skip("Fashion-MNIST not found: set VAE_FASHION_DIR")
+    tiny = ["--latent-dim", "2", "--width", "8", "--epochs", "1", "--val-size", "0", "--device", "cpu", "--quiet"]
+    run = subprocess.run([sys.executable, "-m", "vae_core.train", "--dataset", "fashion-mnist", "--train-limit", "300",
+                          "--batch-size", "50", "--out", str(tmp_path / "fashion"), *tiny],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    config = json.loads((tmp_path / "fashion" / "config.json").read_text())
+    assert config["dataset"] == "fashion-mnist" and config["classes"][9] == "Ankle boot"
+    assert "on fashion-mnist (60,000 images)" in run.stdout
+    folder = _picture_folder(tmp_path / "shapes")
+    run = subprocess.run([sys.executable, "-m", "vae_core.train", "--dataset", str(folder), "--batch-size", "8",
+                          "--out", str(tmp_path / "mine"), *tiny], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    config = json.loads((tmp_path / "mine" / "config.json").read_text())
+    assert config["dataset"] == str(folder.resolve()) and config["classes"] == ["bar", "circle"]
+    assert load_model(tmp_path / "mine").latent_dim == 2
+    # Evaluated on its own test split by default, and its card says what it learnt from.
+    ev = subprocess.run([sys.executable, "-m", "vae_core.evaluate", str(tmp_path / "mine"), "--k", "5", "--device", "cpu"],
+                        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert ev.returncode == 0, ev.stderr
+    test = json.loads((tmp_path / "mine" / "metrics.json").read_text())["test"]
+    assert test["images"] == 3 and test["test_set"].startswith(f"{folder.resolve()} (its test split)")
+    assert f"trained on {folder.resolve()}" in hub.model_card(tmp_path / "mine")
+    bad = subprocess.run([sys.executable, "-m", "vae_core.train", "--dataset", "cifar", "--out", str(tmp_path / "x"), *tiny],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "unknown dataset 'cifar'" in bad.stderr

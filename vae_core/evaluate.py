@@ -146,7 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="only the first N test images (0: all 10,000)")
     parser.add_argument("--batch-size", type=int, default=500, help="test images per batch")
     parser.add_argument("--device", default="auto", help="auto, cuda, mps or cpu")
-    parser.add_argument("--data-dir", default=None, help="folder with the MNIST IDX files (else $VAE_DATA_DIR, else ./data)")
+    parser.add_argument("--dataset", default=None, help="the test images of mnist, fashion-mnist or a folder "
+                        "(default: the dataset the model was trained on)")
+    parser.add_argument("--data-dir", default=None, help="folder with the dataset's IDX files (else $VAE_DATA_DIR for "
+                        "MNIST, $VAE_FASHION_DIR for Fashion-MNIST, else ./data)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the importance samples")
     parser.add_argument("--no-write", action="store_true", help="print only; leave metrics.json as it is")
     args = parser.parse_args(argv)
@@ -155,13 +158,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         device = pick_device(args.device)
         model = checkpoints.load_model(args.checkpoint, device)
-        images = data.load_mnist(args.data_dir).test_images
+        dataset = args.dataset or checkpoints.read_config(args.checkpoint).get("dataset", "mnist")
+        images = data.load_dataset(dataset, args.data_dir).test_images
     except (checkpoints.CheckpointError, data.DataError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.limit:
         images = images[:args.limit]
     metrics = evaluate(model, images, k=args.k, batch_size=args.batch_size, seed=args.seed, device=device)
+    title = data.DATASETS[dataset].title if dataset in data.DATASETS else f"{dataset} (its test split)"
+    metrics["test_set"] = f"{title} test, binarised with seed {data.TEST_BINARIZATION_SEED}"
     metrics["command"] = "python -m vae_core.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
     print(format_table(args.checkpoint, metrics))
     if not args.no_write:

@@ -273,7 +273,8 @@ def _save(path: Path, model: VAE, cfg: TrainConfig, epoch: int, history: list[di
     pixels = 1024 if model.cfg.arch == "seed-conv" else 784
     config = {"beta": cfg.beta, "beta_per_image_sum": equivalent_beta(cfg.beta, cfg.reduction, pixels, model.latent_dim),
               "train": dataclasses.asdict(cfg), "preset": info.get("preset"),
-              "progress": {"epoch": epoch, "epochs": cfg.epochs}, "init_from": info.get("init_from")}
+              "progress": {"epoch": epoch, "epochs": cfg.epochs}, "init_from": info.get("init_from"),
+              "dataset": info.get("dataset", "mnist"), "classes": info.get("classes", list(data.DIGITS))}
     metrics = {"training": {"device": str(device), "device_name": _device_name(device),
                             "seconds": round(info.get("seconds_before", 0.0) + seconds, 2),
                             "epochs": epoch, "command": info.get("command"),
@@ -300,11 +301,15 @@ def _device_name(device: torch.device) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m vae_core.train", description="Train a VAE on MNIST.")
+    parser = argparse.ArgumentParser(prog="python -m vae_core.train",
+                                     description="Train a VAE on MNIST, Fashion-MNIST or a folder of images.")
     parser.add_argument("--preset", default="default", choices=sorted(PRESETS), help="the recipe to start from: "
                         + "; ".join(f"{name}: {p.description.rstrip('.')}" for name, p in PRESETS.items()))
     parser.add_argument("--out", required=True, help="checkpoint folder to write (replaced atomically)")
-    parser.add_argument("--data-dir", default=None, help="folder with the MNIST IDX files (else $VAE_DATA_DIR, else ./data)")
+    parser.add_argument("--dataset", default=None, help="mnist (default), fashion-mnist, or a folder of images "
+                        "(classes from its sub-folders' names); with --resume, the run's own")
+    parser.add_argument("--data-dir", default=None, help="folder with the dataset's IDX files (else $VAE_DATA_DIR for "
+                        "MNIST, $VAE_FASHION_DIR for Fashion-MNIST, else ./data)")
     parser.add_argument("--resume", default=None, help="continue the run saved in this checkpoint folder")
     parser.add_argument("--init-from", default=None, help="warm-start from this checkpoint's weights")
     parser.add_argument("--no-optimizer-state", action="store_true", help="leave the optimizer state out (smaller files)")
@@ -363,11 +368,12 @@ def main(argv: list[str] | None = None) -> int:
         model_cfg, train_cfg = configs_from_args(args)
         model_cfg.validate()
         train_cfg.validate()
-        mnist = data.load_mnist(args.data_dir)
+        dataset = args.dataset or (checkpoints.read_config(args.resume).get("dataset") if args.resume else None) or "mnist"
+        mnist = data.load_dataset(dataset, args.data_dir)
     except (ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    run_info = {"preset": args.preset, "init_from": args.init_from,
+    run_info = {"preset": args.preset, "init_from": args.init_from, "dataset": mnist.name, "classes": list(mnist.classes),
                 "command": "python -m vae_core.train " + shlex.join(argv),
                 "save_optimizer": not args.no_optimizer_state}
     if args.resume:
@@ -377,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         run_info["commands_before"] = previous.get("commands") or [c for c in [previous.get("command")] if c]
         run_info["seconds_before"] = previous.get("seconds", 0.0)
     print(f"training {args.preset} (latent {model_cfg.latent_dim}, {VAE(model_cfg).num_parameters():,} parameters, "
-          f"beta {train_cfg.beta}) on "
+          f"beta {train_cfg.beta}) on {mnist.name} ({len(mnist.train_images):,} images), on "
           f"{pick_device(train_cfg.device)}, {train_cfg.epochs} epochs, batch {train_cfg.batch_size}", flush=True)
     try:
         result = train(model_cfg, train_cfg, mnist, out=args.out, callback=_Reporter(args.quiet),
