@@ -7,6 +7,14 @@ TrainingDiverged, naming the step, when the loss is not finite; checkpoints are 
 good epoch, atomically, so the last good one is never touched by a failing run.
 
     python -m vae_core.train --preset default --latent-dim 16 --beta 1 --epochs 30 --out checkpoints/NAME
+    torchrun --nproc_per_node=2 -m vae_core.train ... --out checkpoints/NAME   # several processes or machines
+
+Under torchrun (WORLD_SIZE > 1) it trains with DistributedDataParallel, gloo on CPU and NCCL on CUDA:
+every step takes one global batch of batch_size x world images from a shuffled order that all ranks
+share, each rank its own slice of it (and its own binarisation stream); gradients are averaged, so a
+step of N ranks with batch b is the step of one process with batch N x b. The epoch's figures are
+averaged over ranks, only rank 0 reports, evaluates and writes checkpoints, and at the end the ranks
+check that their weights are identical.
 """
 
 from __future__ import annotations
@@ -32,6 +40,54 @@ from .losses import elbo_terms, kl_warmup
 from .model import VAE, ModelConfig
 
 CHECK_EVERY = 50  # steps between looks at the loss on an accelerator (each look waits for the device)
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size): under torchrun, after joining its process group; (0, 1) in a plain run."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world
+
+
+class _Native(torch.nn.Module):
+    """The model's training forward as a module's forward, which is what DistributedDataParallel wraps."""
+
+    def __init__(self, model: VAE):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model.forward_native(x)
+
+
+def _all_mean(t: torch.Tensor, world: int) -> torch.Tensor:
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.all_reduce(t)
+        t /= world
+    return t
+
+
+def _check_replicas(model: VAE, world: int) -> str:
+    """A digest of the weights, checked identical on every rank (they must be, after averaged steps)."""
+    import hashlib
+
+    digest = hashlib.sha256(b"".join(v.detach().cpu().contiguous().numpy().tobytes()
+                                     for v in model.state_dict().values())).hexdigest()[:16]
+    if world > 1:
+        import torch.distributed as dist
+
+        digests: list = [None] * world
+        dist.all_gather_object(digests, digest)
+        if len(set(digests)) != 1:
+            raise RuntimeError(f"the ranks' weights differ after training: {digests}")
+    return digest
 
 
 class TrainingDiverged(RuntimeError):
@@ -169,13 +225,23 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: s
           run_info: dict | None = None) -> TrainResult:
     """Train a VAE. `init_from` warm-starts from a checkpoint's weights; `resume` continues its run."""
     cfg.validate()
+    rank, world = _distributed()
     device = pick_device(cfg.device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
     cuda = device.type == "cuda"
     # The network's matmuls and convolutions in bf16 on CUDA; the losses are always summed in fp32.
     bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and cuda)
     model, opt, gens, start_epoch = _start(model_cfg, cfg, device, init_from, resume)
     shuffle_gen, bin_gen = gens["shuffle"], gens["binarize"]
-    step_fn = torch.compile(model.forward_native) if (cfg.compile and cuda) else model.forward_native
+    if world > 1:
+        # Each rank its own binarisation stream (on resume too: only rank 0's was saved).
+        bin_gen.manual_seed(cfg.seed + 1 + rank + 1000 * start_epoch)
+        step_fn = torch.nn.parallel.DistributedDataParallel(_Native(model))
+        callback = callback if rank == 0 else None
+    else:
+        step_fn = torch.compile(model.forward_native) if (cfg.compile and cuda) else model.forward_native
 
     (train_x, _), (val_x, _) = data.split_train_val(mnist.train_images, mnist.train_labels, cfg.val_size)
     if cfg.train_limit:
@@ -183,7 +249,9 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: s
     x_train = _native_set(model, train_x, device, binarize_fixed=False)
     x_val = _native_set(model, val_x, device, binarize_fixed=model.likelihood == "bernoulli")
     n = len(x_train)
-    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    if n < world:
+        raise ValueError(f"{n} training images cannot be shared between {world} processes")
+    steps_per_epoch = math.ceil(n / (cfg.batch_size * world))
     total_steps = steps_per_epoch * cfg.epochs
     step = start_epoch * steps_per_epoch
     history: list[dict] = list((run_info or {}).get("history", []))
@@ -195,17 +263,20 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: s
         t_epoch = time.perf_counter()
         sums = torch.zeros(3, device=device)  # loss, reconstruction, kl, summed over steps
         pending: list[tuple[int, torch.Tensor]] = []
-        for i, idx in enumerate(data.batches(n, cfg.batch_size, shuffle_gen, device)):
+        for i, idx in enumerate(data.batches(n, cfg.batch_size * world, shuffle_gen, device)):
             if cancel is not None and cancel.is_set():
                 cancelled = True
                 break
+            if len(idx) < world:  # too few left to give every rank one: the epoch ends here
+                break
+            idx = idx[rank::world]  # this rank's slice of the global batch
             step += 1
             lr = lr_at(cfg, step, total_steps)
             beta = kl_warmup(cfg.beta, epoch + i / steps_per_epoch, cfg.kl_warmup_epochs)
             xb = x_train[idx]
             if cfg.binarize:
                 xb = torch.bernoulli(xb, generator=bin_gen)
-            piece = _step(model, step_fn, opt, xb, cfg, lr, beta, bf16)
+            piece = _step(model, step_fn, opt, xb, cfg, lr, beta, bf16, world)
             sums += piece
             pending.append((step, piece[0]))
             # On CPU reading the loss is free; on an accelerator it waits, so look every CHECK_EVERY steps.
@@ -220,8 +291,8 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: s
             break
         _check_finite(pending)
         seconds = time.perf_counter() - t_epoch
-        mean = (sums / steps_per_epoch).tolist()
-        val = validation_figures(model, x_val, cfg) if len(x_val) else None
+        mean = _all_mean(sums / steps_per_epoch, world).tolist()
+        val = validation_figures(model, x_val, cfg) if len(x_val) and rank == 0 else None
         record = {"epoch": epoch + 1, "loss": mean[0], "reconstruction": mean[1], "kl": mean[2],
                   "val": val, "seconds": seconds, "images_per_second": n / seconds}
         history.append(record)
@@ -229,16 +300,21 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: s
             callback(Progress("epoch", epoch + 1, cfg.epochs, step, steps_per_epoch, *mean,
                               n / seconds, lr_at(cfg, step, total_steps), val, model))
             model.train()
-        if path is not None:
+        if path is not None and rank == 0:
             _save(path, model, cfg, epoch + 1, history, opt, gens, device, run_info,
                   time.perf_counter() - t_run)
+    if world > 1:
+        digest = _check_replicas(model, world)
+        if rank == 0:
+            print(f"weights identical on all {world} ranks (sha256 {digest})", flush=True)
     model.eval()
     return TrainResult(model, history, cancelled, path, time.perf_counter() - t_run, str(device))
 
 
 def _step(model: VAE, step_fn, opt: torch.optim.Optimizer, xb: torch.Tensor, cfg: TrainConfig, lr: float,
-          beta: float, bf16: bool) -> torch.Tensor:
-    """One optimiser step on a batch; returns (loss, reconstruction, kl) as one detached tensor."""
+          beta: float, bf16: bool, world: int = 1) -> torch.Tensor:
+    """One optimiser step on a batch; returns (loss, reconstruction, kl) as one detached tensor. Across
+    `world` processes the gradients are averaged; a loss summed over the batch is scaled to match."""
     for group in opt.param_groups:
         group["lr"] = lr
     if xb.is_cuda:
@@ -247,7 +323,7 @@ def _step(model: VAE, step_fn, opt: torch.optim.Optimizer, xb: torch.Tensor, cfg
         out, mu, logvar = step_fn(xb)
     terms = elbo_terms(out, xb, mu, logvar, model.likelihood, beta, cfg.reduction)
     opt.zero_grad(set_to_none=True)
-    terms.loss.backward()
+    (terms.loss * (world if cfg.reduction == "batch-sum" else 1)).backward()
     if cfg.grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
     opt.step()
@@ -278,6 +354,7 @@ def _save(path: Path, model: VAE, cfg: TrainConfig, epoch: int, history: list[di
     metrics = {"training": {"device": str(device), "device_name": _device_name(device),
                             "seconds": round(info.get("seconds_before", 0.0) + seconds, 2),
                             "epochs": epoch, "command": info.get("command"),
+                            "processes": int(os.environ.get("WORLD_SIZE", "1")),
                             "commands": [*info.get("commands_before", []), info.get("command")],
                             "torch": torch.__version__,
                             "history": history}}
@@ -382,9 +459,13 @@ def main(argv: list[str] | None = None) -> int:
         # Every command of a run that was resumed, oldest first: the first one set it up.
         run_info["commands_before"] = previous.get("commands") or [c for c in [previous.get("command")] if c]
         run_info["seconds_before"] = previous.get("seconds", 0.0)
-    print(f"training {args.preset} (latent {model_cfg.latent_dim}, {VAE(model_cfg).num_parameters():,} parameters, "
-          f"beta {train_cfg.beta}) on {mnist.name} ({len(mnist.train_images):,} images), on "
-          f"{pick_device(train_cfg.device)}, {train_cfg.epochs} epochs, batch {train_cfg.batch_size}", flush=True)
+    lead = int(os.environ.get("RANK", "0")) == 0  # under torchrun, one process speaks for all
+    if lead:
+        print(f"training {args.preset} (latent {model_cfg.latent_dim}, {VAE(model_cfg).num_parameters():,} parameters, "
+              f"beta {train_cfg.beta}) on {mnist.name} ({len(mnist.train_images):,} images), on "
+              f"{pick_device(train_cfg.device)}, {train_cfg.epochs} epochs, batch {train_cfg.batch_size}"
+              + (f" per process x {os.environ['WORLD_SIZE']} processes" if int(os.environ.get("WORLD_SIZE", "1")) > 1
+                 else ""), flush=True)
     try:
         result = train(model_cfg, train_cfg, mnist, out=args.out, callback=_Reporter(args.quiet),
                        init_from=args.init_from, resume=args.resume, run_info=run_info)
@@ -394,7 +475,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: the last finished epoch's checkpoint is kept", file=sys.stderr)
         return 130
-    print(f"done in {result.seconds:.1f} s on {result.device}; checkpoint: {result.path}")
+    finally:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+    if lead:
+        print(f"done in {result.seconds:.1f} s on {result.device}; checkpoint: {result.path}")
     return 0
 
 
