@@ -371,7 +371,8 @@ def test_the_recorded_frames_of_a_model_learning_play_back_in_order(monkeypatch)
                "codes": rng.normal(0, s / 8, (1000, 2)).astype(np.float32),
                "drawn": np.full((224, 224), 20 * s, np.uint8)} for s in range(1, 9)]
     fig, drawn = learn.show_frame(frames, 2)
-    assert fig.layout.title.text.startswith("After 384 digits (pass 1 of 2): 167 nats") and drawn.shape == (448, 448)
+    assert fig.layout.title.text.startswith("After 384 digits (pass 1 of 2)<br>") and drawn.shape == (448, 448)
+    assert "how badly it redraws them: 167 nats a digit" in fig.layout.title.text
     assert learn.show_frame(frames, 39)[0].layout.title.text.startswith("After 1,024 digits (pass 2 of 2)")  # the last
     assert learn.show_frame([], 0) == (gr.skip(), gr.skip())  # nothing recorded yet: nothing changes
     with pytest.raises(gr.Error, match="between 0 and 39"):

@@ -132,8 +132,9 @@ def _draw(frame: dict) -> tuple:
     """A frame's map and drawing."""
     labels = CTX.test_labels()[:len(frame["codes"])].numpy()
     fig = figures.latent_map(np.clip(frame["codes"], -RANGE, RANGE), labels,
-                             f"After {frame['images_seen']:,} digits (pass {frame['epoch']} of {frame['epochs']}): "
-                             f"{frame['loss']:.0f} nats lost per digit", "code number 1", "code number 2",
+                             f"After {frame['images_seen']:,} digits (pass {frame['epoch']} of {frame['epochs']})"
+                             f"<br><span style='font-size:12px'>how badly it redraws them: {frame['loss']:.0f} nats a "
+                             "digit (lower is better)</span>", "code number 1", "code number 2",
                              marker_size=5)
     fig.update_xaxes(range=[-RANGE, RANGE], constrain="domain")
     fig.update_yaxes(range=[-RANGE, RANGE], scaleanchor="x", scaleratio=1, constrain="domain")
