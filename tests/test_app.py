@@ -71,7 +71,9 @@ def test_upload_good_and_bad_files(client, tmp_path):
     a[30:50, 30:130] = 20
     a[50:170, 100:120] = 20
     Image.fromarray(a).save(good)
-    seen, recon, bars, place, text, samples = client.predict(MAIN, handle_file(str(good)), api_name="/encode_upload")
+    seen, recon, bars, place, text, samples, morph_to, morph_text, morph = client.predict(
+        MAIN, handle_file(str(good)), api_name="/encode_upload")
+    assert morph_to is None and morph is None  # a new digit: no morph of the old one left on screen
     assert Image.open(seen).size == (224, 224) and "your upload" in text
     assert Image.open(samples).size[0] > 4 * 28  # eight decoded draws of z ~ q(z|x), shown with no extra click
     text = tmp_path / "notes.png"
@@ -95,7 +97,7 @@ def test_an_empty_sketch_changes_nothing(app, tmp_path):
     Image.fromarray(a).save(good)
     fresh.predict(MAIN, handle_file(str(good)), api_name="/encode_upload")
     # With a digit shown, an empty pad keeps showing it (a yellow note on the page, no error).
-    *_, text, _ = fresh.predict(MAIN, sketch, api_name="/encode_sketch")
+    text = fresh.predict(MAIN, sketch, api_name="/encode_sketch")[4]
     assert "your upload" in text
 
 
