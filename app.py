@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     CTX.background.start(warm_up, CTX.default_model())
     demo.queue(default_concurrency_limit=8, max_size=guard.QUEUE_SIZE)
     guard.limit_queue_per_visitor(demo)
+    guard.quiet_component_checks(demo)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size="20mb",
                 css=CSS, head=HEAD, footer_links=["api"], app_kwargs={"middleware": [Middleware(guard.BodyLimit)]})
 

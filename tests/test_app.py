@@ -76,6 +76,10 @@ def test_upload_good_and_bad_files(client, tmp_path):
     assert morph_to is None and morph is None  # a new digit: no morph of the old one left on screen
     assert Image.open(seen).size == (224, 224) and "your upload" in text
     assert Image.open(samples).size[0] > 4 * 28  # eight decoded draws of z ~ q(z|x), shown with no extra click
+    # The upload is this visitor's digit now: one call morphs it into a 0 (the walk on the map, a GIF).
+    place, words, gif = client.predict(MAIN, "0", api_name="/morph")
+    assert "morph into a 0" in json.dumps(place) and words.startswith("**Your upload → a 0**")
+    assert Image.open(gif).format == "GIF"
     text = tmp_path / "notes.png"
     text.write_text("not an image at all")
     assert "not an image" in _error(lambda: client.predict(MAIN, handle_file(str(text)), api_name="/encode_upload"))
@@ -217,7 +221,8 @@ def test_a_shipped_models_umap_is_there_at_once(client):
 
 
 def test_a_trained_models_umap_runs_in_the_background_and_is_cached_on_disk(client, app):
-    trained = next((app[1] / "runs").iterdir()).name  # from test_tiny_training_run_adds_a_model: no shipped UMAP
+    # From test_tiny_training_run_adds_a_model (a 32-D model with no shipped UMAP; the other run is 2-D).
+    trained = next(p for p in (app[1] / "runs").iterdir() if "-beta" in p.name).name
     fig, note, status, _ = client.predict(trained, "UMAP", True, api_name="/latent_map")
     assert "being computed" in status and "PCA of the 32-D codes" in json.dumps(fig)
     deadline = time.time() + 600
@@ -248,12 +253,14 @@ def test_a_request_missing_a_value_is_told_what_it_lacks(app):
 def test_visitor_mistakes_are_one_log_line_each_not_a_traceback(client, app):
     for call in (lambda: client.predict(MAIN, [0.0] * 3, api_name="/decode"),
                  lambda: client.predict(MAIN, "[]", api_name="/map_click"),
-                 lambda: client.predict(["x"], [0.0] * 32, api_name="/decode")):
+                 lambda: client.predict(["x"], [0.0] * 32, api_name="/decode"),
+                 lambda: client.predict(20.0, 1, 500, api_name="/train")):  # past the β slider's range
         _error(call)
     time.sleep(0.5)
     log = (app[1] / "app.log").read_text()
     assert "Traceback" not in log
     assert "refused: z must be a list of 32 numbers" in log and "refused: A map click is a JSON object" in log
+    assert "refused: Value 20.0 is greater than maximum value 8.0" in log
 
 
 def test_a_broken_ladder_model_is_left_out_and_the_beta_view_still_works(tmp_path, data_dir):

@@ -3,13 +3,17 @@
 Uploads have their own bound (launch's max_file_size, and the pixel budget of vae_core.images); every
 other request is a small JSON body (a 28x28 digit is about 10 KB), so a larger one is refused before it
 is parsed. Gradio's queue is shared: one visitor, or a script, may hold only so many waiting requests,
-so that a flood from one session cannot fill it for the rest.
+so that a flood from one session cannot fill it for the rest. A value that Gradio's own components
+refuse (a slider's number out of its range, sent by a script) is, like every visitor's mistake, one line
+in the log and a sentence in the answer, never a traceback.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+
+import gradio as gr
 
 log = logging.getLogger("vae_explorer")
 MAX_BODY_BYTES = 1 << 20  # 1 MiB
@@ -76,3 +80,18 @@ def limit_queue_per_visitor(demo, most: int = QUEUED_PER_VISITOR) -> None:
                            "Try again in a moment."), "queue_full"
         return await push(body, request, username)
     queue.push = limited_push
+
+
+def quiet_component_checks(demo) -> None:
+    """Gradio checks each value against its component before a handler runs (a slider's range) and
+    prints a traceback when one fails: make such a refusal one log line, as the handlers' own are."""
+    preprocess = demo.preprocess_data
+
+    async def checked(*args, **kwargs):
+        try:
+            return await preprocess(*args, **kwargs)
+        except gr.Error as e:
+            log.info("refused: %s", str(e.message).splitlines()[0][:200])
+            e.print_exception = False
+            raise
+    demo.preprocess_data = checked

@@ -39,7 +39,8 @@ def render(page) -> None:
                 "digit in the same grey blob and draws only fog. Press *Start*: it studies a few thousand "
                 "handwritten digits, a few times over, and you watch the digits sort themselves into groups "
                 "(one dot per test digit, coloured by what it really is) and the fog turn into digits "
-                "(what it draws at each spot). About half a minute here.", elem_classes="note")
+                "(what it draws at each spot). Its *loss* says how badly it draws digits back: it falls as it "
+                "learns. About half a minute here.", elem_classes="note")
     with gr.Row():
         digits = DIGITS.slider("digits to learn from")
         passes = PASSES.slider("passes over them")
@@ -132,13 +133,12 @@ def _draw(frame: dict) -> tuple:
     """A frame's map and drawing."""
     labels = CTX.test_labels()[:len(frame["codes"])].numpy()
     fig = figures.latent_map(np.clip(frame["codes"], -RANGE, RANGE), labels,
-                             f"After {frame['images_seen']:,} digits (pass {frame['epoch']} of {frame['epochs']})"
-                             f"<br><span style='font-size:12px'>how badly it redraws them: {frame['loss']:.0f} nats a "
-                             "digit (lower is better)</span>", "code number 1", "code number 2",
+                             f"After {frame['images_seen']:,} digits (pass {frame['epoch']} of {frame['epochs']}): "
+                             f"loss {frame['loss']:.0f}", "code number 1", "code number 2",
                              marker_size=5)
     fig.update_xaxes(range=[-RANGE, RANGE], constrain="domain")
     fig.update_yaxes(range=[-RANGE, RANGE], scaleanchor="x", scaleratio=1, constrain="domain")
-    fig.update_layout(transition=dict(duration=250, easing="cubic-in-out"), uirevision=None)
+    fig.update_layout(transition=dict(duration=250, easing="cubic-in-out"), uirevision=None, title_font_size=13)
     return fig, images.upscale(frame["drawn"], 2)
 
 
