@@ -39,6 +39,7 @@ def _one_step(rank: int, world: int, port: int, data_dir: str, out: str, reducti
     result = train(ModelConfig(latent_dim=2, width=8), cfg, data.load_mnist(data_dir, download=False))
     if rank == 0:
         torch.save({k: v.clone() for k, v in result.model.state_dict().items()}, out)  # a test's own scratch file
+    dist.barrier()  # both ranks done with the group before either leaves it (gloo aborted a rank that left early)
     dist.destroy_process_group()
 
 
