@@ -229,7 +229,7 @@ def recognise(name: str, x: torch.Tensor) -> dict:
     model, c = get_model(name), concepts_of(name)
     mu, _ = model.encode(x)
     probabilities = c.class_probabilities(mu.numpy())[0]
-    bound, typicality = float(concepts.bounds(model, x, c)[0]), float(concepts.typicality(model, x, c)[0])
+    bound, typicality = float(concepts.bounds(model, x, c)[0]), float(c.log_prior(mu.double())[0])
     return {"digit": int(probabilities.argmax()), "probabilities": probabilities.round(4).tolist(),
             "percentile": round(c.percentile(bound, typicality), 2), "bound_nats": round(bound, 2)}
 

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .images import load_image_file, prepare_user_image
+
 FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -55,14 +57,13 @@ class Source:
     default_dir: str
     torchvision: str  # the torchvision.datasets class that downloads it
     classes: tuple[str, ...]
-    item: str  # what one image is, in words: "digit", "item"
 
 
 DATASETS = {
-    "mnist": Source("MNIST", "VAE_DATA_DIR", "data", "MNIST", DIGITS, "digit"),
+    "mnist": Source("MNIST", "VAE_DATA_DIR", "data", "MNIST", DIGITS),
     "fashion-mnist": Source("Fashion-MNIST", "VAE_FASHION_DIR", "data/fashion-mnist", "FashionMNIST",
                             ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                             "Bag", "Ankle boot"), "item"),
+                             "Bag", "Ankle boot")),
 }
 
 
@@ -186,8 +187,6 @@ def load_folder(folder: str | os.PathLike) -> MNIST:
     """A folder of images as a dataset: each image made 28x28 grey as an upload is; the classes are the
     sub-folders' names (sorted) when there are any, else one class; FOLDER_TEST_SHARE of them, drawn
     with a fixed seed, is the test split. Files that are no image, or show nothing, are left out."""
-    from .images import load_image_file, prepare_user_image  # images -> data would be a cycle at import
-
     root = Path(folder)
     subfolders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     groups = [(p.name, p) for p in subfolders] or [(root.name, root)]

@@ -323,7 +323,8 @@ def _step(model: VAE, step_fn, opt: torch.optim.Optimizer, xb: torch.Tensor, cfg
         out, mu, logvar = step_fn(xb)
     terms = elbo_terms(out, xb, mu, logvar, model.likelihood, beta, cfg.reduction)
     opt.zero_grad(set_to_none=True)
-    (terms.loss * (world if cfg.reduction == "batch-sum" else 1)).backward()
+    loss = terms.loss * world if world > 1 and cfg.reduction == "batch-sum" else terms.loss
+    loss.backward()
     if cfg.grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
     opt.step()
