@@ -53,12 +53,12 @@ demo = build_demo()
 
 def warm_up(name: str | None) -> None:
     """Background start-up work: embed the test set for the default model and the beta ladder."""
-    if name is None or CTX.test_images() is None:
+    if name is None or CTX.test_images(name) is None:
         return
     try:
-        CTX.registry.embedding(name, CTX.test_images())
+        CTX.registry.embedding(name, CTX.test_images(name))
         for d in CTX.ladder():
-            CTX.registry.embedding(d["name"], CTX.test_images())
+            CTX.registry.embedding(d["name"], CTX.test_images(d["name"]))
         beta.rd_points()  # the beta view's rate-distortion chart
     except Exception as e:  # start-up must never fail on a bad model; the views say what is wrong
         print(f"warm-up: {e}")

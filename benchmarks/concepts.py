@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from vae_core import concepts, data, images, latent, load_model
+from vae_core import checkpoints, concepts, data, images, latent, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = (-2.0, -1.0, 0.0, 1.0, 2.0)  # slider positions, in standard deviations of the property
@@ -131,10 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_grad_enabled(False)
     model = load_model(args.model)
-    mnist = data.load_mnist()
+    dataset = checkpoints.read_config(args.model).get("dataset", "mnist")  # the model's own: MNIST's or another
+    mnist = data.load_dataset(dataset)
     n_train, n_test, per_class, n_move, n_odd = (2000, 500, 50, 50, 8) if args.smoke else (60000, 10000, 1000, 500, 100)
     t0 = time.perf_counter()
-    c = concepts.fit(model, mnist.train_images[:n_train], mnist.train_labels[:n_train], mnist.test_images[:n_test])
+    c = concepts.fit(model, mnist.train_images[:n_train], mnist.train_labels[:n_train], mnist.test_images[:n_test],
+                     len(mnist.classes))
     print(f"model {Path(args.model).name}: concepts fitted on {n_train} training digits, {n_test} test digits "
           f"scored (k = {concepts.LIKELIHOOD_SAMPLES}) in {time.perf_counter() - t0:.1f} s")
     acc = make_a_digit(model, c, per_class)

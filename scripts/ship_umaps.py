@@ -20,13 +20,15 @@ from vae_core.registry import Registry  # noqa: E402
 
 def main() -> None:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "checkpoints")
-    test_images, _ = data.load_test_set()
     registry = Registry(root, root / ".none", root / ".none")
     for name in registry.names():
         if registry.model(name).latent_dim <= 2:
             continue
         path = registry.shipped_umap_path(name)
+        if path.is_file():  # named by the weights' digest: still this model's
+            continue
         t0 = time.perf_counter()
+        test_images, _ = data.load_test_split(registry.entry(name).config.get("dataset", "mnist"))
         umap = umap_embed(registry.embedding(name, test_images).mu)
         path.parent.mkdir(exist_ok=True)
         np.save(path, umap.astype(np.float16), allow_pickle=False)

@@ -64,3 +64,36 @@ def launch_app(tmp_dir: Path, data_dir: str | None, extra_env: dict | None = Non
             time.sleep(0.5)
     proc.kill()
     raise RuntimeError("the app did not start within 120 s")
+
+
+def picture_folder(root: Path, kinds=("circle", "bar"), each: int = 10, broken: bool = False) -> Path:
+    """A folder of photos-to-be, one sub-folder per kind of shape ("circle", "bar", "triangle", "square"),
+    dark on light, of assorted sizes, places and strokes; with `broken`, two files that are no usable
+    image besides."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(0)
+    for kind in kinds:
+        (root / kind).mkdir(parents=True)
+        for i in range(each):
+            side = int(rng.integers(60, 400))
+            im = Image.new("L", (side, side), 230)
+            d = ImageDraw.Draw(im)
+            lo, hi = rng.uniform(0.12, 0.3), rng.uniform(0.7, 0.88)
+            box = [side * lo, side * lo, side * hi, side * hi]
+            stroke = max(3, int(side * rng.uniform(0.05, 0.12)))
+            if kind == "circle":
+                d.ellipse(box, outline=20, width=stroke)
+            elif kind == "square":
+                d.rectangle(box, outline=20, width=stroke)
+            elif kind == "triangle":
+                d.line([(side / 2, side * lo), (side * hi, side * hi), (side * lo, side * hi), (side / 2, side * lo)],
+                       fill=20, width=stroke, joint="curve")
+            else:
+                d.rectangle([side * 0.45, side * lo, side * 0.55, side * hi], fill=20)
+            im.save(root / kind / f"{i}.{'png' if i % 2 else 'jpg'}")
+    if broken:
+        (root / kinds[-1] / "notes.txt").write_text("not a picture")
+        (root / kinds[0] / "broken.png").write_bytes(b"\x89PNG and then nothing")
+    return root

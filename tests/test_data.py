@@ -6,6 +6,7 @@ import struct
 import pytest
 import torch
 
+from conftest import picture_folder
 from vae_core import data
 
 
@@ -93,32 +94,8 @@ def test_the_test_set_ships_with_the_project_for_offline_use(mnist, tmp_path):
     assert (data.EMBEDDED_TEST_DIR / "README.md").read_text().count("CC BY-SA 3.0") >= 1
 
 
-def _picture_folder(root, kinds=("circle", "bar"), each=10):
-    """A folder of photos-to-be of two kinds, dark on light and of assorted sizes, plus two files that
-    are no usable image."""
-    import numpy as np
-    from PIL import Image, ImageDraw
-
-    rng = np.random.default_rng(0)
-    for kind in kinds:
-        (root / kind).mkdir(parents=True)
-        for i in range(each):
-            side = int(rng.integers(60, 400))
-            im = Image.new("L", (side, side), 230)
-            d = ImageDraw.Draw(im)
-            box = [side * 0.2, side * 0.2, side * 0.8, side * 0.8]
-            if kind == "circle":
-                d.ellipse(box, outline=20, width=max(3, side // 12))
-            else:
-                d.rectangle([side * 0.45, side * 0.15, side * 0.55, side * 0.85], fill=20)
-            im.save(root / kind / f"{i}.{'png' if i % 2 else 'jpg'}")
-    (root / "bar" / "notes.txt").write_text("not a picture")
-    (root / "circle" / "broken.png").write_bytes(b"\x89PNG and then nothing")
-    return root
-
-
 def test_a_folder_of_images_is_a_dataset_with_its_subfolders_as_classes_and_a_fixed_split(tmp_path):
-    folder = _picture_folder(tmp_path / "shapes")
+    folder = picture_folder(tmp_path / "shapes", broken=True)
     ds = data.load_dataset(folder)
     assert ds.classes == ("bar", "circle") and ds.name == str(folder.resolve())
     assert len(ds.train_images) + len(ds.test_images) == 20 and len(ds.test_images) == 3  # the 2 bad files left out

@@ -172,7 +172,7 @@ def test_cli_flags_come_from_the_dataclass_fields(capsys):
 def test_the_cli_trains_on_fashion_mnist_and_on_a_folder_of_images_and_records_which(tmp_path, data_dir):
     import os
 
-    from test_data import _picture_folder
+    from conftest import picture_folder
     from vae_core import hub
 
     fashion_dir = os.environ.get("VAE_FASHION_DIR")
@@ -186,7 +186,7 @@ def test_the_cli_trains_on_fashion_mnist_and_on_a_folder_of_images_and_records_w
     config = json.loads((tmp_path / "fashion" / "config.json").read_text())
     assert config["dataset"] == "fashion-mnist" and config["classes"][9] == "Ankle boot"
     assert "on fashion-mnist (60,000 images)" in run.stdout
-    folder = _picture_folder(tmp_path / "shapes")
+    folder = picture_folder(tmp_path / "shapes")
     run = subprocess.run([sys.executable, "-m", "vae_core.train", "--dataset", str(folder), "--batch-size", "8",
                           "--out", str(tmp_path / "mine"), *tiny], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr

@@ -274,7 +274,7 @@ def test_opening_the_page_draws_only_the_header_and_the_first_view():
 def test_how_it_works_opens_on_the_models_own_encoder_code_decoder_picture(mnist):
     picture = how_it_works.pipeline_picture(MAIN)
     assert picture.shape == (diagram.HEIGHT, diagram.WIDTH, 3)
-    digit = data.to_float(CTX.test_images()[how_it_works.EXAMPLE:how_it_works.EXAMPLE + 1])[0, 0].numpy()
+    digit = data.to_float(CTX.test_images(MAIN)[how_it_works.EXAMPLE:how_it_works.EXAMPLE + 1])[0, 0].numpy()
     tile = picture[60:60 + diagram.DIGIT_SIDE, 20:20 + diagram.DIGIT_SIDE, 0]
     step = diagram.DIGIT_SIDE / 28
     sampled = tile[(np.arange(28) * step + step / 2).astype(int)][:, (np.arange(28) * step + step / 2).astype(int)]
@@ -290,8 +290,8 @@ def test_the_tour_cannot_step_past_its_ends():
 
 
 def test_a_long_interpolation_wraps_into_rows_that_stay_readable(mnist):
-    a = interpolate._test_digit(0)[0]
-    b = interpolate._test_digit(1)[0]
+    a = interpolate._test_digit(MAIN, 0)[0]
+    b = interpolate._test_digit(MAIN, 1)[0]
     strip, *_ = interpolate.interpolate(MAIN, a, b, 16, "linear")
     frame = 28 * 3
     assert strip.shape[0] >= 2 * frame and strip.shape[1] < 9 * frame + 40  # two rows of eight, not one of 16
@@ -329,7 +329,7 @@ def test_a_two_number_model_hands_making_digits_to_the_main_model(mnist):
 
 
 def test_the_sliders_change_the_visitors_own_digit_too(mnist):
-    digit = common.digit_from_test_set(0)  # a 7
+    digit = common.digit_from_test_set(MAIN, 0)  # a 7
     codes, words, shown, *sliders = make.use_digit(MAIN, digit, "test image #0")
     assert len(codes) == 1 and "test image #0" in words and sliders == [0.0] * 4
     pictures = [np.asarray(make.change(MAIN, codes, 0, s, 0, 0), dtype=np.float32)[::8, ::8] / 255 for s in (-2.0, 2.0)]
@@ -342,8 +342,8 @@ def test_the_sliders_change_the_visitors_own_digit_too(mnist):
 def test_the_2d_maps_digit_regions_hold_most_of_their_digits(mnist):
     regions = common.class_regions("mnist-z2")
     assert len(regions) == 10 and all(np.allclose(r[0], r[-1]) for r in regions)  # ten closed outlines
-    mu = CTX.registry.embedding("mnist-z2", CTX.test_images()).mu
-    labels = CTX.test_labels().numpy()
+    mu = CTX.registry.embedding("mnist-z2", CTX.test_images(MAIN)).mu
+    labels = CTX.test_labels(MAIN).numpy()
     c = common.concepts_of("mnist-z2")
     for d in range(10):
         inside = np.linalg.norm(np.linalg.solve(c.chols[d], (mu[labels == d] - c.means[d]).T), axis=0) <= 2

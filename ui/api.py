@@ -49,7 +49,7 @@ def api_encode(model: str, image: list[list[float]]) -> dict:
 def api_interpolate(model: str, a: int, b: int, steps: int = 10, mode: str = "linear") -> dict:
     """Interpolate between test images #a and #b: returns the decoded frames and the codes."""
     m = get_model(model)
-    test = need_test_images()
+    test = need_test_images(model)
     ia, ib = (int(check_number(i, 0, len(test) - 1, "test image index")) for i in (a, b))
     path, frames = interpolation(m, data.to_float(test[[ia, ib]]), steps, mode)
     return {"frames": frames[:, 0].numpy().round(4).tolist(), "codes": path.tolist()}
@@ -61,5 +61,5 @@ def api_recognise(model: str, image: list[list[float]]) -> dict:
     percentile among the test digits (0.3: less typical than 99.7% of real digits; from the model's bound and
     how usual the image's code is), and the bound itself, on log p(x) in nats (higher is more digit-like)."""
     get_model(model)
-    need_test_images()
+    need_test_images(model)
     return recognise(model, digit_tensor(image))

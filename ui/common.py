@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +22,6 @@ from vae_core.checkpoints import CheckpointError
 from . import figures
 from .state import CTX
 
-NO_DATA = ("**This view needs the MNIST test set**, which was found neither in the data directory nor in "
-           "`datasets/mnist-test`. Start the app with `--data-dir DIR` or set `VAE_DATA_DIR` to a folder "
-           "holding the MNIST files. Generating and drawing work without it.")
 log = logging.getLogger("vae_explorer")
 CODE_LIMIT = 10.0  # |z| accepted from a click or the API: far past the prior's +-3, short of overflow
 DOWNLOADS_KEPT = 64  # files offered for download stay here until this many newer ones were made
@@ -101,11 +99,17 @@ def get_model(name: str):
         raise refuse(f"That model cannot be loaded: {e}") from None
 
 
-def need_test_images() -> torch.Tensor:
-    test = CTX.test_images()
+def need_test_images(name: str | None) -> torch.Tensor:
+    """The test images of the model's dataset, or the page's sentence saying why they are missing."""
+    test = CTX.test_images(name)
     if test is None:
-        raise refuse(NO_DATA.replace("**", "").replace("`", ""))
+        raise refuse(CTX.missing(name))
     return test
+
+
+def no_data(name: str | None) -> str:
+    """The missing test images, as a view's status line."""
+    return f"**{CTX.missing(name)}**"
 
 
 def picture(x: torch.Tensor | np.ndarray, factor: int = 8) -> np.ndarray:
@@ -113,9 +117,38 @@ def picture(x: torch.Tensor | np.ndarray, factor: int = 8) -> np.ndarray:
     return images.upscale(images.to_uint8(x).reshape(28, 28), factor)
 
 
-def digit_from_test_set(i: int) -> list:
-    """Test image #i as a 28x28 list in [0, 1], the form of the visitor's current digit."""
-    return data.to_float(need_test_images()[i:i + 1])[0, 0].numpy().tolist()
+def digit_from_test_set(name: str, i: int) -> list:
+    """Test image #i of the model's dataset as a 28x28 list in [0, 1], the form of the visitor's current digit."""
+    return data.to_float(need_test_images(name)[i:i + 1])[0, 0].numpy().tolist()
+
+
+def test_source(name: str | None, i: int) -> str:
+    """Where the current image came from, in words: "test image #12" (of MNIST), "Fashion-MNIST test image #12"."""
+    kind = CTX.kind(name)
+    if kind.digits:
+        return f"test image #{i}"
+    return f"{kind.title} test image #{i}" if kind.dataset in data.DATASETS else f"test image #{i} of {kind.title}"
+
+
+def is_test_source(name: str | None, source: str) -> bool:
+    """Whether `source` (a caption may follow it) names a test image of the model's own dataset, not of
+    another model's."""
+    found = re.search(r"#(\d+)", source or "")
+    return bool(found) and source.startswith(test_source(name, int(found.group(1))))
+
+
+def class_choices(name: str | None) -> list[tuple[str, str]]:
+    """(label, value) pairs of the model's classes for a radio or a menu: ("Sneaker", "7")."""
+    return [(c, str(i)) for i, c in enumerate(CTX.kind(name).classes)]
+
+
+def check_class(name: str | None, value, what: str) -> int:
+    """A class number of the model's dataset, from the page or the API; refused when out of range."""
+    n = len(CTX.kind(name).classes)
+    v = check_number(value, 0, n - 1, what)
+    if v != int(v):
+        raise refuse(f"{what} must be a whole number between 0 and {n - 1}; got {v:g}.")
+    return int(v)
 
 
 def download_file(content: bytes, name: str) -> str:
@@ -142,8 +175,8 @@ def map_figure(name: str, projection: str, manifold: bool = False, height: int |
     """The latent map of the test set for a model (of `points` of its digits, a fixed choice, if given).
     Without a height, the page's CSS sizes it (#latent-map: to the screen's width on a phone)."""
     model = get_model(name)
-    emb = CTX.registry.embedding(name, need_test_images())
-    labels = CTX.test_labels().numpy()
+    emb = CTX.registry.embedding(name, need_test_images(name))
+    labels, kind = CTX.test_labels(name).numpy(), CTX.kind(name)
     index = np.arange(len(labels))
     if points is not None and points < len(index):
         index = np.sort(np.random.default_rng(0).permutation(len(index))[:points])
@@ -153,19 +186,21 @@ def map_figure(name: str, projection: str, manifold: bool = False, height: int |
         regions = class_regions(name) if webgl else None  # on the main map only
         return figures.latent_map(emb.mu[index], labels[index], f"{name}: the 2-D latent space itself",
                                   "z1", "z2", background=bg, clickable_extent=extent,
-                                  height=height, index=index, webgl=webgl, regions=regions)
+                                  height=height, index=index, webgl=webgl, regions=regions,
+                                  classes=kind.classes, noun=kind.noun)
     if projection == "UMAP" and emb.umap is not None:
         return figures.latent_map(emb.umap[index], labels[index], f"{name}: UMAP of the {model.latent_dim}-D codes",
-                                  "UMAP 1", "UMAP 2", height=height, index=index, webgl=webgl)
+                                  "UMAP 1", "UMAP 2", height=height, index=index, webgl=webgl,
+                                  classes=kind.classes, noun=kind.noun)
     r = emb.pca_ratio
     return figures.latent_map(emb.pca[index], labels[index], f"{name}: PCA of the {model.latent_dim}-D codes",
                               f"PC1 ({r[0]:.0%} of variance)", f"PC2 ({r[1]:.0%})", height=height,
-                              index=index, webgl=webgl)
+                              index=index, webgl=webgl, classes=kind.classes, noun=kind.noun)
 
 
 def project(name: str, z: np.ndarray) -> np.ndarray:
     """Codes -> the 2-D plane of the PCA map (or the space itself for a 2-D model)."""
-    emb = CTX.registry.embedding(name, need_test_images())
+    emb = CTX.registry.embedding(name, need_test_images(name))
     z = np.atleast_2d(z)
     if z.shape[1] == 2:
         return z
@@ -174,24 +209,26 @@ def project(name: str, z: np.ndarray) -> np.ndarray:
 
 def marked_map(name: str, points: np.ndarray, label: str, height: int, line: bool = False):
     """The PCA map with codes marked on it (a point, or a path); None without test digits."""
-    if CTX.test_images() is None:
+    if CTX.test_images(name) is None:
         return None
     fig = map_figure(name, "PCA", height=height, points=CONTEXT_POINTS)
     return figures.mark_points(fig, project(name, points), label, line=line)
 
 
-def panel_digits() -> torch.Tensor:
-    """One test digit of each class 0..PANEL_DIGITS-1, the same for every model."""
-    test, labels = need_test_images(), CTX.test_labels()
-    idx = [int(torch.nonzero(labels == d)[0, 0]) for d in range(PANEL_DIGITS)]
-    return data.to_float(test[idx])
+def panel_digits(name: str) -> torch.Tensor:
+    """PANEL_DIGITS test images of the model's dataset, the same for every model of it: the first of each
+    class in turn (0..7 for MNIST), then the first others where it has fewer classes."""
+    test, labels = need_test_images(name), CTX.test_labels(name)
+    firsts = [int(hits[0]) for c in range(int(labels.max()) + 1) if len(hits := torch.nonzero(labels == c)[:, 0])]
+    idx = (firsts + [i for i in range(len(test)) if i not in firsts])[:PANEL_DIGITS]
+    return data.to_float(test[sorted(idx, key=lambda i: int(labels[i]))])
 
 
 @torch.no_grad()
 def model_panels(name: str) -> tuple[np.ndarray, np.ndarray]:
     """The panel digits over their reconstructions, and 16 samples from fixed codes of the prior."""
     model = get_model(name)
-    digits = panel_digits()
+    digits = panel_digits(name)
     mu, _ = model.encode(digits)
     recon = latent.decode_images(model, mu)
     g = torch.Generator().manual_seed(0)
@@ -200,15 +237,10 @@ def model_panels(name: str) -> tuple[np.ndarray, np.ndarray]:
             images.grid(samples, ncols=8, factor=3))
 
 
-def a_digit(d: int) -> str:
-    """'a 3', 'an 8': a digit with its article, as it is read aloud."""
-    return f"an {d}" if int(d) == 8 else f"a {d}"
-
-
 def concepts_of(name: str) -> concepts.Concepts:
-    """The model's class regions, property directions and test-digit scores: shipped beside its weights
+    """The model's class regions, property directions and test-image scores: shipped beside its weights
     (concepts.safetensors, fitted on the training set by benchmarks/concepts.py --save), else fitted once
-    on test digits."""
+    on its dataset's test images (on a small test split, all of it for both the fit and the scores)."""
     path = Path(CTX.registry.entry(name).path) / "concepts.safetensors"
 
     def compute(model):
@@ -218,35 +250,44 @@ def concepts_of(name: str) -> concepts.Concepts:
             pass
         except Exception as e:  # a damaged file: fit again rather than fail
             log.warning("%s: unreadable %s (%s); fitting on test digits", name, path.name, e)
-        test, labels, n = need_test_images(), CTX.test_labels(), CONCEPT_DIGITS
-        return concepts.fit(model, test[:n], labels[:n], test[n:n + SCORED_DIGITS])
+        test, labels, n = need_test_images(name), CTX.test_labels(name), CONCEPT_DIGITS
+        classes = len(CTX.kind(name).classes)
+        if len(test) < 2:
+            raise refuse("This model's dataset has too few test images (fewer than 2) to tell its classes apart.")
+        if len(test) < n + SCORED_DIGITS:
+            return concepts.fit(model, test, labels, test, classes)
+        return concepts.fit(model, test[:n], labels[:n], test[n:n + SCORED_DIGITS], classes)
     return CTX.registry.memo(name, "concepts", compute)
 
 
 @torch.no_grad()
 def recognise(name: str, x: torch.Tensor) -> dict:
-    """Which digit an image (1, 1, 28, 28) looks like to the model, and how digit-like it is."""
+    """Which class an image (1, 1, 28, 28) looks like to the model, and how typical of its dataset it is.
+    ("digit" is the class's number, for every dataset; "class" its name.)"""
     model, c = get_model(name), concepts_of(name)
     mu, _ = model.encode(x)
     probabilities = c.class_probabilities(mu.numpy())[0]
     bound, typicality = float(concepts.bounds(model, x, c)[0]), float(c.log_prior(mu.double())[0])
-    return {"digit": int(probabilities.argmax()), "probabilities": probabilities.round(4).tolist(),
+    best = int(probabilities.argmax())
+    return {"digit": best, "class": CTX.kind(name).name(best), "probabilities": probabilities.round(4).tolist(),
             "percentile": round(c.percentile(bound, typicality), 2), "bound_nats": round(bound, 2)}
 
 
-def recognition_words(r: dict) -> str:
-    """A recognition in a sentence a 14-year-old reads at a glance."""
-    sure = f"**It looks most like {a_digit(r['digit'])}** ({r['probabilities'][r['digit']]:.0%} sure)."
+def recognition_words(r: dict, name: str | None = None) -> str:
+    """A recognition in a sentence a 14-year-old reads at a glance, in the words of the model's dataset."""
+    kind = CTX.kind(name)
+    real = "real handwritten digits" if kind.digits else f"the real {kind.nouns} of {kind.title}"
+    sure = f"**It looks most like {kind.a(r['digit'])}** ({r['probabilities'][r['digit']]:.0%} sure)."
     if r["percentile"] < UNLIKE_A_DIGIT:
-        than = (f"{100 - r['percentile']:.1f}% of real handwritten digits" if r["percentile"] > 0
-                else "every real handwritten digit it was tested on")
-        return f"{sure} But it is less typical than {than}: to the model, **this is probably not a digit**."
-    return (f"{sure} How digit-like it is to the model: more typical than {r['percentile']:.0f}% of real "
-            "handwritten digits.")
+        than = (f"{100 - r['percentile']:.1f}% of {real}" if r["percentile"] > 0
+                else f"every one of {real} it was tested on")
+        return f"{sure} But it is less typical than {than}: to the model, **this is probably not {kind.one}**."
+    return (f"{sure} How {kind.noun}-like it is to the model: more typical than {r['percentile']:.0f}% of "
+            f"{real}.")
 
 
 def class_regions(name: str) -> list[np.ndarray]:
-    """Where each digit lives on a 2-D model's plane: the outline holding about 86% of its codes
+    """Where each class lives on a 2-D model's plane: the outline holding about 86% of its codes
     (2 standard deviations of its Gaussian)."""
     c = concepts_of(name)
     t = np.linspace(0, 2 * np.pi, 49)

@@ -38,14 +38,16 @@ def _digit(canvas: Image.Image, pixels: np.ndarray, x: int) -> None:
     canvas.paste(tile, (x, 60))
 
 
-def pipeline(digit: np.ndarray, recon: np.ndarray, mu: np.ndarray, used: np.ndarray, label: int) -> np.ndarray:
+def pipeline(digit: np.ndarray, recon: np.ndarray, mu: np.ndarray, used: np.ndarray, caption: str,
+             noun: str = "digit") -> np.ndarray:
     """digit, recon: 28x28 in [0, 1]; mu: the code (one value per dimension); used: which dimensions
-    the model uses. Returns an RGB picture (HEIGHT x WIDTH x 3)."""
+    the model uses; caption: what the image is ("a handwritten 7"); noun: what one is ("digit").
+    Returns an RGB picture (HEIGHT x WIDTH x 3)."""
     canvas = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(canvas)
     d = len(mu)
     _digit(canvas, digit, 20)
-    _centred(draw, 20 + DIGIT_SIDE / 2, 222, f"{'an' if label == 8 else 'a'} handwritten {label}\n784 pixels", 17)
+    _centred(draw, 20 + DIGIT_SIDE / 2, 222, f"{caption}\n784 pixels", 17)
     _funnel(draw, 190, 400, True, BLUE, "encoder")
     _centred(draw, 295, 222, "squeezes it into\na few numbers", 17, MUTED)
 
@@ -68,7 +70,7 @@ def pipeline(digit: np.ndarray, recon: np.ndarray, mu: np.ndarray, used: np.ndar
     _centred(draw, (left + right) / 2, 30, "the latent space", 17, MUTED)
 
     _funnel(draw, 610, 820, False, ORANGE, "decoder")
-    _centred(draw, 715, 222, "draws a digit\nfrom the numbers", 17, MUTED)
+    _centred(draw, 715, 222, f"draws {'an' if noun[:1] in 'aeiou' else 'a'} {noun}\nfrom the numbers", 17, MUTED)
     _digit(canvas, recon, 835)
     _centred(draw, 835 + DIGIT_SIDE / 2, 222, "what it draws back", 17)
     return np.asarray(canvas)

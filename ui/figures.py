@@ -24,14 +24,20 @@ DIGIT_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7",
 CLICK_GRID = 81  # resolution of the invisible layer that makes empty space of a 2-D map clickable
 
 
-def _base_layout(fig: go.Figure, title: str, x_title: str, y_title: str, height: int | None = None) -> go.Figure:
+def colour(label: int) -> str:
+    """The colour of class `label` on every map and legend (the ten repeat past ten classes)."""
+    return DIGIT_COLOURS[int(label) % len(DIGIT_COLOURS)]
+
+
+def _base_layout(fig: go.Figure, title: str, x_title: str, y_title: str, height: int | None = None,
+                 legend_title: str = "digit:", entry_width: int = 30) -> go.Figure:
     fig.update_layout(
         title=dict(text=title, x=0.01, y=0.99, yanchor="top", font=dict(size=15)), height=height,
         margin=dict(l=50, r=10, t=120, b=45), plot_bgcolor="white", paper_bgcolor="white",
         # A horizontal legend above the plot: beside it, it would squeeze the map on a phone. The top
         # margin leaves room for it to wrap to four rows on a phone without reaching the title.
-        legend=dict(title="digit:", itemsizing="constant", orientation="h",
-                    yanchor="bottom", y=1.01, xanchor="left", x=0, entrywidth=30),
+        legend=dict(title=legend_title, itemsizing="constant", orientation="h",
+                    yanchor="bottom", y=1.01, xanchor="left", x=0, entrywidth=entry_width),
         hoverlabel=dict(bgcolor="white"), dragmode="pan", uirevision="keep",
         xaxis=dict(title=x_title, zeroline=False, gridcolor="#eee"),
         yaxis=dict(title=y_title, zeroline=False, gridcolor="#eee"),
@@ -42,8 +48,10 @@ def _base_layout(fig: go.Figure, title: str, x_title: str, y_title: str, height:
 def latent_map(coords: np.ndarray, labels: np.ndarray, title: str, x_title: str, y_title: str,
                background: tuple[np.ndarray, np.ndarray] | None = None, clickable_extent: float | None = None,
                marker_size: int = 4, height: int | None = None, index: np.ndarray | None = None,
-               webgl: bool = False, regions: list[np.ndarray] | None = None) -> go.Figure:
-    """A scatter of codes coloured by digit, one trace per digit so the legend can hide each.
+               webgl: bool = False, regions: list[np.ndarray] | None = None,
+               classes: tuple[str, ...] = tuple("0123456789"), noun: str = "digit") -> go.Figure:
+    """A scatter of codes coloured by class (a digit, for MNIST), one trace per class so the legend can
+    hide each; `classes` names them and `noun` says what one image is. Past ten classes the colours repeat.
 
     `index` holds each point's test-image number when the points are a subset (default: 0..N-1).
     `webgl` draws the dots with WebGL: for the main map only (see the module's note). `regions`: one
@@ -64,17 +72,19 @@ def latent_map(coords: np.ndarray, labels: np.ndarray, title: str, x_title: str,
         fig.add_layout_image(dict(source=source, xref="x", yref="y", x=axis[0] - step / 2, y=axis[-1] + step / 2,
                                   sizex=axis[-1] - axis[0] + step, sizey=axis[-1] - axis[0] + step,
                                   sizing="stretch", layer="below", opacity=0.55))
-    for digit in range(10):
-        idx = np.flatnonzero(labels == digit)
+    for label, cls in enumerate(classes):
+        idx = np.flatnonzero(labels == label)
+        what = f"{noun} {cls}" if noun == "digit" else cls
         fig.add_trace(points(
-            x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=str(digit),
-            marker=dict(size=marker_size, color=DIGIT_COLOURS[digit], opacity=0.7),
-            customdata=index[idx], hovertemplate=f"digit {digit}<br>test image #%{{customdata}}<extra></extra>"))
-    for digit, outline in enumerate(regions or []):
+            x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=cls,
+            marker=dict(size=marker_size, color=colour(label), opacity=0.7),
+            customdata=index[idx], hovertemplate=f"{what}<br>test image #%{{customdata}}<extra></extra>"))
+    for label, outline in enumerate(regions or []):
         path = "M " + " L ".join(f"{x:.3f},{y:.3f}" for x, y in outline) + " Z"
-        fig.add_shape(type="path", path=path, xref="x", yref="y", name=f"region {digit}", layer="above",
-                      line=dict(color=DIGIT_COLOURS[digit], width=2, dash="dash"))
-    _base_layout(fig, title, x_title, y_title, height)
+        fig.add_shape(type="path", path=path, xref="x", yref="y", name=f"region {label}", layer="above",
+                      line=dict(color=colour(label), width=2, dash="dash"))
+    widest = max((len(c) for c in classes), default=1)
+    _base_layout(fig, title, x_title, y_title, height, legend_title=f"{noun}:", entry_width=30 + 7 * max(0, widest - 1))
     if clickable_extent is not None:
         # A square plane (z1 and z2 on one scale) that the decoded digits cover edge to edge: the plot
         # narrows to fit rather than widening its range past the mosaic.

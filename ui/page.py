@@ -267,10 +267,11 @@ def model_summary(name: str | None) -> str:
     e = CTX.registry.entry(name)
     m, test = e.config["model"], e.metrics.get("test", {})
     recipe = {"conv": "", "seed-conv": " (the common tutorial recipe)", "mlp": " (the textbook MLP recipe)"}[m["arch"]]
-    words = (f"**{name}** describes each digit with **{m['latent_dim']} numbers**{recipe}; trained with KL "
-             f"weight β = {e.config.get('beta', 1):g}")
+    kind = CTX.kind(name)
+    words = (f"**{name}** describes each digit with **{m['latent_dim']} numbers**{recipe}; trained on {kind.title} "
+             f"with KL weight β = {e.config.get('beta', 1):g}")
     words += "." if e.shipped else f", {CTX.completion(name)}."
     if test.get("nll"):
         words += (f"  \nHow well it knows digits: {test['nll']:.1f} nats of surprise per test digit (lower is "
                   f"better; k = {test['k']}), {test['active_units']} of {m['latent_dim']} numbers in use.")
-    return words
+    return kind.say(words)

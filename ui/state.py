@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -19,6 +20,9 @@ from vae_core.registry import Registry
 ROOT = Path(__file__).resolve().parents[1]
 MAIN_MODEL = "mnist-z32"  # the best model, and the family of the beta view's models
 FIRST_MODEL = "mnist-z2"  # the page opens on it: its map is its whole latent space, the best first picture
+# Each dataset's shipped pair, by the same rule: its best model, and its 2-D one.
+MAINS = {"mnist": MAIN_MODEL, "fashion-mnist": "fashion-z32"}
+FIRSTS = {"mnist": FIRST_MODEL, "fashion-mnist": "fashion-z2"}
 MODELS_PER_VISITOR = 3
 TRAINED_MODELS = 12  # about 1.7 MB each without optimizer state: some 20 MB in all
 
@@ -45,11 +49,10 @@ class Context:
         self.registry = Registry(os.environ.get("VAE_MODELS_DIR", root / "checkpoints"),
                                  os.environ.get("VAE_RUNS_DIR", kept / "runs"),
                                  os.environ.get("VAE_CACHE_DIR", kept / ".cache"))
-        self.data_dir: str | None = None
+        self.data_dir: str | None = None  # MNIST's; Fashion-MNIST's is $VAE_FASHION_DIR
         self._mnist: data.MNIST | None = None
         self._data_error: str | None = None
-        self._test: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._test_error: str | None = None
+        self._tests: dict[str, TestSet | str] = {}  # dataset -> its test images, or why they are missing
         self._lock = threading.Lock()
         self.slot = TrainingSlot(max_waiting=2)
         self.preferred: str | None = None  # the model the page opens on, when one was named at start
@@ -75,27 +78,65 @@ class Context:
                     self._data_error = str(e)
             return self._mnist
 
-    def _test_set(self) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """The test digits, for exploring: the data directory's, else the copy shipped with the project."""
+    def kind(self, name: str | None) -> Kind:
+        """What a model's images are (its dataset, class names, the word for one); MNIST's when the model
+        is unknown, so that a page can always be worded."""
+        try:
+            cfg = self.registry.entry(name).config if name else {}
+        except KeyError:
+            cfg = {}
+        return Kind.of(cfg.get("dataset", "mnist"), cfg.get("classes"))
+
+    def test_set(self, name: str | None) -> TestSet | None:
+        """The test images of a model's dataset, for exploring (loaded once per dataset), or None when
+        they cannot be had; `missing(name)` then says why."""
+        dataset = self.kind(name).dataset
         with self._lock:
-            if self._test is None and self._test_error is None:
+            if dataset not in self._tests:
                 try:
-                    self._test = data.load_test_set(self.data_dir)
-                except data.DataError as e:
-                    self._test_error = str(e)
-            return self._test
+                    images, labels = data.load_test_split(dataset, self.data_dir if dataset == "mnist" else None)
+                    self._tests[dataset] = TestSet(images, labels)
+                except (data.DataError, OSError) as e:
+                    self._tests[dataset] = str(e)
+            found = self._tests[dataset]
+            return found if isinstance(found, TestSet) else None
 
-    def test_images(self) -> torch.Tensor | None:
-        test = self._test_set()
-        return None if test is None else test[0]
+    def missing(self, name: str | None) -> str:
+        """Why a model's test images are not here, and what to do, in words for the page."""
+        kind = self.kind(name)
+        if kind.dataset == "mnist":
+            return ("This view needs the MNIST test set, which was found neither in the data directory nor in "
+                    "datasets/mnist-test. Start the app with --data-dir DIR or set VAE_DATA_DIR to a folder "
+                    "holding the MNIST files. Generating and drawing work without it.")
+        if kind.dataset in data.DATASETS:
+            source = data.DATASETS[kind.dataset]
+            return (f"This view needs the {source.title} test images, which are not on this machine and could "
+                    f"not be downloaded. Set {source.env} to a folder holding its four files. Generating works "
+                    "without them.")
+        return (f"This view needs the model's own images, from the folder {kind.dataset}, which cannot be "
+                "read here. Generating works without them.")
 
-    def test_labels(self) -> torch.Tensor | None:
-        test = self._test_set()
-        return None if test is None else test[1]
+    def test_images(self, name: str | None) -> torch.Tensor | None:
+        test = self.test_set(name)
+        return None if test is None else test.images
+
+    def test_labels(self, name: str | None) -> torch.Tensor | None:
+        test = self.test_set(name)
+        return None if test is None else test.labels
 
     def default_model(self) -> str | None:
         names = self.registry.names()
         return next((n for n in (self.preferred, FIRST_MODEL, MAIN_MODEL) if n in names), names[0] if names else None)
+
+    def main_of(self, name: str | None) -> str | None:
+        """The best shipped model of the dataset `name` shows (mnist-z32 for MNIST), when it is here."""
+        main = MAINS.get(self.kind(name).dataset)
+        return main if main in self.registry.names() else None
+
+    def first_of(self, name: str | None) -> str | None:
+        """The shipped 2-D model of the dataset `name` shows (mnist-z2 for MNIST), when it is here."""
+        first = FIRSTS.get(self.kind(name).dataset)
+        return first if first in self.registry.names() else None
 
     def open_on(self, model: str) -> str:
         """Start the page on `model`: a checkpoint folder, or a Hugging Face Hub repo id (owner/name,
@@ -123,7 +164,8 @@ class Context:
             m = e.config["model"]
             kind = {"conv": "", "seed-conv": ", tutorial recipe", "mlp": ", textbook MLP"}[m["arch"]]
             mine = "" if e.shipped else f", {self.completion(n)}"
-            out.append((f"{n} (latent {m['latent_dim']}, β {e.config.get('beta', 1):g}{kind}{mine})", n))
+            data_set = "" if self.kind(n).digits else f"{self.kind(n).title}, "
+            out.append((f"{n} ({data_set}latent {m['latent_dim']}, β {e.config.get('beta', 1):g}{kind}{mine})", n))
         return out
 
     def completion(self, name: str) -> str:
@@ -152,6 +194,77 @@ class Context:
     def nearest_ladder(self, beta: float, owner: str | None = None) -> dict:
         """The ladder model whose beta is nearest on a log scale, a shipped one first; the ladder is not empty."""
         return min(self.ladder(owner), key=lambda d: (abs(math.log(d["beta"]) - math.log(beta)), not d["shipped"]))
+
+
+@dataclass(frozen=True)
+class TestSet:
+    images: torch.Tensor  # uint8 (N, 28, 28)
+    labels: torch.Tensor  # int64 (N,)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a model's images are: its dataset ("mnist", "fashion-mnist" or a folder), its class names
+    and the word for one image ("digit", "item", "image"), so that the page speaks of what it shows."""
+
+    dataset: str
+    classes: tuple[str, ...]
+    noun: str
+
+    @classmethod
+    def of(cls, dataset: str, classes=None) -> "Kind":
+        source = data.DATASETS.get(dataset)
+        names = tuple(classes) if classes else (source.classes if source else data.DIGITS)
+        return cls(dataset, names, source.noun if source else data.FOLDER_NOUN)
+
+    @property
+    def digits(self) -> bool:
+        return self.dataset == "mnist"
+
+    @property
+    def title(self) -> str:
+        source = data.DATASETS.get(self.dataset)
+        return source.title if source else f"your folder “{Path(self.dataset).name}”"
+
+    def name(self, label: int) -> str:
+        """Class `label` as the page writes it: '3', 'Sneaker'."""
+        label = int(label)
+        return self.classes[label] if 0 <= label < len(self.classes) else str(label)
+
+    def plain(self, label: int) -> str:
+        """Class `label` inside a sentence: '7', 'sneaker', '“cats”'."""
+        return self.a(label).split(" ", 1)[1] if not self.digits and self.dataset in data.DATASETS else (
+            self.name(label) if self.digits else self.a(label))
+
+    def a(self, label: int) -> str:
+        """A class with its article, as it is read aloud: 'a 3', 'an 8', 'an ankle boot', '"cats"'."""
+        word = self.name(label)
+        if self.digits:
+            return f"an {word}" if word in ("8", "11", "18") else f"a {word}"
+        if self.dataset in data.DATASETS:
+            word = word.lower() if not word.isupper() else word
+            return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+        return f"“{word}”"
+
+    @property
+    def nouns(self) -> str:
+        return f"{self.noun}s"
+
+    def say(self, text: str) -> str:
+        """A sentence written for MNIST, in the words of this dataset ("digit" becomes "item" or "image")."""
+        if self.digits:
+            return text
+        a_noun = f"{'an' if self.noun[:1] in 'aeiou' else 'a'} {self.noun}"
+        for old, new in (("handwritten digits", self.nouns), ("handwritten digit", self.noun), ("a digit", a_noun),
+                         ("A digit", a_noun.capitalize()), ("digits", self.nouns), ("Digits", self.nouns.capitalize()),
+                         ("digit", self.noun), ("Digit", self.noun.capitalize())):
+            text = text.replace(old, new)
+        return text
+
+    @property
+    def one(self) -> str:
+        """One image of the dataset in a sentence ("this is probably not {one}")."""
+        return {"mnist": "a digit", "fashion-mnist": "a fashion item"}.get(self.dataset, "like your images")
 
 
 class Background:

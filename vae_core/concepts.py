@@ -133,8 +133,8 @@ def morph(model: VAE, x: torch.Tensor, fitted: Concepts, digit: int, steps: int 
     """An image (1, 1, 28, 28) in [0, 1] turned step by step into a typical `digit`: the codes on the
     straight line from its code (the encoder's mean) to the centre of that digit's class, and what the
     decoder draws at each. Returns (codes (steps, d), images (steps, 1, 28, 28))."""
-    if not 0 <= int(digit) <= 9 or steps < 2:
-        raise ValueError("morph into a digit 0-9, in at least 2 steps")
+    if not 0 <= int(digit) < len(fitted.means) or steps < 2:
+        raise ValueError(f"morph into a class 0-{len(fitted.means) - 1}, in at least 2 steps")
     mu, _ = model.encode(x.float().reshape(-1, 1, 28, 28)[:1])
     path = latent.interpolate(mu[0], torch.from_numpy(fitted.means[int(digit)]).to(mu.dtype), steps, "linear")
     return path, latent.decode_images(model, path)
@@ -180,20 +180,23 @@ def bounds(model: VAE, images: torch.Tensor, fitted: "Concepts", k: int = LIKELI
 
 
 @torch.no_grad()
-def fit(model: VAE, images: torch.Tensor, labels: torch.Tensor, test_images: torch.Tensor) -> Concepts:
-    """Fit the class Gaussians and the property directions to the codes of labelled digits (uint8,
-    N x 28 x 28), and score the test digits for percentiles."""
+def fit(model: VAE, images: torch.Tensor, labels: torch.Tensor, test_images: torch.Tensor,
+        n_classes: int = 10) -> Concepts:
+    """Fit the class Gaussians and the property directions to the codes of labelled images (uint8,
+    N x 28 x 28) of `n_classes` classes, and score the test images for percentiles. A class with fewer
+    than two images borrows the spread of all of them (and, with none, their mean)."""
     x = data.to_float(images)
     codes = [model.encode(x[s:s + 1000]) for s in range(0, len(x), 1000)]
     mu = torch.cat([m for m, _ in codes]).double().numpy()
     var = torch.cat([lv.exp() for _, lv in codes]).double().numpy()
     y = labels.numpy()
     d = mu.shape[1]
-    means = np.stack([mu[y == c].mean(0) for c in range(10)])
     # Each class's codes as the encoder draws them (mu plus sigma noise): the spread of its means plus its
     # average uncertainty. A dimension the model does not use keeps its sigma of about 1.
-    chols = np.stack([np.linalg.cholesky(np.cov(mu[y == c].T) + np.diag(var[y == c].mean(0)) + RIDGE * np.eye(d))
-                      for c in range(10)])
+    members = [y == c if (y == c).sum() >= 2 else np.ones_like(y, dtype=bool) for c in range(n_classes)]
+    means = np.stack([mu[y == c].mean(0) if (y == c).any() else mu.mean(0) for c in range(n_classes)])
+    chols = np.stack([np.linalg.cholesky(np.atleast_2d(np.cov(mu[m].T)) + np.diag(var[m].mean(0)) + RIDGE * np.eye(d))
+                      for m in members])
     props = measure(x)
     design = np.hstack([mu, np.ones((len(mu), 1))])
     directions, per_unit = [], []

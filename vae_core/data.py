@@ -57,14 +57,16 @@ class Source:
     default_dir: str
     torchvision: str  # the torchvision.datasets class that downloads it
     classes: tuple[str, ...]
+    noun: str  # what one of its images is, in a sentence ("digit")
 
 
 DATASETS = {
-    "mnist": Source("MNIST", "VAE_DATA_DIR", "data", "MNIST", DIGITS),
+    "mnist": Source("MNIST", "VAE_DATA_DIR", "data", "MNIST", DIGITS, "digit"),
     "fashion-mnist": Source("Fashion-MNIST", "VAE_FASHION_DIR", "data/fashion-mnist", "FashionMNIST",
                             ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                             "Bag", "Ankle boot")),
+                             "Bag", "Ankle boot"), "item"),
 }
+FOLDER_NOUN = "image"  # what one image of a folder dataset is called
 
 
 class DataError(RuntimeError):
@@ -223,6 +225,17 @@ def load_test_set(data_dir: str | os.PathLike | None = None) -> tuple[torch.Tens
             raise DataError(f"{paths[0].parent}: the test files do not hold 10,000 28x28 digits and labels")
         return images, labels.long()
     raise DataError(f"the MNIST test files are neither in {directory.resolve()} nor in {EMBEDDED_TEST_DIR}")
+
+
+def load_test_split(dataset: str | os.PathLike = "mnist",
+                    data_dir: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A dataset's test images and labels, for exploring: MNIST's from the data directory or the copy
+    shipped with the project (never downloaded); Fashion-MNIST's from its directory (downloaded where a
+    network is); a folder's seeded test split."""
+    if str(dataset) == "mnist":
+        return load_test_set(data_dir)
+    found = load_dataset(dataset, data_dir if str(dataset) in DATASETS else None)
+    return found.test_images, found.test_labels
 
 
 def split_train_val(images: torch.Tensor, labels: torch.Tensor, val_size: int):

@@ -10,7 +10,7 @@ from vae_core.checkpoints import CheckpointError
 from vae_core.evaluate import ACTIVE_UNIT_THRESHOLD, rate_and_distortion
 
 from .. import figures
-from ..common import BETA, CONTEXT_POINTS, NO_DATA, get_model, log, map_figure, model_panels, need_test_images, refuse
+from ..common import BETA, CONTEXT_POINTS, get_model, log, map_figure, model_panels, need_test_images, no_data, refuse
 from ..page import session_of
 from ..state import CTX, MAIN_MODEL
 from . import training
@@ -77,7 +77,7 @@ def render(page) -> None:
 
 def rate_distortion_of(name: str) -> dict:
     """A model's rate and distortion on the first RD_IMAGES test digits, computed once per model."""
-    test = need_test_images()[:RD_IMAGES]
+    test = need_test_images(name)[:RD_IMAGES]
     return CTX.registry.memo(name, "rate-distortion", lambda model: rate_and_distortion(model, test))
 
 
@@ -99,8 +99,8 @@ def show_beta(beta: float, request: gr.Request):
         raise refuse("No β ladder models were found in checkpoints/.")
     pick = CTX.nearest_ladder(beta, owner)
     name = pick["name"]
-    if CTX.test_images() is None:
-        return f"β = {beta:g}: showing **{name}** (β = {pick['beta']:g}).\n\n{NO_DATA}", None, None, None, None, None
+    if CTX.test_images(name) is None:
+        return f"β = {beta:g}: showing **{name}** (β = {pick['beta']:g}).\n\n{no_data(name)}", None, None, None, None, None
     recon, samples = model_panels(name)
     exact = "exactly this β" if abs(pick["beta"] - beta) < 1e-9 else f"the nearest trained β = {pick['beta']:g}"
     head = f"Slider β = {beta:g}: showing **{name}**, {exact}."
@@ -114,7 +114,7 @@ def _kl_figure(name: str):
     if "kl_per_dim" in test and "mu_variance_per_dim" in test:
         variance = np.asarray(test["mu_variance_per_dim"])
         return figures.kl_bars(np.asarray(test["kl_per_dim"]), variance > ACTIVE_UNIT_THRESHOLD)
-    emb = CTX.registry.embedding(name, need_test_images())
+    emb = CTX.registry.embedding(name, need_test_images(name))
     return figures.kl_bars(emb.kl_per_dim, emb.mu.var(0) > ACTIVE_UNIT_THRESHOLD)
 
 

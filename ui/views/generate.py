@@ -70,11 +70,11 @@ def setup(name: str):
     if model.latent_dim == 2:
         dims = [0, 1]
         info = (f"This model describes a digit with just two numbers: the two sliders span all it can draw. "
-                f"They start at the code of a real {START_DIGIT}.")
-    elif CTX.test_images() is not None:
-        dims = latent.informative_dims(CTX.registry.embedding(name, CTX.test_images()).kl_per_dim, MAX_SLIDERS)
+                f"They start at the code of {_start_words(name)}.")
+    elif CTX.test_images(name) is not None:
+        dims = latent.informative_dims(CTX.registry.embedding(name, CTX.test_images(name)).kl_per_dim, MAX_SLIDERS)
         info = (f"This model describes a digit with {model.latent_dim} numbers. The {len(dims)} sliders move the "
-                f"{len(dims)} it uses most; the rest stay as they are. They start at the code of a real {START_DIGIT}.")
+                f"{len(dims)} it uses most; the rest stay as they are. They start at the code of {_start_words(name)}.")
     else:
         dims = list(range(min(MAX_SLIDERS, model.latent_dim)))
         info = f"The sliders drive dimensions 1 to {len(dims)}; the others stay at the current point."
@@ -82,17 +82,24 @@ def setup(name: str):
     sliders = [gr.update(visible=i < len(dims), value=round(float(z[0, dims[i]]), 2) if i < len(dims) else 0,
                          label=f"number {i + 1} of the code (z{dims[i] + 1})" if i < len(dims) else "")
                for i in range(MAX_SLIDERS)]
-    return [z[0].tolist(), dims, info, *sliders, picture(latent.decode_images(model, z))]
+    return [z[0].tolist(), dims, CTX.kind(name).say(info), *sliders, picture(latent.decode_images(model, z))]
+
+
+def _start_words(name: str) -> str:
+    """The test image the sliders start at, in words: 'a real 5', 'a real trouser'."""
+    kind = CTX.kind(name)
+    return f"a real {kind.name(START_DIGIT) if kind.digits else kind.a(START_DIGIT).split(' ', 1)[-1]}"
 
 
 @torch.no_grad()
 def _start_code(name: str, model) -> torch.Tensor:
     """The code of a real test digit (within the sliders' range), or the centre without test digits."""
-    labels = CTX.test_labels()
+    labels = CTX.test_labels(name)
     if labels is None:
         return torch.zeros(1, model.latent_dim)
-    i = int(torch.nonzero(labels == START_DIGIT)[0, 0])
-    mu, _ = model.encode(data.to_float(CTX.test_images()[i:i + 1]))
+    hits = torch.nonzero(labels == START_DIGIT)[:, 0]
+    i = int(hits[0]) if len(hits) else 0
+    mu, _ = model.encode(data.to_float(CTX.test_images(name)[i:i + 1]))
     return mu.clamp(Z.lo, Z.hi)
 
 

@@ -118,7 +118,7 @@ def render(page) -> None:
 
 
 def panels(name: str | None):
-    if not name or CTX.test_images() is None:
+    if not name or CTX.test_images(name) is None:
         return None, None, None
     return (pipeline_picture(name), *model_panels(name))
 
@@ -127,9 +127,17 @@ def panels(name: str | None):
 def pipeline_picture(name: str) -> np.ndarray:
     """Test digit EXAMPLE through the model: the digit, its code (mu), and what the decoder draws back."""
     model = get_model(name)
-    x = data.to_float(need_test_images()[EXAMPLE:EXAMPLE + 1])
+    test = need_test_images(name)
+    i = EXAMPLE if EXAMPLE < len(test) else 0
+    x = data.to_float(test[i:i + 1])
     mu, _ = model.encode(x)
-    used = CTX.registry.embedding(name, CTX.test_images()).mu.var(0) > ACTIVE_UNIT_THRESHOLD
+    used = CTX.registry.embedding(name, test).mu.var(0) > ACTIVE_UNIT_THRESHOLD
     recon = latent.decode_images(model, mu)
     return diagram.pipeline(x[0, 0].numpy(), recon[0, 0].numpy(), mu[0].numpy(), np.asarray(used),
-                            int(CTX.test_labels()[EXAMPLE]))
+                            _caption(name, int(CTX.test_labels(name)[i])), CTX.kind(name).noun)
+
+
+def _caption(name: str, label: int) -> str:
+    """What the example image is, under it: 'a handwritten 7', 'an ankle boot'."""
+    kind = CTX.kind(name)
+    return kind.a(label).replace(" ", " handwritten ", 1) if kind.digits else kind.a(label)

@@ -8,14 +8,13 @@ import torch
 from vae_core import data, images, latent
 from vae_core.model import VAE
 
-from ..common import (Limit, a_digit, digit_tensor, download_file, get_model, marked_map, need_test_images,
-                      picture, refuse)
+from ..common import (Limit, check_class, class_choices, digit_tensor, download_file, get_model, is_test_source,
+                      marked_map, need_test_images, picture, refuse, test_source)
 from ..state import CTX
 
 TITLE, ID = "Interpolate", "interpolate"
 STEPS = Limit(2, 24, 10, 1)
 MODES = ("linear", "spherical")
-DIGIT = Limit(0, 9, 0, 1)
 ENDS = {"A": "1", "B": "0"}  # the classes each end's menu starts on: far apart on every shipped map
 MAP_HEIGHT = 420
 STRIP_COLUMNS = 8  # frames per row of the strip at most: more are too small to see on a phone
@@ -27,7 +26,7 @@ def render(page) -> None:
         for end, start in ENDS.items():
             with gr.Column(min_width=200):
                 gr.Markdown(f"**Digit {end}**")
-                menu = gr.Dropdown([str(d) for d in range(10)], value=start, label="a random test digit of class")
+                menu = gr.Dropdown(class_choices(None), value=start, label="a random test image of class")
                 pick = gr.Button(f"Pick {end}")
                 use = gr.Button("Use the Reconstruct tab's digit", size="sm")
                 shown = gr.Image(label=end, elem_classes="digit", height=170, interactive=False)
@@ -52,28 +51,41 @@ def render(page) -> None:
     walk = ([page.model, a, b, steps, mode], outputs)
     for end, (menu, pick, use, shown) in ends.items():
         # A new end walks again at once: the strip never shows the walk between the old ends.
-        pick.click(random_digit, menu, shown, api_name="random_digit" if end == "A" else f"random_digit_{end.lower()}"
-                   ).success(interpolate, *walk, api_name=False)
-        menu.input(random_digit, menu, shown, api_name=False).success(interpolate, *walk, api_name=False)
+        pick.click(random_digit, [menu, page.model], shown,
+                   api_name="random_digit" if end == "A" else f"random_digit_{end.lower()}").success(interpolate, *walk,
+                                                                                                    api_name=False)
+        menu.input(random_digit, [menu, page.model], shown, api_name=False).success(interpolate, *walk, api_name=False)
         use.click(use_current, [page.digit, page.source], shown, api_name=False).success(interpolate, *walk,
                                                                                          api_name=False)
     go.click(interpolate, *walk, api_name="interpolate")
-    page.on_show(again, [page.current, a, b, steps, mode],
-                  [*ends["A"][3], *ends["B"][3], *outputs])
+    menus = [ends["A"][0], ends["B"][0]]
+    page.on_show(again, [page.current, a, b, ends["A"][3][2], ends["B"][3][2], *menus, steps, mode],
+                 [*menus, *ends["A"][3], *ends["B"][3], *outputs])
 
 
-def random_digit(digit: float):
-    """A random test digit of the class chosen: (its 28x28 values, its picture, its caption)."""
-    need_test_images()
-    d = int(DIGIT.check(digit, "digit"))
-    idx = torch.nonzero(CTX.test_labels() == d)[:, 0]
-    return _test_digit(int(idx[torch.randint(len(idx), (1,))]))
+def _class_menu(name: str, value, start: str):
+    """An end's menu of classes, for the model shown: its value kept when the model has that class."""
+    choices = class_choices(name)
+    keep = value if value in [v for _, v in choices] else (start if start in [v for _, v in choices] else "0")
+    return gr.update(choices=choices, value=keep)
 
 
-def _test_digit(i: int):
-    """Test digit #i as an end: (its 28x28 values, its picture, its caption)."""
-    x = data.to_float(need_test_images()[i:i + 1])
-    return x[0, 0].numpy().tolist(), picture(x, 4), f"test image #{i}, {a_digit(int(CTX.test_labels()[i]))}"
+def random_digit(digit: float, name: str | None = None):
+    """A random test image of the class chosen, from the model's dataset: (its 28x28 values, its picture,
+    its caption)."""
+    need_test_images(name)
+    d = check_class(name, digit, "the class")
+    idx = torch.nonzero(CTX.test_labels(name) == d)[:, 0]
+    if not len(idx):
+        raise refuse(f"This model's test images hold no {CTX.kind(name).name(d)}: choose another class.")
+    return _test_digit(name, int(idx[torch.randint(len(idx), (1,))]))
+
+
+def _test_digit(name: str | None, i: int):
+    """Test image #i of the model's dataset as an end: (its 28x28 values, its picture, its caption)."""
+    x = data.to_float(need_test_images(name)[i:i + 1])
+    label = int(CTX.test_labels(name)[i])
+    return x[0, 0].numpy().tolist(), picture(x, 4), f"{test_source(name, i)}, {CTX.kind(name).a(label)}"
 
 
 def use_current(digit: list | None, source: str):
@@ -93,17 +105,22 @@ def interpolation(model: VAE, ends: torch.Tensor, steps, mode: str) -> tuple[tor
     return path, latent.decode_images(model, path)
 
 
-def again(name: str, a: list | None, b: list | None, steps: float, mode: str):
-    """The page opened or the model changed: walk between the two digits in the new model's space (on
-    opening, the first test digits of ENDS' classes), so the view is never empty."""
-    ends = []
-    for digit, start in ((a, ENDS["A"]), (b, ENDS["B"])):
-        if digit:
+def again(name: str, a: list | None, b: list | None, a_words: str, b_words: str, a_class, b_class, steps: float,
+          mode: str):
+    """The page opened or the model changed: the ends' menus list the model's classes, and the walk is
+    between the two ends in the new model's space (on opening, or where an end is a test image of another
+    dataset, the first test images of ENDS' classes, or the first two), so the view is never empty."""
+    menus = [_class_menu(name, a_class, ENDS["A"]), _class_menu(name, b_class, ENDS["B"])]
+    ends, labels = [], CTX.test_labels(name)
+    if labels is None:
+        need_test_images(name)
+    for k, (digit, words, start) in enumerate(((a, a_words, ENDS["A"]), (b, b_words, ENDS["B"]))):
+        if digit and not ("test image #" in (words or "") and not is_test_source(name, words)):
             ends.append((digit, gr.skip(), gr.skip()))
         else:
-            i = int(torch.nonzero(CTX.test_labels() == int(start))[0, 0])
-            ends.append(_test_digit(i))
-    return (*ends[0], *ends[1], *interpolate(name, ends[0][0], ends[1][0], steps, mode))
+            hits = torch.nonzero(labels == int(start))[:, 0]
+            ends.append(_test_digit(name, int(hits[0]) if len(hits) else min(k, len(labels) - 1)))
+    return (*menus, *ends[0], *ends[1], *interpolate(name, ends[0][0], ends[1][0], steps, mode))
 
 
 def interpolate(name: str, a: list | None, b: list | None, steps: float, mode: str):

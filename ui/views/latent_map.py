@@ -10,7 +10,7 @@ import torch
 
 from vae_core import data, latent
 
-from ..common import (CODE_LIMIT, NO_DATA, a_digit, check_number, get_model, map_figure, need_test_images, picture,
+from ..common import (CODE_LIMIT, check_number, get_model, map_figure, need_test_images, no_data, picture,
                       refuse)
 from ..state import CTX
 
@@ -67,31 +67,33 @@ def for_model(name: str | None, projection: str, manifold: bool):
     """A new model: a 2-D model is its own map (the PCA/UMAP choice hides, the decoded digits may show
     under it); the clicked point belongs to the old model, so its panel empties; and the map."""
     two_d = bool(name) and get_model(name).latent_dim == 2
+    kind = CTX.kind(name)
     hidden = gr.update(value=None, visible=False)
-    return (gr.update(visible=not two_d), gr.update(visible=two_d), hidden, hidden, "Click a dot on the map.",
+    return (gr.update(visible=not two_d), gr.update(visible=two_d, label=kind.say("Show decoded digits under a 2-D map")),
+            gr.update(value=None, visible=False, label=f"test {kind.noun}"), hidden, "Click a dot on the map.",
             *show_map(name, projection, manifold))
 
 
 def show_map(name: str, projection: str, manifold: bool):
     """The map; a UMAP not computed yet shows PCA meanwhile, and the timer waits for it."""
-    if CTX.test_images() is None:
-        return None, NO_DATA, "", gr.Timer(active=False)
+    if CTX.test_images(name) is None:
+        return None, no_data(name), "", gr.Timer(active=False)
     model = get_model(name)
     status, waiting = "", False
     if projection == "UMAP" and model.latent_dim > 2:
-        emb = CTX.registry.embedding(name, CTX.test_images())
+        emb = CTX.registry.embedding(name, CTX.test_images(name))
         waiting = emb.umap is None
         if waiting:
             _start_umap(name)
             status = (f"UMAP for {name} is being computed ({emb.umap_status}); PCA is shown until it is "
                       "ready. The map switches by itself.")
-    note = NOTE_2D if model.latent_dim == 2 else NOTE_ND.format(d=model.latent_dim)
+    note = CTX.kind(name).say(NOTE_2D if model.latent_dim == 2 else NOTE_ND.format(d=model.latent_dim))
     return map_figure(name, projection, manifold, webgl=True), note, status, gr.Timer(active=waiting)
 
 
 def _start_umap(name: str) -> None:
     """UMAP takes tens of seconds: it runs as background work (one job at a time, low priority)."""
-    emb = CTX.registry.embedding(name, CTX.test_images())
+    emb = CTX.registry.embedding(name, CTX.test_images(name))
     if emb.umap_status not in ("queued", "running", "ready") and not emb.umap_status.startswith("failed"):
         emb.umap_status = "queued"
         CTX.background.start(_umap_quietly, name)
@@ -99,16 +101,16 @@ def _start_umap(name: str) -> None:
 
 def _umap_quietly(name: str) -> None:
     try:
-        CTX.registry.compute_umap(name, CTX.test_images())
+        CTX.registry.compute_umap(name, CTX.test_images(name))
     except Exception:
         pass  # the registry records the failure in umap_status, which the status line shows
 
 
 def poll_umap(name: str, projection: str, manifold: bool):
     """Timer tick while a UMAP is awaited: swap it in when ready, and stop ticking."""
-    if projection != "UMAP" or not name or CTX.test_images() is None:
+    if projection != "UMAP" or not name or CTX.test_images(name) is None:
         return gr.skip(), gr.skip(), gr.Timer(active=False)
-    emb = CTX.registry.embedding(name, CTX.test_images())
+    emb = CTX.registry.embedding(name, CTX.test_images(name))
     if emb.umap_status.startswith("failed"):
         return gr.skip(), f"UMAP could not be computed: {emb.umap_status}", gr.Timer(active=False)
     if emb.umap is None:
@@ -126,7 +128,7 @@ def map_click(name: str, payload: str):
     if not isinstance(click, dict):
         raise refuse('A map click is a JSON object: {"index": N} or {"x": X, "y": Y}.')
     model = get_model(name)
-    test = need_test_images()
+    test = need_test_images(name)
     if click.get("index") is not None:
         i = click["index"]
         if not isinstance(i, int) or not 0 <= i < len(test):
@@ -139,17 +141,18 @@ def map_click(name: str, payload: str):
     image = latent.decode_images(model, torch.tensor([[zx, zy]]))
     # No test digit belongs to an empty spot: hide its frame rather than show an empty one.
     return (gr.update(value=None, visible=False), gr.update(value=picture(image), visible=True),
-            f"**The spot z = ({zx:.2f}, {zy:.2f})** (ringed in red): no test digit needed; this is what the decoder draws there.")
+            f"**The spot z = ({zx:.2f}, {zy:.2f})** (ringed in red): no test {CTX.kind(name).noun} needed; this is "
+            "what the decoder draws there.")
 
 
 def _clicked_digit(name: str, model, i: int):
-    x = data.to_float(need_test_images()[i:i + 1])
+    x = data.to_float(need_test_images(name)[i:i + 1])
     mu, logvar = model.encode(x)
     recon = latent.decode_images(model, mu)
     sigma = torch.exp(0.5 * logvar)[0].numpy()
-    label = int(CTX.test_labels()[i])
-    dims = latent.informative_dims(CTX.registry.embedding(name, CTX.test_images()).kl_per_dim, CODE_DIMS_SHOWN)
+    label, kind = int(CTX.test_labels(name)[i]), CTX.kind(name)
+    dims = latent.informative_dims(CTX.registry.embedding(name, CTX.test_images(name)).kl_per_dim, CODE_DIMS_SHOWN)
     code = ", ".join(f"z{d + 1} = {mu[0, d]:.2f} ± {sigma[d]:.2f}" for d in dims)
-    text = (f"**Test image #{i}, {a_digit(label)}** (ringed in red on the map). Left: the digit. Right: what the model draws back from its "
+    text = (f"**Test image #{i}, {kind.a(label)}** (ringed in red on the map). Left: the {kind.noun}. Right: what the model draws back from its "
             f"code (the encoder's most likely numbers for it). Its most used numbers: {code}.")
     return gr.update(value=picture(x), visible=True), gr.update(value=picture(recon), visible=True), text

@@ -71,7 +71,7 @@ def learn(digits: float, passes: float, request: gr.Request):
     n, epochs = int(DIGITS.check(digits, "digits to learn from")), int(PASSES.check(passes, "passes"))
     if CTX.mnist() is None:
         raise refuse(NO_TRAINING_DATA)
-    watched = need_test_images()[:WATCHED]
+    watched = need_test_images(None)[:WATCHED]  # MNIST's, as it learns digits
     owner = session_of(request)
     cancel = yield from enter_slot(owner, lambda message: [message, *SKIP])
     if cancel is None:
@@ -131,7 +131,7 @@ def _frame(update: dict, epochs: int) -> dict:
 
 def _draw(frame: dict) -> tuple:
     """A frame's map and drawing."""
-    labels = CTX.test_labels()[:len(frame["codes"])].numpy()
+    labels = CTX.test_labels(None)[:len(frame["codes"])].numpy()
     fig = figures.latent_map(np.clip(frame["codes"], -RANGE, RANGE), labels,
                              f"After {frame['images_seen']:,} digits (pass {frame['epoch']} of {frame['epochs']}): "
                              f"loss {frame['loss']:.0f}", "code number 1", "code number 2",

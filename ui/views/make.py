@@ -9,11 +9,11 @@ import torch
 
 from vae_core import concepts, images, latent
 
-from ..common import Limit, concepts_of, digit_tensor, get_model, need_test_images, picture, refuse
-from ..state import CTX, MAIN_MODEL
+from ..common import Limit, check_class, class_choices, concepts_of, digit_tensor, get_model, need_test_images, picture, refuse
+from ..state import CTX
 
 TITLE, ID = "Make a digit", "make"
-DIGIT = Limit(0, 9, 3, 1)
+FIRST_CLASS = "3"  # the class chosen at first (where a model has it)
 VARIETY = Limit(0.0, 2.0, 1.0, 0.1)  # 0: the class's most typical code; 1: as varied as real digits
 CHANGE = Limit(-2.0, 2.0, 0.0, 0.25)  # standard deviations of the property among real digits: past 2, blobs
 MADE = 8  # digits made at a time
@@ -27,7 +27,7 @@ def render(page) -> None:
                 elem_classes="note")
     with gr.Row():
         with gr.Column(scale=1, min_width=240):
-            digit = gr.Radio([str(d) for d in range(10)], value=str(DIGIT.default), label="digit", elem_id="make-digit")
+            digit = gr.Radio(class_choices(None), value=FIRST_CLASS, label="digit", elem_id="make-digit")
             variety = VARIETY.slider("variety", info="0: the most typical one; 1: as varied as real handwriting")
             make_btn = gr.Button(f"Make {MADE} new ones", variant="primary")
             check = gr.Markdown()
@@ -44,7 +44,7 @@ def render(page) -> None:
                            scale=1)
     codes = gr.State(None)
 
-    page.on_show(make, [page.current, digit, variety], [codes, made, check, changed, *sliders])
+    page.on_show(make_shown, [page.current, digit, variety], [digit, codes, made, check, changed, *sliders])
     for trigger in (make_btn.click, digit.input, variety.release):
         trigger(make, [page.model, digit, variety], [codes, made, check, changed, *sliders], api_name=False)
     use_btn.click(use_digit, [page.model, page.digit, page.source], [codes, check, changed, *sliders],
@@ -54,19 +54,36 @@ def render(page) -> None:
                 trigger_mode="always_last")
 
 
+def _class_radio(name: str, value):
+    """The classes of the model shown, in words ("digit", or "class" with their names); the choice kept
+    where the model has it."""
+    choices = class_choices(name)
+    values = [v for _, v in choices]
+    keep = value if value in values else (FIRST_CLASS if FIRST_CLASS in values else values[0])
+    return gr.update(choices=choices, value=keep, label="digit" if CTX.kind(name).digits else "class")
+
+
 def maker(name: str) -> str:
     """The model that makes digits: the one shown, unless it has only 2 numbers per digit, where the
-    classes overlap too much (about half its made digits read back as another): then the main model."""
-    if get_model(name).latent_dim <= 2 and MAIN_MODEL in CTX.registry.names():
-        return MAIN_MODEL
-    return name
+    classes overlap too much (about half its made digits read back as another): then its dataset's main
+    model."""
+    main = CTX.main_of(name)
+    return main if get_model(name).latent_dim <= 2 and main else name
+
+
+def make_shown(name: str, digit, variety):
+    """The view drawn for the model shown: its classes in the menu (the choice kept where it has it), and
+    new ones made of the class chosen."""
+    radio = _class_radio(name, digit)
+    return (radio, *make(name, radio["value"], variety))
 
 
 @torch.no_grad()
 def make(name: str, digit, variety):
     """New digits of a class: codes drawn from the class's Gaussian, decoded, and checked by the model."""
-    need_test_images()
-    d = int(DIGIT.check(digit if digit is not None else DIGIT.default, "digit"))
+    need_test_images(name)
+    kind = CTX.kind(name)
+    d = check_class(name, digit if digit is not None else 0, "the class to make")
     v = VARIETY.check(variety, "variety")
     used = maker(name)
     model, c = get_model(used), concepts_of(used)
@@ -74,11 +91,11 @@ def make(name: str, digit, variety):
     drawn = latent.decode_images(model, z)
     back, _ = model.encode(drawn)
     right = int((c.classify(back.numpy()) == d).sum())
-    check = (f"The model checked its own work: reading them back, it sees a {d} in **{right} of {MADE}**."
-             if right < MADE else f"The model checked its own work: reading them back, it sees a {d} in all {MADE}.")
+    check = (f"The model checked its own work: reading them back, it sees {kind.a(d)} in **{right} of {MADE}**."
+             if right < MADE else f"The model checked its own work: reading them back, it sees {kind.a(d)} in all {MADE}.")
     if used != name:
-        check += (f"  \n*Made by **{used}** (32 numbers per digit): with only 2 numbers, {name}'s digits overlap "
-                  "too much to make a chosen one reliably.*")
+        check += kind.say(f"  \n*Made by **{used}** ({get_model(used).latent_dim} numbers per digit): with only 2 "
+                          f"numbers, {name}'s digits overlap too much to make a chosen one reliably.*")
     return (z.tolist(), images.grid(drawn, ncols=MADE // 2, factor=4), check, picture(drawn[:1]),
             *[CHANGE.default] * len(concepts.PROPERTIES))
 

@@ -12,8 +12,9 @@ from vae_core import concepts, images, latent
 from vae_core.model import VAE
 
 from .. import figures
-from ..common import (Limit, a_digit, concepts_of, digit_from_test_set, digit_tensor, download_file, get_model,
-                      marked_map, need_test_images, picture, recognise, recognition_words, refuse)
+from ..common import (check_class, class_choices, concepts_of, digit_from_test_set, digit_tensor, download_file,
+                      get_model, is_test_source, marked_map, need_test_images, picture, recognise, recognition_words,
+                      refuse, test_source)
 from ..state import CTX
 
 TITLE, ID = "Reconstruct", "reconstruct"
@@ -23,7 +24,6 @@ POSTERIOR_SAMPLES = 8
 BAR_DIMS = 16  # dimensions in the mu +- sigma chart of a large model: the most informative ones
 MAP_HEIGHT = 380
 ASK = "Pick a digit from the gallery, draw one, or upload a picture."
-MORPH_TO = Limit(0, 9, 0, 1)
 MORPH_STEPS = 16
 
 
@@ -55,14 +55,14 @@ def render(page) -> None:
             gr.Markdown("**Morph it into another digit.** Click a digit: the model walks from this digit's code "
                         "to the middle of that digit's codes, drawing as it goes. The walk shows as a line on the "
                         "map above.", elem_classes="note")
-            morph_to = gr.Radio([str(d) for d in range(10)], value=None, label="morph it into", elem_id="morph-to")
+            morph_to = gr.Radio(class_choices(None), value=None, label="morph it into", elem_id="morph-to")
             morph_text = gr.Markdown()
         morph_anim = gr.Image(label="the morph, played forward and back", elem_classes="digit", height=220,
                               interactive=False, elem_id="morph-anim", scale=1)
 
     # A new digit clears the old one's morph.
     picked = [page.digit, page.source, seen, recon, bars, place, text, eps_grid, morph_to, morph_text, morph_anim]
-    page.on_show(gallery_items, [], [gallery], per_model=False)
+    page.on_show(gallery_items, [page.current], [gallery])
     page.on_show(show_current, [page.current, page.digit, page.source], picked)
     gallery.select(pick_gallery, page.model, picked, api_name=False)
     sketch_btn.click(pick_sketch, [page.model, sketch, page.digit, page.source], picked, api_name="encode_sketch")
@@ -73,32 +73,41 @@ def render(page) -> None:
     draw_tab.select(None, js="() => window.__vaeBrush && window.__vaeBrush()", api_name=False)
 
 
-def gallery_indices() -> list[int]:
+def gallery_indices(name: str) -> list[int]:
+    """A fixed random choice of the model's dataset's test images, the same for every visitor."""
     g = torch.Generator().manual_seed(GALLERY_SEED)
-    return torch.randperm(len(need_test_images()), generator=g)[:GALLERY_SIZE].tolist()
+    return torch.randperm(len(need_test_images(name)), generator=g)[:GALLERY_SIZE].tolist()
 
 
-def gallery_items():
-    if CTX.test_images() is None:
-        return []
-    labels = CTX.test_labels()
-    return [(picture(digit_from_test_set(i), 3), f"#{i}: {a_digit(int(labels[i]))}") for i in gallery_indices()]
+def gallery_items(name: str):
+    """The gallery of the model's dataset, labelled in its words."""
+    kind = CTX.kind(name)
+    if CTX.test_images(name) is None:
+        return gr.update(value=[], label=kind.say("click a digit"))
+    labels = CTX.test_labels(name)
+    return gr.update(value=[(picture(digit_from_test_set(name, i), 3), f"#{i}: {kind.a(int(labels[i]))}")
+                            for i in gallery_indices(name)], label=kind.say("click a digit"))
 
 
 def show_current(name: str, digit: list | None, source: str):
-    """The model changed, or the page opened: reconstruct the current digit (at first, the gallery's first)."""
-    if not digit:
-        if CTX.test_images() is None:
-            return None, "", None, None, None, None, ASK, None, None, "", None
-        i = gallery_indices()[0]
-        digit, source = digit_from_test_set(i), f"test image #{i}"
-    return (digit, source, *reconstruct(name, digit, source))
+    """The model changed, or the page opened: reconstruct the current digit; at first, or when it was a
+    test image of another dataset than the new model's, the gallery's first. The morph menu lists the
+    model's classes."""
+    classes = gr.update(choices=class_choices(name), value=None)
+    if not digit or ("test image #" in source and not is_test_source(name, source)):
+        if CTX.test_images(name) is None:
+            return None, "", None, None, None, None, ASK, None, classes, "", None
+        i = gallery_indices(name)[0]
+        digit, source = digit_from_test_set(name, i), test_source(name, i)
+    out = [digit, source, *reconstruct(name, digit, source)]
+    out[-3] = classes
+    return tuple(out)
 
 
 def pick_gallery(name: str, evt: gr.SelectData):
-    i = gallery_indices()[evt.index]
-    digit = digit_from_test_set(i)
-    return (digit, f"test image #{i}", *reconstruct(name, digit, f"test image #{i}"))
+    i = gallery_indices(name)[evt.index]
+    digit = digit_from_test_set(name, i)
+    return (digit, test_source(name, i), *reconstruct(name, digit, test_source(name, i)))
 
 
 def _pick_image(name: str, image, source: str):
@@ -146,14 +155,14 @@ def reconstruct(name: str, digit: list, source: str):
     recon = latent.decode_images(model, mu)
     mu_np, sigma_np = mu[0].numpy(), torch.exp(0.5 * logvar)[0].numpy()
     dims = None
-    if CTX.test_images() is not None and model.latent_dim > BAR_DIMS:
-        kl = CTX.registry.embedding(name, CTX.test_images()).kl_per_dim
+    if CTX.test_images(name) is not None and model.latent_dim > BAR_DIMS:
+        kl = CTX.registry.embedding(name, CTX.test_images(name)).kl_per_dim
         dims = sorted(latent.informative_dims(kl, BAR_DIMS))
     shown = f"the {BAR_DIMS} most informative dimensions" if dims else "every dimension"
-    text = (f"**{source}** as the model sees it (28x28, centred like MNIST), and its reconstruction from "
-            f"the code's mean. The chart shows {shown}: a narrow bar is a confident encoder.")
-    if CTX.test_images() is not None:
-        text = f"{recognition_words(recognise(name, x))}\n\n{text}"
+    text = (f"**{source}** as the model sees it (28x28, centred like its training images), and its reconstruction "
+            f"from the code's mean. The chart shows {shown}: a narrow bar is a confident encoder.")
+    if CTX.test_images(name) is not None:
+        text = f"{recognition_words(recognise(name, x), name)}\n\n{text}"
     return (picture(x), picture(recon), figures.posterior_bars(mu_np, sigma_np, dims),
             marked_map(name, mu_np, source, MAP_HEIGHT), text, _posterior_samples(model, mu, logvar), None, "", None)
 
@@ -179,12 +188,14 @@ def morph(name: str, digit: list | None, source: str, into):
     words, and the animation (a GIF, played forward and back)."""
     if not digit:
         raise refuse("Pick, draw or upload a digit first.")
-    target = int(MORPH_TO.check(into, "the digit to morph into"))
+    target = check_class(name, into, "the class to morph into")
     model = get_model(name)
-    need_test_images()
+    need_test_images(name)
     path, frames = concepts.morph(model, digit_tensor(digit), concepts_of(name), target, MORPH_STEPS)
     big = [images.upscale(f, 8) for f in images.to_uint8(frames)]
     gif = download_file(images.gif_bytes(big, ms_per_frame=90), "morph.gif")
-    words = (f"**{source[:1].upper()}{source[1:]} → {a_digit(target)}** in {MORPH_STEPS} steps along a straight line "
-             f"of codes, ending where the model keeps its most typical {target}s.")
-    return marked_map(name, path.numpy(), f"morph into {a_digit(target)}", MAP_HEIGHT, line=True), words, gif
+    kind = CTX.kind(name)
+    words = (f"**{source[:1].upper()}{source[1:]} → {kind.a(target)}** in {MORPH_STEPS} steps along a straight "
+             f"line of codes, ending where the model keeps its most typical {kind.plain(target)}"
+             f"{'s' if kind.digits else ''}.")
+    return marked_map(name, path.numpy(), f"morph into {kind.a(target)}", MAP_HEIGHT, line=True), words, gif

@@ -16,7 +16,7 @@ from vae_core import data, images, latent
 
 from .. import figures
 from ..common import get_model, log, need_test_images
-from ..state import CTX, FIRST_MODEL, MAIN_MODEL
+from ..state import CTX, FIRSTS, MAINS
 
 TITLE, ID = "Tour", "tour"
 CANVAS = 560  # pixels a side of the dots picture
@@ -27,54 +27,63 @@ PRESENTER = "(on) => { document.body.classList.toggle('presenter', on); }"
 class Step:
     title: str
     text: str
-    picture: Callable[[], np.ndarray]
+    picture: Callable[[str, str], np.ndarray]  # (the dataset's 2-D model, its main model) -> the picture
     tab: str  # the view where the visitor can try it
     tab_title: str
+    same_for_all: bool = False  # its picture and words are the digits' whatever the model shown
 
 
-def _dots() -> np.ndarray:
-    """The 2-number model's map of the 10,000 test digits, one colour per digit, with a legend of digits."""
-    emb = CTX.registry.embedding(FIRST_MODEL, need_test_images())
+def _dots(first: str, main: str) -> np.ndarray:
+    """The 2-number model's map of the test images, one colour per class, with a legend of real images."""
+    emb = CTX.registry.embedding(first, need_test_images(first))
+    if emb.mu.shape[1] != 2:
+        raise KeyError(f"{first} is not a 2-D model")
     extent = latent.plane_extent(emb.mu)
     xy = ((emb.mu + extent) / (2 * extent) * (CANVAS - 1)).clip(0, CANVAS - 2).astype(int)
     canvas = Image.new("RGB", (CANVAS, CANVAS + 60), "white")
     draw = ImageDraw.Draw(canvas)
-    labels = CTX.test_labels().numpy()
+    labels = CTX.test_labels(first).numpy()
     for (x, y), label in zip(xy, labels):
-        draw.rectangle([x, CANVAS - 1 - y, x + 2, CANVAS + 1 - y], fill=figures.DIGIT_COLOURS[label])
-    for d in range(10):  # the legend: a real digit in each colour
-        digit = images.upscale(images.to_uint8(data.to_float(need_test_images()[[int(np.argmax(labels == d))]]))[0], 2)
-        tint = Image.new("RGB", digit.shape[::-1], figures.DIGIT_COLOURS[d])
+        draw.rectangle([x, CANVAS - 1 - y, x + 2, CANVAS + 1 - y], fill=figures.colour(label))
+    for d in sorted(set(labels.tolist()))[:10]:  # the legend: a real image in each colour
+        digit = images.upscale(images.to_uint8(data.to_float(need_test_images(first)[[int(np.argmax(labels == d))]]))[0], 2)
+        tint = Image.new("RGB", digit.shape[::-1], figures.colour(d))
         canvas.paste(tint, (14 + d * 55, CANVAS + 2), Image.fromarray(digit))
     return np.asarray(canvas)
 
 
-def _manifold() -> np.ndarray:
-    model = get_model(FIRST_MODEL)
-    extent = latent.plane_extent(CTX.registry.embedding(FIRST_MODEL, need_test_images()).mu)
+def _manifold(first: str, main: str) -> np.ndarray:
+    model = get_model(first)
+    if model.latent_dim != 2:
+        raise KeyError(f"{first} is not a 2-D model")
+    extent = latent.plane_extent(CTX.registry.embedding(first, need_test_images(first)).mu)
     mosaic, _ = latent.manifold(model, n=17, extent=extent)
     return 255 - mosaic
 
 
-def _first_of(digit: int) -> torch.Tensor:
-    labels = CTX.test_labels()
-    return data.to_float(need_test_images()[[int(torch.nonzero(labels == digit)[0, 0])]])
+WALK = (3, 8)  # the classes walked between: a 3 and an 8 (a dress and a bag)
+
+
+def _first_of(name: str, digit: int) -> torch.Tensor:
+    labels = CTX.test_labels(name)
+    hits = torch.nonzero(labels == digit)[:, 0]
+    return data.to_float(need_test_images(name)[[int(hits[0]) if len(hits) else digit % len(labels)]])
 
 
 @torch.no_grad()
-def _walk() -> np.ndarray:
-    model = get_model(MAIN_MODEL)
-    mu, _ = model.encode(torch.cat([_first_of(3), _first_of(8)]))
+def _walk(first: str, main: str) -> np.ndarray:
+    model = get_model(main)
+    mu, _ = model.encode(torch.cat([_first_of(main, WALK[0]), _first_of(main, WALK[1])]))
     return images.grid(latent.decode_images(model, latent.interpolate(mu[0], mu[1], 8)), ncols=8, factor=4)
 
 
 @torch.no_grad()
-def _drawing() -> np.ndarray:
+def _drawing(first: str, main: str) -> np.ndarray:
     """A digit drawn with a mouse (strokes on white), what the model sees, and what it draws back."""
     sketch = Image.new("L", (280, 280), 255)
     ImageDraw.Draw(sketch).line([(70, 60), (210, 60), (130, 230)], fill=0, width=22, joint="curve")
     seen = images.prepare_user_image(np.asarray(sketch))
-    model = get_model(MAIN_MODEL)
+    model = get_model(main)
     mu, _ = model.encode(torch.tensor(seen).reshape(1, 1, 28, 28))
     recon = images.to_uint8(latent.decode_images(model, mu))[0]
     drawn = np.asarray(sketch.resize((168, 168)))
@@ -82,13 +91,13 @@ def _drawing() -> np.ndarray:
     return np.concatenate([drawn, gap, images.upscale(images.to_uint8(seen), 6), gap, images.upscale(recon, 6)], 1)
 
 
-def _samples() -> np.ndarray:
-    model = get_model(MAIN_MODEL)
+def _samples(first: str, main: str) -> np.ndarray:
+    model = get_model(main)
     z = torch.randn(24, model.latent_dim, generator=torch.Generator().manual_seed(3))
     return images.grid(latent.decode_images(model, z), ncols=8, factor=3)
 
 
-def _betas() -> np.ndarray:
+def _betas(first: str, main: str) -> np.ndarray:
     """Random digits from the models trained at the smallest and the largest beta, side by side."""
     ladder = [d for d in CTX.ladder() if d["shipped"]]
     grids = []
@@ -109,7 +118,7 @@ STEPS = [
          "what it draws at that spot; look how one digit blends into the next.",
          _manifold, "map", "Latent map"),
     Step("3. Walk from one digit to another",
-         "Take the codes of a 3 and of an 8 and walk in a straight line between them, drawing every step. "
+         "Take the codes of {a} and of {b} and walk in a straight line between them, drawing every step. "
          "The model turns one into the other through digits nobody ever wrote.",
          _walk, "interpolate", "Interpolate"),
     Step("4. Draw your own",
@@ -124,7 +133,7 @@ STEPS = [
          "Training balances two wishes: draw every digit back exactly, and keep all codes near the middle "
          "of the map. Random digits with a small β (left) are sharp but often not digits; with a large β "
          "(right) they are tidy but blurry.",
-         _betas, "beta", "KL weight β"),
+         _betas, "beta", "KL weight β", same_for_all=True),
 ]
 
 
@@ -141,30 +150,54 @@ def render(page) -> None:
     step = gr.State(0)
 
     outputs = [step, counter, text, picture, back, forward, try_it]
-    page.on_show(lambda: show_step(0), [], outputs, per_model=False)
-    back.click(lambda i: show_step(i - 1), step, outputs, api_name=False)
-    forward.click(lambda i: show_step(i + 1), step, outputs, api_name="tour_step")
+    # A model of another dataset tells the story with that dataset's models and words, from the same step.
+    page.on_show(show_step, [step, page.current], outputs)
+    back.click(lambda i, name: show_step(i - 1, name), [step, page.current], outputs, api_name=False)
+    forward.click(lambda i, name: show_step(i + 1, name), [step, page.current], outputs, api_name="tour_step")
     page.go_to(try_it.click, lambda i: STEPS[int(i)].tab, step)
     presenter.change(None, presenter, None, js=PRESENTER, api_name=False)
 
 
-def show_step(i: int):
+def show_step(i: int, name: str | None = None):
+    """Step i of the tour, told with the models of the dataset that `name` shows (MNIST's when that
+    dataset has no 2-D and main model here)."""
     i = int(min(max(int(i or 0), 0), len(STEPS) - 1))
-    s = STEPS[i]
-    return (i, f"Step {i + 1} of {len(STEPS)}", f"### {s.title}\n{s.text}", _picture(i),
+    s, (first, main) = STEPS[i], _storytellers(name)
+    kind = CTX.kind(main)
+    text = s.text.format(a=kind.a(WALK[0]), b=kind.a(WALK[1]))
+    if not s.same_for_all:
+        labels = CTX.test_labels(first)
+        text = kind.say(text if labels is None else text.replace("10,000", f"{len(labels):,}"))
+    title = s.title if s.same_for_all else kind.say(s.title)
+    if s.same_for_all and not kind.digits:
+        text += " *(Shown here on the digit models.)*"
+    return (i, f"Step {i + 1} of {len(STEPS)}", f"### {title}\n{text}", _picture(i, first, main),
             gr.Button(interactive=i > 0), gr.Button(interactive=i < len(STEPS) - 1),
             gr.Button(f"Try it: {s.tab_title} ▸"))
 
 
-def _picture(i: int) -> np.ndarray | None:
-    """A step's picture, drawn once and remembered; None where its models or digits are missing."""
-    if i not in _PICTURES:
+def _storytellers(name: str | None) -> tuple[str, str]:
+    """The 2-D model and the main model that tell the story for the dataset `name` shows: its shipped
+    pair, else the model itself for both where it is of another dataset, else MNIST's pair."""
+    first, main = CTX.first_of(name), CTX.main_of(name)
+    if first and main:
+        return first, main
+    if name and name in CTX.registry.names() and not CTX.kind(name).digits:
+        return first or name, main or name
+    return FIRSTS["mnist"], MAINS["mnist"]
+
+
+def _picture(i: int, first: str, main: str) -> np.ndarray | None:
+    """A step's picture, drawn once per pair of models and remembered; None where its models or images
+    are missing."""
+    key = (i, *(("digits",) if STEPS[i].same_for_all else (first, main)))
+    if key not in _PICTURES:
         try:
-            _PICTURES[i] = STEPS[i].picture()
+            _PICTURES[key] = STEPS[i].picture(first, main) if not STEPS[i].same_for_all else STEPS[i].picture("", "")
         except (gr.Error, KeyError, IndexError) as e:
             log.warning("tour step %d: no picture (%s)", i + 1, e)
             return None
-    return _PICTURES[i]
+    return _PICTURES[key]
 
 
-_PICTURES: dict[int, np.ndarray] = {}
+_PICTURES: dict[tuple, np.ndarray] = {}

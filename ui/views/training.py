@@ -110,7 +110,7 @@ def _run_training(start: dict, beta, epochs, images, cancel, progress, owner: st
         yield "Cancelled before the first epoch finished; nothing was saved.", None
         return
     CTX.registry.add(out, owner=owner)
-    if CTX.test_images() is not None:  # its digit classes and scores, ready before Reconstruct asks for them
+    if CTX.test_images(name) is not None:  # its digit classes and scores, ready before Reconstruct asks for them
         CTX.background.start(concepts_of, name)
     stopped = " (cancelled: kept the finished epochs)" if outcome["cancelled"] else ""
     curve = figures.loss_curve(history, "Loss while training") if history else None
