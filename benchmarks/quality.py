@@ -43,9 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.k, args.main_k, args.limit = 5, 5, 100
     device = pick_device(args.device)
-    images = data.load_mnist(args.data_dir).test_images
-    if args.limit:
-        images = images[:args.limit]
+    tests: dict[str, torch.Tensor] = {}  # each model is scored on its own dataset's test images
+
+    def test_images(entry) -> torch.Tensor:
+        dataset = entry["config"].get("dataset", "mnist")
+        if dataset not in tests:
+            found = data.load_dataset(dataset, args.data_dir if dataset == "mnist" else None).test_images
+            tests[dataset] = found[:args.limit] if args.limit else found
+        return tests[dataset]
     rows = []
     for entry in checkpoints.list_checkpoints(args.checkpoints):
         if args.from_metrics:
@@ -56,10 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         k = args.main_k or args.k if entry["name"] == MAIN else args.k
         model = checkpoints.load_model(entry["path"], device)
         t0 = time.perf_counter()
-        m = evaluate(model, images, k=k, device=device)
+        m = evaluate(model, test_images(entry), k=k, device=device)
         rows.append((entry["name"], entry["config"].get("beta", 1.0), m, time.perf_counter() - t0))
         print(f"{entry['name']}: NLL {m['nll']:.2f} (k={k}) in {rows[-1][3]:.0f} s", flush=True)
-    source = "metrics.json" if args.from_metrics else f"{len(images)} test images, device {device}"
+    source = "metrics.json" if args.from_metrics else f"{args.limit or 'all'} test images of each model's dataset, device {device}"
     print(f"\n{source}, torch {torch.__version__}\n")
     print("| model | β | latent | test NLL ± s.e. (k, images) | -ELBO | reconstruction | KL | active units |")
     print("|---|---|---|---|---|---|---|---|")

@@ -9,12 +9,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vae_core.checkpoints import list_checkpoints  # noqa: E402
+from vae_core.data import DATASETS  # noqa: E402
 
 
 def main() -> None:
     root = sys.argv[1] if len(sys.argv) > 1 else "checkpoints"
-    print("| model | latent | β | test NLL (k, test images) | -ELBO | KL (rate) | active units | trained | size |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| model | data | latent | β | test NLL (k, test images) | -ELBO | KL (rate) | active units | trained | size |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for c in list_checkpoints(root):
         cfg, m = c["config"], c["metrics"]
         t, tr = m.get("test", {}), m.get("training", {})
@@ -27,7 +28,9 @@ def main() -> None:
         beta = f"{cfg.get('beta', 1):g}"
         if cfg.get("beta_per_image_sum", cfg.get("beta", 1)) != cfg.get("beta", 1):
             beta += f" (= {cfg['beta_per_image_sum']:g} per image)"
-        print(f"| {c['name']} | {cfg['latent_dim']} | {beta} | {nll} | {elbo} | {kl} | {au} | "
+        dataset = cfg.get("dataset", "mnist")
+        title = DATASETS[dataset].title if dataset in DATASETS else Path(dataset).name
+        print(f"| {c['name']} | {title} | {cfg['latent_dim']} | {beta} | {nll} | {elbo} | {kl} | {au} | "
               f"{trained} | {size:.1f} MiB |")
 
 

@@ -45,11 +45,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_app(tmp_dir: Path, data_dir: str | None, extra_env: dict | None = None):
+def launch_app(tmp_dir: Path, data_dir: str | None, extra_env: dict | None = None, args: list[str] = ()):
     port = _free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "VAE_RUNS_DIR": str(tmp_dir / "runs"),
            "VAE_CACHE_DIR": str(tmp_dir / "cache"), **(extra_env or {})}
-    args = [sys.executable, "app.py", "--port", str(port)] + (["--data-dir", data_dir] if data_dir else [])
+    args = [sys.executable, "app.py", "--port", str(port), *args] + (["--data-dir", data_dir] if data_dir else [])
     log = open(tmp_dir / "app.log", "w")
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"

@@ -467,3 +467,64 @@ def test_a_drawing_is_marked_on_the_map_and_morphs_into_the_digit_chosen(browser
     page.locator("#morph-anim").scroll_into_view_if_needed()
     _shot(page, shots, "morph.png")
     page.close()
+
+
+def _map_then_morph(page, shots, prefix, map_words, a_class, source_words, morph_class, morph_words):
+    """The model shown's map (its words, its classes in the legend), then Reconstruct on one of its own test
+    images, morphed into one of its classes; a screenshot of each, named after `prefix`."""
+    _wait_for(lambda: map_words in page.inner_text("body"), what=f"the {prefix} map")
+    _wait_for(lambda: a_class in page.locator("#latent-map").inner_text(), what="the map's legend of classes")
+    time.sleep(1.0)
+    _shot(page, shots, f"{prefix}-map.png")
+    _go(page, "Reconstruct")
+    _wait_for(lambda: source_words in page.inner_text("body") and "It looks most like" in page.inner_text("body"),
+              what=f"one of the {prefix} test images reconstructed")
+    page.locator("#morph-to").get_by_text(morph_class, exact=True).click()
+    _wait_for(lambda: morph_words in page.inner_text("body"), what=f"the morph into {morph_class}")
+    _shot(page, shots, f"{prefix}-reconstruct.png")
+
+
+def test_a_fashion_model_shows_its_own_items_classes_and_words(browser, app_url, shots):
+    page = _open(browser, app_url)
+    _choose_model(page, "fashion-z32 (Fashion-MNIST")
+    _map_then_morph(page, shots, "fashion", "Every dot is one real item", "Ankle boot", "Fashion-MNIST test image #",
+                    "Sneaker", "→ a sneaker")
+    assert "digit" not in page.locator("#morph-to").inner_text().lower()
+    _go(page, "Make a digit")
+    page.locator("#make-digit").get_by_text("Bag", exact=True).click()
+    _wait_for(lambda: "it sees a bag in" in page.inner_text("body"), what="bags made")
+    assert "Choose an item and the model draws new ones" in page.inner_text("body")
+    _shot(page, shots, "fashion-make.png")
+    assert _toasts(page) == []
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def folder_app(tmp_path_factory, data_dir):
+    """The app started on a model trained from the command line on a folder of the user's own pictures
+    (three kinds of drawn shapes), as the README says: `python app.py --model runs/my-shapes-z2`."""
+    import subprocess
+    import sys
+
+    from conftest import picture_folder
+
+    tmp = tmp_path_factory.mktemp("folder-app")
+    folder = picture_folder(tmp / "my-shapes", ("circle", "square", "triangle"), each=60)
+    model = tmp / "my-shapes-z2"
+    run = subprocess.run([sys.executable, "-m", "vae_core.train", "--dataset", str(folder), "--latent-dim", "2",
+                          "--epochs", "15", "--batch-size", "16", "--val-size", "0", "--device", "cpu", "--quiet",
+                          "--out", str(model)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    proc, url = launch_app(tmp, data_dir, args=["--model", str(model)])
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_a_model_of_your_own_folder_opens_on_its_own_pictures(browser, folder_app, shots):
+    page = _open(browser, folder_app)
+    assert "trained on your folder “my-shapes”" in page.inner_text("body")
+    _map_then_morph(page, shots, "folder", "Every dot is one image", "triangle", "of your folder “my-shapes”",
+                    "circle", "→ “circle”")
+    assert _toasts(page) == []
+    page.close()

@@ -30,7 +30,7 @@ def colour(label: int) -> str:
 
 
 def _base_layout(fig: go.Figure, title: str, x_title: str, y_title: str, height: int | None = None,
-                 legend_title: str = "digit:", entry_width: int = 30) -> go.Figure:
+                 legend_title: str = "digit:", entry_width: int | None = 30) -> go.Figure:
     fig.update_layout(
         title=dict(text=title, x=0.01, y=0.99, yanchor="top", font=dict(size=15)), height=height,
         margin=dict(l=50, r=10, t=120, b=45), plot_bgcolor="white", paper_bgcolor="white",
@@ -83,8 +83,9 @@ def latent_map(coords: np.ndarray, labels: np.ndarray, title: str, x_title: str,
         path = "M " + " L ".join(f"{x:.3f},{y:.3f}" for x, y in outline) + " Z"
         fig.add_shape(type="path", path=path, xref="x", yref="y", name=f"region {label}", layer="above",
                       line=dict(color=colour(label), width=2, dash="dash"))
-    widest = max((len(c) for c in classes), default=1)
-    _base_layout(fig, title, x_title, y_title, height, legend_title=f"{noun}:", entry_width=30 + 7 * max(0, widest - 1))
+    # Digits pack into a fixed width each; class names take their own length, several to a row.
+    short = max((len(c) for c in classes), default=1) <= 2
+    _base_layout(fig, title, x_title, y_title, height, legend_title=f"{noun}:", entry_width=30 if short else None)
     if clickable_extent is not None:
         # A square plane (z1 and z2 on one scale) that the decoded digits cover edge to edge: the plot
         # narrows to fit rather than widening its range past the mosaic.

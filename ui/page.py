@@ -145,6 +145,18 @@ class Page:
             # is set just after, and then finds it drawn): the first picture waits for one request, not two.
             self.first_draw.append((gate, [self.shown, drawn, self.model, *inputs], io[1]))
 
+    def worded(self, *items) -> None:
+        """Words of the view being built, written for MNIST, said in the words of the model shown's dataset
+        ("digit" becomes "item"): items are (component, "label" or "value", text). Drawn with the view."""
+        components = [component for component, _, _ in items]
+
+        def words(name):
+            kind = CTX.kind(name)
+            updates = [gr.update(**{attr: kind.say(text)}) for _, attr, text in items]
+            return updates[0] if len(updates) == 1 else updates
+        words.__name__ = "words"
+        self.on_show(words, [self.current], components)
+
     def go_to(self, trigger, view_of, inputs) -> None:
         """trigger(view_of, inputs, ...) sends the visitor to the view view_of(*inputs) names, and draws it."""
         def go(*args):

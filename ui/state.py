@@ -53,6 +53,7 @@ class Context:
         self._mnist: data.MNIST | None = None
         self._data_error: str | None = None
         self._tests: dict[str, TestSet | str] = {}  # dataset -> its test images, or why they are missing
+        self._test_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self.slot = TrainingSlot(max_waiting=2)
         self.preferred: str | None = None  # the model the page opens on, when one was named at start
@@ -91,7 +92,9 @@ class Context:
         """The test images of a model's dataset, for exploring (loaded once per dataset), or None when
         they cannot be had; `missing(name)` then says why."""
         dataset = self.kind(name).dataset
-        with self._lock:
+        with self._lock:  # one lock per dataset: a slow download of one never holds up another's visitors
+            lock = self._test_locks.setdefault(dataset, threading.Lock())
+        with lock:
             if dataset not in self._tests:
                 try:
                     images, labels = data.load_test_split(dataset, self.data_dir if dataset == "mnist" else None)
@@ -198,6 +201,8 @@ class Context:
 
 @dataclass(frozen=True)
 class TestSet:
+    """A dataset's test images, which the views explore."""
+
     images: torch.Tensor  # uint8 (N, 28, 28)
     labels: torch.Tensor  # int64 (N,)
 
@@ -232,19 +237,22 @@ class Kind:
         return self.classes[label] if 0 <= label < len(self.classes) else str(label)
 
     def plain(self, label: int) -> str:
-        """Class `label` inside a sentence: '7', 'sneaker', '“cats”'."""
-        return self.a(label).split(" ", 1)[1] if not self.digits and self.dataset in data.DATASETS else (
-            self.name(label) if self.digits else self.a(label))
-
-    def a(self, label: int) -> str:
-        """A class with its article, as it is read aloud: 'a 3', 'an 8', 'an ankle boot', '"cats"'."""
+        """Class `label` inside a sentence, without an article: '7', 'sneaker', '“cats”'."""
         word = self.name(label)
         if self.digits:
-            return f"an {word}" if word in ("8", "11", "18") else f"a {word}"
+            return word
         if self.dataset in data.DATASETS:
-            word = word.lower() if not word.isupper() else word
-            return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
-        return f"“{word}”"
+            return word if word.isupper() else word.lower()
+        return f"“{word}”"  # a folder's class: the user's own word, as they wrote it
+
+    def a(self, label: int) -> str:
+        """A class with its article, as it is read aloud: 'a 3', 'an 8', 'an ankle boot', '“cats”'."""
+        word = self.plain(label)
+        if self.digits:
+            return f"an {word}" if word == "8" else f"a {word}"
+        if self.dataset not in data.DATASETS:
+            return word
+        return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
     @property
     def nouns(self) -> str:
@@ -255,7 +263,8 @@ class Kind:
         if self.digits:
             return text
         a_noun = f"{'an' if self.noun[:1] in 'aeiou' else 'a'} {self.noun}"
-        for old, new in (("handwritten digits", self.nouns), ("handwritten digit", self.noun), ("a digit", a_noun),
+        for old, new in (("a digit's", "a class's"), ("that digit's", "that class's"),
+                         ("handwritten digits", self.nouns), ("handwritten digit", self.noun), ("a digit", a_noun),
                          ("A digit", a_noun.capitalize()), ("digits", self.nouns), ("Digits", self.nouns.capitalize()),
                          ("digit", self.noun), ("Digit", self.noun.capitalize())):
             text = text.replace(old, new)

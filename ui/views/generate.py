@@ -27,6 +27,7 @@ def render(page) -> None:
         # The digit comes first, so that on a phone it stays above the sliders that move it.
         with gr.Column(scale=1, min_width=240):
             image = gr.Image(label="decoded digit", elem_classes="digit", height=260, interactive=False)
+            page.worded((image, "label", "decoded digit"))
         with gr.Column(scale=2):
             sliders = [Z.slider(f"z{i + 1}", visible=i < 2) for i in range(MAX_SLIDERS)]
             with gr.Row():
@@ -88,7 +89,7 @@ def setup(name: str):
 def _start_words(name: str) -> str:
     """The test image the sliders start at, in words: 'a real 5', 'a real trouser'."""
     kind = CTX.kind(name)
-    return f"a real {kind.name(START_DIGIT) if kind.digits else kind.a(START_DIGIT).split(' ', 1)[-1]}"
+    return f"a real {kind.plain(START_DIGIT)}"
 
 
 @torch.no_grad()

@@ -25,7 +25,8 @@ def render(page) -> None:
     with gr.Row():
         for end, start in ENDS.items():
             with gr.Column(min_width=200):
-                gr.Markdown(f"**Digit {end}**")
+                heading = gr.Markdown(f"**Digit {end}**")
+                page.worded((heading, "value", f"**Digit {end}**"))
                 menu = gr.Dropdown(class_choices(None), value=start, label="a random test image of class")
                 pick = gr.Button(f"Pick {end}")
                 use = gr.Button("Use the Reconstruct tab's digit", size="sm")

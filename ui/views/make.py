@@ -13,6 +13,10 @@ from ..common import Limit, check_class, class_choices, concepts_of, digit_tenso
 from ..state import CTX
 
 TITLE, ID = "Make a digit", "make"
+INTRO = ("Choose a digit and the model draws new ones that nobody wrote: it knows where each digit lives among "
+         "its codes, and picks new codes there. Then change the first one with the sliders.")
+CHANGE_NOTE = ("**Change the first one** (or your own digit). Each slider moves its code along a direction the app "
+               "found by measuring real digits (ink, slant, size) and matching them to their codes.")
 FIRST_CLASS = "3"  # the class chosen at first (where a model has it)
 VARIETY = Limit(0.0, 2.0, 1.0, 0.1)  # 0: the class's most typical code; 1: as varied as real digits
 CHANGE = Limit(-2.0, 2.0, 0.0, 0.25)  # standard deviations of the property among real digits: past 2, blobs
@@ -22,9 +26,7 @@ WORDS = {"thickness": "thinner ◀ stroke ▶ bolder", "slant": "leaning left �
 
 
 def render(page) -> None:
-    gr.Markdown("Choose a digit and the model draws new ones that nobody wrote: it knows where each digit "
-                "lives among its codes, and picks new codes there. Then change the first one with the sliders.",
-                elem_classes="note")
+    intro = gr.Markdown(INTRO, elem_classes="note")
     with gr.Row():
         with gr.Column(scale=1, min_width=240):
             digit = gr.Radio(class_choices(None), value=FIRST_CLASS, label="digit", elem_id="make-digit")
@@ -33,9 +35,7 @@ def render(page) -> None:
             check = gr.Markdown()
         made = gr.Image(label="new digits made by the model", elem_classes="digit", interactive=False, scale=2)
     with gr.Row():
-        gr.Markdown("**Change the first one** (or your own digit). Each slider moves its code along a direction "
-                    "the app found by measuring real digits (ink, slant, size) and matching them to their codes.",
-                    elem_classes="note")
+        change_note = gr.Markdown(CHANGE_NOTE, elem_classes="note")
         use_btn = gr.Button("Change the Reconstruct tab's digit instead", size="sm", scale=0, min_width=200)
     with gr.Row():
         with gr.Column(scale=2):
@@ -44,6 +44,7 @@ def render(page) -> None:
                            scale=1)
     codes = gr.State(None)
 
+    page.worded((intro, "value", INTRO), (made, "label", made.label), (change_note, "value", CHANGE_NOTE))
     page.on_show(make_shown, [page.current, digit, variety], [digit, codes, made, check, changed, *sliders])
     for trigger in (make_btn.click, digit.input, variety.release):
         trigger(make, [page.model, digit, variety], [codes, made, check, changed, *sliders], api_name=False)

@@ -25,12 +25,14 @@ BAR_DIMS = 16  # dimensions in the mu +- sigma chart of a large model: the most 
 MAP_HEIGHT = 380
 ASK = "Pick a digit from the gallery, draw one, or upload a picture."
 MORPH_STEPS = 16
+MORPH_NOTE = ("**Morph it into another digit.** Click a digit: the model walks from this digit's code to the middle "
+              "of that digit's codes, drawing as it goes. The walk shows as a line on the map above.")
 
 
 def render(page) -> None:
     with gr.Row():
         with gr.Column(scale=1):
-            with gr.Tab("Test digits"):
+            with gr.Tab("Test digits") as digits_tab:
                 gallery = gr.Gallery(label="click a digit", columns=5, height=320, allow_preview=False)
             with gr.Tab("Draw") as draw_tab:
                 sketch = gr.Sketchpad(label="draw a digit, large and centred", height=300, elem_id="sketch",
@@ -52,9 +54,7 @@ def render(page) -> None:
         place = gr.Plot(show_label=False, elem_id="digit-place")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
-            gr.Markdown("**Morph it into another digit.** Click a digit: the model walks from this digit's code "
-                        "to the middle of that digit's codes, drawing as it goes. The walk shows as a line on the "
-                        "map above.", elem_classes="note")
+            morph_note = gr.Markdown(MORPH_NOTE, elem_classes="note")
             morph_to = gr.Radio(class_choices(None), value=None, label="morph it into", elem_id="morph-to")
             morph_text = gr.Markdown()
         morph_anim = gr.Image(label="the morph, played forward and back", elem_classes="digit", height=220,
@@ -63,6 +63,8 @@ def render(page) -> None:
     # A new digit clears the old one's morph.
     picked = [page.digit, page.source, seen, recon, bars, place, text, eps_grid, morph_to, morph_text, morph_anim]
     page.on_show(gallery_items, [page.current], [gallery])
+    page.worded((digits_tab, "label", "Test digits"), (sketch, "label", sketch.label), (upload, "label", upload.label),
+                (eps_grid, "label", eps_grid.label), (morph_note, "value", MORPH_NOTE))
     page.on_show(show_current, [page.current, page.digit, page.source], picked)
     gallery.select(pick_gallery, page.model, picked, api_name=False)
     sketch_btn.click(pick_sketch, [page.model, sketch, page.digit, page.source], picked, api_name="encode_sketch")
