@@ -282,8 +282,8 @@ def recognition_words(r: dict, name: str | None = None) -> str:
         than = (f"{100 - r['percentile']:.1f}% of {real}" if r["percentile"] > 0
                 else f"every one of {real} it was tested on")
         return f"{sure} But it is less typical than {than}: to the model, **this is probably not {kind.one}**."
-    return (f"{sure} How {kind.noun}-like it is to the model: more typical than {r['percentile']:.0f}% of "
-            f"{real}.")
+    how = "How digit-like it is" if kind.digits else "How typical it is"
+    return f"{sure} {how} to the model: more typical than {r['percentile']:.0f}% of {real}."
 
 
 def class_regions(name: str) -> list[np.ndarray]:
