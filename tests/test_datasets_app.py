@@ -107,6 +107,7 @@ def test_the_tour_and_the_page_tell_a_fashion_model_in_its_own_words(fashion):
     summary = model_summary(FASHION)
     assert "describes each item" in summary and "trained on Fashion-MNIST" in summary
     assert any(label.startswith(f"{FASHION} (Fashion-MNIST,") for label, _ in CTX.model_choices())
+    assert FASHION not in [d["name"] for d in CTX.ladder()]  # the β ladder is MNIST's main model's family
 
 
 def test_a_model_of_the_users_own_folder_shows_its_own_images_and_classes(folder_model):

@@ -182,7 +182,8 @@ class Context:
         return "trained here"
 
     def ladder(self, owner: str | None = None) -> list[dict]:
-        """Models of the main model's family (same architecture, other betas) that `owner` may see, by beta."""
+        """Models of the main model's family (same architecture and dataset, other betas) that `owner` may
+        see, by beta."""
         main = self.registry.entry(MAIN_MODEL) if MAIN_MODEL in self.registry.names() else None
         if main is None:
             return []
@@ -190,7 +191,8 @@ class Context:
         out = []
         for n in self.registry.names():
             e = self.registry.entry(n)
-            if e.config["model"] == family and self.visible(n, owner):
+            if (e.config["model"] == family and self.kind(n).dataset == self.kind(MAIN_MODEL).dataset
+                    and self.visible(n, owner)):
                 out.append({"name": n, "beta": float(e.config.get("beta", 1.0)), "shipped": e.shipped})
         return sorted(out, key=lambda d: (d["beta"], not d["shipped"]))
 
