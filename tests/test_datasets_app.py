@@ -89,7 +89,7 @@ def test_switching_to_another_dataset_replaces_a_test_image_of_the_old_one(fashi
     ends = interpolate.again(FASHION, digit, digit, "test image #3, a 0", f"{source}, a bag", "1", "8", 4, "linear")
     assert ends[1]["value"] == "8" and ends[1]["choices"][8] == ("Bag", "8")
     assert ends[4].startswith("Fashion-MNIST test image #") and ends[5] == digit
-    menu = interpolate._class_menu(FASHION, "1", "1")
+    menu = common.class_menu(FASHION, "1", "1")
     assert menu["value"] == "1" and menu["choices"][1] == ("Trouser", "1")
     assert interpolate.random_digit("9", FASHION)[2].endswith("an ankle boot")
 

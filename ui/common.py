@@ -142,6 +142,15 @@ def class_choices(name: str | None) -> list[tuple[str, str]]:
     return [(c, str(i)) for i, c in enumerate(CTX.kind(name).classes)]
 
 
+def class_menu(name: str | None, value, start: str, **kwargs):
+    """A menu of the model's classes: `value` kept where the model has that class, else `start`, else its
+    first class."""
+    choices = class_choices(name)
+    values = [v for _, v in choices]
+    keep = value if value in values else (start if start in values else values[0])
+    return gr.update(choices=choices, value=keep, **kwargs)
+
+
 def check_class(name: str | None, value, what: str) -> int:
     """A class number of the model's dataset, from the page or the API; refused when out of range."""
     n = len(CTX.kind(name).classes)

@@ -8,7 +8,7 @@ import torch
 from vae_core import data, images, latent
 from vae_core.model import VAE
 
-from ..common import (Limit, check_class, class_choices, digit_tensor, download_file, get_model, is_test_source,
+from ..common import (Limit, check_class, class_choices, class_menu, digit_tensor, download_file, get_model, is_test_source,
                       marked_map, need_test_images, picture, refuse, test_source)
 from ..state import CTX
 
@@ -64,13 +64,6 @@ def render(page) -> None:
                  [*menus, *ends["A"][3], *ends["B"][3], *outputs])
 
 
-def _class_menu(name: str, value, start: str):
-    """An end's menu of classes, for the model shown: its value kept when the model has that class."""
-    choices = class_choices(name)
-    keep = value if value in [v for _, v in choices] else (start if start in [v for _, v in choices] else "0")
-    return gr.update(choices=choices, value=keep)
-
-
 def random_digit(digit: float, name: str | None = None):
     """A random test image of the class chosen, from the model's dataset: (its 28x28 values, its picture,
     its caption)."""
@@ -111,7 +104,7 @@ def again(name: str, a: list | None, b: list | None, a_words: str, b_words: str,
     """The page opened or the model changed: the ends' menus list the model's classes, and the walk is
     between the two ends in the new model's space (on opening, or where an end is a test image of another
     dataset, the first test images of ENDS' classes, or the first two), so the view is never empty."""
-    menus = [_class_menu(name, a_class, ENDS["A"]), _class_menu(name, b_class, ENDS["B"])]
+    menus = [class_menu(name, a_class, ENDS["A"]), class_menu(name, b_class, ENDS["B"])]
     ends, labels = [], CTX.test_labels(name)
     if labels is None:
         need_test_images(name)

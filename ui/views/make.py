@@ -9,7 +9,7 @@ import torch
 
 from vae_core import concepts, images, latent
 
-from ..common import Limit, check_class, class_choices, concepts_of, digit_tensor, get_model, need_test_images, picture, refuse
+from ..common import Limit, check_class, class_choices, class_menu, concepts_of, digit_tensor, get_model, need_test_images, picture, refuse
 from ..state import CTX
 
 TITLE, ID = "Make a digit", "make"
@@ -58,10 +58,7 @@ def render(page) -> None:
 def _class_radio(name: str, value):
     """The classes of the model shown, in words ("digit", or "class" with their names); the choice kept
     where the model has it."""
-    choices = class_choices(name)
-    values = [v for _, v in choices]
-    keep = value if value in values else (FIRST_CLASS if FIRST_CLASS in values else values[0])
-    return gr.update(choices=choices, value=keep, label="digit" if CTX.kind(name).digits else "class")
+    return class_menu(name, value, FIRST_CLASS, label="digit" if CTX.kind(name).digits else "class")
 
 
 def maker(name: str) -> str:
