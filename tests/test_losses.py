@@ -2,10 +2,11 @@
 
 import math
 
+import pytest
 import torch
 
 from vae_core import losses
-from vae_core.evaluate import importance_weighted
+from vae_core.evaluate import evaluate, importance_weighted
 from vae_core.model import VAE, ModelConfig
 
 
@@ -63,6 +64,24 @@ def test_importance_weighted_bound_is_above_the_elbo_and_rises_with_k():
         assert means[k] >= elbo - 0.5  # k = 1 equals the ELBO in expectation
     assert means[1] <= means[10] <= means[100]
     assert means[100] - means[1] > 0.1
+
+
+def test_the_bound_in_bf16_tracks_fp32():
+    # evaluate --precision bf16 runs the network in bfloat16 and every sum in fp32.
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(latent_dim=4, width=8)).eval()
+    x = torch.rand(8, 1, 28, 28).round()
+    runs = {}
+    for bf16 in (False, True):
+        torch.manual_seed(1)
+        runs[bf16] = importance_weighted(model, x, 200, bf16=bf16)
+    (fp_bound, fp_elbo), (bf_bound, bf_elbo) = runs[False], runs[True]
+    assert bf_bound.dtype == torch.float32 and bf_elbo.dtype == torch.float32
+    assert not torch.equal(bf_bound, fp_bound)  # the bf16 path did run
+    assert torch.allclose(bf_bound, fp_bound, rtol=2e-4)
+    assert torch.allclose(bf_elbo, fp_elbo, rtol=2e-4)
+    with pytest.raises(ValueError, match="precision"):
+        evaluate(model, torch.zeros(2, 28, 28, dtype=torch.uint8), k=2, precision="fp16")
 
 
 def test_kl_warmup_ramps_linearly():

@@ -27,6 +27,7 @@ from .train import pick_device
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2015: a unit is active if Var_x(E_q[z_j]) > 0.01
 GAUSSIAN_AS_BERNOULLI_CLAMP = 1e-4
+PRECISIONS = ("fp32", "bf16")
 
 
 def bernoulli_logits(model: VAE, z: torch.Tensor) -> torch.Tensor:
@@ -39,9 +40,17 @@ def bernoulli_logits(model: VAE, z: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def importance_weighted(model: VAE, x: torch.Tensor, k: int, chunk: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
-    """(log p(x) estimate with k samples, k-sample mean of the ELBO), each (N,), for binary images x."""
-    mu, logvar = model.encode(x)
+def importance_weighted(model: VAE, x: torch.Tensor, k: int, chunk: int = 8192,
+                        bf16: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log p(x) estimate with k samples, k-sample mean of the ELBO), each (N,), for binary images x.
+
+    With bf16 the network runs in bfloat16 (2.5-3.4x faster on a CPU with AMX) and everything else in
+    fp32: q's parameters are rounded, but the same rounded q both draws z and weighs it, so the estimate
+    stays an importance-sampling estimate of the same log p(x); only the decoder's logits carry rounding.
+    """
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        mu, logvar = model.encode(x)
+    mu, logvar = mu.float(), logvar.float()
     n = len(x)
     per_image = max(1, chunk // k) if k <= chunk else 1
     log_w_all, rec_all = [], []
@@ -52,7 +61,9 @@ def importance_weighted(model: VAE, x: torch.Tensor, k: int, chunk: int = 8192) 
         for s in range(0, k, chunk):  # samples in chunks, so that k = 5000 fits in memory
             kk = min(chunk, k - s)
             z = m.unsqueeze(1) + torch.exp(0.5 * lv).unsqueeze(1) * torch.randn(b, kk, m.shape[1], device=x.device)
-            logits = bernoulli_logits(model, z.reshape(b * kk, -1)).float()
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+                logits = bernoulli_logits(model, z.reshape(b * kk, -1))
+            logits = logits.float()
             target = xb.unsqueeze(1).expand(b, kk, *xb.shape[1:]).reshape(b * kk, *xb.shape[1:])
             log_px = bernoulli_log_likelihood(logits, target).view(b, kk)
             log_w[:, s:s + kk] = log_px + log_standard_normal(z) - log_normal(z, m.unsqueeze(1), lv.unsqueeze(1))
@@ -67,8 +78,14 @@ def importance_weighted(model: VAE, x: torch.Tensor, k: int, chunk: int = 8192) 
 
 @torch.no_grad()
 def evaluate(model: VAE, images: torch.Tensor, k: int = 1000, batch_size: int = 500, seed: int = 0,
-             device: str | torch.device = "cpu") -> dict:
-    """Every test figure, per image and in nats, from uint8 test images (N, 28, 28)."""
+             device: str | torch.device = "cpu", precision: str = "fp32") -> dict:
+    """Every test figure, per image and in nats, from uint8 test images (N, 28, 28).
+
+    precision "bf16" runs the importance-sampled bound's network in bfloat16 (see importance_weighted);
+    the other figures are always fp32.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     # channels_last lets oneDNN (CPU) and cuDNN pick faster convolution kernels: ~15% here on a 2-core CPU.
@@ -78,7 +95,7 @@ def evaluate(model: VAE, images: torch.Tensor, k: int = 1000, batch_size: int = 
     log_px, elbo, mus, kls, sq_err, rec_mu = [], [], [], [], 0.0, 0.0
     for start in range(0, len(x_bin), batch_size):
         xb, xg = x_bin[start:start + batch_size], x_grey[start:start + batch_size]
-        lp, el = importance_weighted(model, xb, k)
+        lp, el = importance_weighted(model, xb, k, bf16=precision == "bf16")
         log_px.append(lp)
         elbo.append(el)
         mu, logvar = model.encode(xb)
@@ -108,6 +125,7 @@ def evaluate(model: VAE, images: torch.Tensor, k: int = 1000, batch_size: int = 
         "images": n,
         "seconds": round(time.perf_counter() - t0, 2),
         "device": str(device),
+        "precision": precision,
         "test_set": f"MNIST test, binarised with seed {data.TEST_BINARIZATION_SEED}",
     }
 
@@ -121,7 +139,7 @@ def format_table(name: str, m: dict) -> str:
         ("mse per pixel", f"{m['mse']:.4f}"),
         ("active units", f"{m['active_units']} / {m['latent_dim']}"),
         ("test images", f"{m['images']}"),
-        ("time", f"{m['seconds']:.1f} s on {m['device']}"),
+        ("time", f"{m['seconds']:.1f} s on {m['device']}" + (" in bf16" if m.get("precision") == "bf16" else "")),
     ]
     width = max(len(r[0]) for r in rows)
     return "\n".join([name] + [f"  {a.ljust(width)}  {b}" for a, b in rows])
@@ -151,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=None, help="folder with the dataset's IDX files (else $VAE_DATA_DIR for "
                         "MNIST, $VAE_FASHION_DIR for Fashion-MNIST, else ./data)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the importance samples")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="the bound's network in fp32 (default) or bfloat16: 2.5-3.4x faster on a CPU with "
+                        "AMX, within 0.01 nats of fp32 in RESULTS.md's check")
     parser.add_argument("--no-write", action="store_true", help="print only; leave metrics.json as it is")
     args = parser.parse_args(argv)
     if args.k < 1:
@@ -165,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.limit:
         images = images[:args.limit]
-    metrics = evaluate(model, images, k=args.k, batch_size=args.batch_size, seed=args.seed, device=device)
+    metrics = evaluate(model, images, k=args.k, batch_size=args.batch_size, seed=args.seed, device=device,
+                       precision=args.precision)
     title = data.DATASETS[dataset].title if dataset in data.DATASETS else f"{dataset} (its test split)"
     metrics["test_set"] = f"{title} test, binarised with seed {data.TEST_BINARIZATION_SEED}"
     metrics["command"] = "python -m vae_core.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
