@@ -1,10 +1,12 @@
 """Time to quality: training seconds until the test NLL first reaches 90, 88 and 86 nats.
 
-    python -m benchmarks.time_to_quality --device cpu --epochs 60 [--eval-images 1000 --k 200] [--smoke]
+    python -m benchmarks.time_to_quality --device cpu --epochs 60 [--eval-images 1000 --k 200] [--pythae] [--smoke]
 
 Trains the default preset (as the main model) and, after each epoch, estimates the test NLL on the
 first N test images with k importance samples. Evaluation time is left out of the training clock.
 The estimate on a subset with k = 200 is a little pessimistic against k = 1000 on all 10,000.
+With --pythae, the same network, data, batch, learning rate and epochs are then trained by pythae's
+own trainer (benchmarks/pythae_peer.py) and timed and evaluated the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +19,32 @@ from vae_core.config import replace
 from vae_core.evaluate import evaluate
 from vae_core.train import pick_device, train
 
+from . import pythae_peer
+
 TARGETS = (90.0, 88.0, 86.0)
+
+
+class Clock:
+    """Training seconds (from each epoch's first step to its end) and the epochs at which targets fall."""
+
+    def __init__(self, name: str, test, k: int, device):
+        self.name, self.test, self.k, self.device = name, test, k, device
+        self.train, self.since, self.epoch = 0.0, None, 0
+        self.reached: dict[float, tuple[int, float, float]] = {}
+
+    def tick(self, kind: str, model) -> None:
+        if kind == "step" and self.since is None:
+            self.since = time.perf_counter()
+        if kind != "epoch":
+            return
+        self.train += time.perf_counter() - self.since
+        self.epoch += 1
+        nll = evaluate(model, self.test, k=self.k, device=self.device)["nll"]  # off the clock
+        print(f"{self.name} epoch {self.epoch:3d}: {self.train:7.1f} s of training, test NLL ~ {nll:.2f}", flush=True)
+        for target in TARGETS:
+            if nll <= target and target not in self.reached:
+                self.reached[target] = (self.epoch, self.train, nll)
+        self.since = None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-images", type=int, default=1000)
     parser.add_argument("--k", type=int, default=200)
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--pythae", action="store_true",
+                        help="then the same network, data and epochs through pythae's trainer (requirements-bench.txt)")
     parser.add_argument("--smoke", action="store_true", help="one tiny epoch, to check the script runs")
     args = parser.parse_args(argv)
     device = pick_device(args.device)
@@ -39,30 +68,31 @@ def main(argv: list[str] | None = None) -> int:
         cfg = replace(cfg, epochs=1, train_limit=500)
         args.eval_images, args.k = 50, 5
     test = mnist.test_images[:args.eval_images]
-    clock = {"train": 0.0, "since": None}
-    reached: dict[float, tuple[int, float, float]] = {}
-
-    def on_progress(p):
-        if p.kind == "step" and clock["since"] is None:
-            clock["since"] = time.perf_counter()
-        if p.kind != "epoch":
-            return
-        clock["train"] += time.perf_counter() - clock["since"]
-        nll = evaluate(p.model, test, k=args.k, device=device)["nll"]
-        print(f"epoch {p.epoch:3d}: {clock['train']:7.1f} s of training, test NLL ~ {nll:.2f}", flush=True)
-        for target in TARGETS:
-            if nll <= target and target not in reached:
-                reached[target] = (p.epoch, clock["train"], nll)
-        clock["since"] = None
-
-    train(preset.model, cfg, mnist, callback=on_progress)
-    print(f"\ndevice {device}, batch {cfg.batch_size}, NLL on {len(test)} test images with k = {args.k}")
-    for target in TARGETS:
-        if target in reached:
-            epoch, seconds, nll = reached[target]
-            print(f"  {target:.0f} nats: reached after epoch {epoch}, {seconds:.0f} s of training ({nll:.2f})")
+    print(f"device {device}, batch {cfg.batch_size}, NLL on {len(test)} test images with k = {args.k}")
+    contestants = [("ours", lambda clock: train(preset.model, cfg, mnist, callback=lambda p: clock.tick(p.kind, p.model)))]
+    if args.pythae:
+        missing = pythae_peer.available()
+        if missing:
+            print(f"pythae cannot run here: {missing}")
         else:
-            print(f"  {target:.0f} nats: not reached in {cfg.epochs} epochs")
+            def run_pythae(clock):
+                peer = pythae_peer.Peer(mnist, device, cfg.lr, cfg.batch_size, limit=cfg.train_limit)
+                peer.train(cfg.epochs, on_step=lambda: clock.tick("step", None),
+                           on_epoch=lambda epoch: clock.tick("epoch", peer.ours))
+            contestants.append(("pythae", run_pythae))
+    results = {}
+    for name, run in contestants:
+        clock = Clock(name, test, args.k, device)
+        run(clock)
+        results[name] = clock.reached
+    for name, reached in results.items():
+        print(f"\n{name}:")
+        for target in TARGETS:
+            if target in reached:
+                epoch, seconds, nll = reached[target]
+                print(f"  {target:.0f} nats: reached after epoch {epoch}, {seconds:.0f} s of training ({nll:.2f})")
+            else:
+                print(f"  {target:.0f} nats: not reached in {cfg.epochs} epochs")
     return 0
 
 

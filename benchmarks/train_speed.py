@@ -1,6 +1,6 @@
 """Training throughput: our trainer against recipe A fed the tutorial way, in one process, alternating.
 
-    python -m benchmarks.train_speed --device cpu --seconds 120 [--smoke]
+    python -m benchmarks.train_speed --device cpu --seconds 120 [--pythae] [--smoke]
 
 Three contestants share the wall-clock budget in alternating rounds, so that a machine that speeds up
 or slows down during the run affects all of them alike:
@@ -8,7 +8,9 @@ or slows down during the run affects all of them alike:
               Normalize, a DataLoader (batch 64, shuffle, 4 workers), the seed-conv network, Adam 1e-4,
               mse + 0.1 * mean KL, one .item() per step;
   seed-conv   the same network and loss through our trainer (data resident on the device, batches by slicing);
-  ours        the default preset through our trainer.
+  ours        the default preset through our trainer;
+  pythae      with --pythae: the default preset's network through pythae's own trainer (the library a
+              user would pick instead; benchmarks/pythae_peer.py, requirements-bench.txt).
 The gap between reference and seed-conv is the data path; between seed-conv and ours, the model.
 The last line: speedup X.XX (ours N img/s, reference M img/s, device D).
 """
@@ -31,6 +33,8 @@ from vae_core import PRESETS, data
 from vae_core.config import replace
 from vae_core.model import VAE
 from vae_core.train import pick_device, train
+
+from . import pythae_peer
 
 WARMUP_STEPS = 5  # steps left out of every measurement: allocation, autotuning, worker start-up
 
@@ -114,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     parser.add_argument("--workers", type=int, default=4, help="DataLoader workers of the reference (the tutorial's 4)")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--pythae", action="store_true", help="pythae's trainer as a fourth contestant")
     parser.add_argument("--smoke", action="store_true", help="a few seconds on tiny sizes, to check the script runs")
     args = parser.parse_args(argv)
     device = pick_device(args.device)
@@ -121,8 +126,18 @@ def main(argv: list[str] | None = None) -> int:
     seconds, rounds, workers, limit = args.seconds, args.rounds, args.workers, 0
     if args.smoke:
         seconds, rounds, workers, limit = 6, 1, 0, 2000
-    per = seconds / (3 * rounds)
     rates: dict[str, list[float]] = {"reference": [], "seed-conv": [], "ours": []}
+    peer = None
+    if args.pythae:
+        missing = pythae_peer.available()
+        if missing:
+            print(f"pythae cannot run here: {missing}")
+        else:
+            default = PRESETS["default"]
+            batch = default.cuda_batch_size if device.type == "cuda" else default.train.batch_size
+            peer = pythae_peer.Peer(mnist, device, default.train.lr, batch, limit=limit)
+            rates["pythae"] = []
+    per = seconds / (len(rates) * rounds)
     with tempfile.TemporaryDirectory() as tmp:
         root = torchvision_root(data.resolve_data_dir(args.data_dir), Path(tmp))
         state: dict = {}
@@ -130,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
             rates["reference"].append(reference_round(root, device, per, state, workers))
             rates["seed-conv"].append(trainer_round("seed-conv", mnist, device, per, limit))
             rates["ours"].append(trainer_round("default", mnist, device, per, limit))
+            if peer:
+                rates["pythae"].append(pythae_peer.timed_round(peer, per, WARMUP_STEPS))
             print(f"round {r + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]:.0f} img/s" for k, v in rates.items()), flush=True)
     print(f"\ndevice {device} ({torch.get_num_threads()} threads), {rounds} rounds of {per:.1f} s each")
     for name, values in rates.items():
@@ -137,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     ours, ref = statistics.median(rates["ours"]), statistics.median(rates["reference"])
     print(f"data path alone (seed-conv through our trainer / reference): "
           f"{statistics.median(rates['seed-conv']) / max(ref, 1e-9):.2f}x")
+    if peer:
+        print(f"pythae's trainer on the same network: ours is {ours / max(statistics.median(rates['pythae']), 1e-9):.2f}x")
     print(f"speedup {ours / max(ref, 1e-9):.2f} (ours {ours:.0f} img/s, reference {ref:.0f} img/s, device {device.type})")
     return 0
 
