@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     cold_start(args.port, runs)
     if not args.no_browser:
         slider_round_trip(args.port, moves)
-        first_picture(args.port, 2 if args.smoke else 4)
+        first_picture(args.port, 1 if args.smoke else 4)
     return 0
 
 

@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kill -9 of the app while training: {killed['orphans']} training processes left running; "
               f"after restart the runs folder lists {killed['listed']}; leftovers {killed['leftovers']}; "
               f"the restarted app answers: {killed['api_ok']}")
-        kills = [4.0, 9.0] if args.smoke else [6.0, 11.0, 16.0, 21.0]
+        kills = [4.0] if args.smoke else [6.0, 11.0, 16.0, 21.0]
         for row in phase_kill_cli_trainer(tmp, data_dir, kills, 2 if args.smoke else 4):
             print(f"kill -9 of the CLI trainer: {row}")
     return 0

@@ -63,7 +63,8 @@ def test_digits_score_as_more_typical_than_non_digits_and_scores_are_repeatable(
     *_, letters = concepts.score(model, torch.from_numpy(np.stack(odd["letter"])), c)
     assert auroc(digits, noise) > 0.99 and auroc(digits, shapes) > 0.8 and auroc(digits, letters) > 0.8
     again = concepts.score(model, mnist.test_images[300:305], c)
-    assert np.array_equal(again[2], digits[:5])  # same image, same score
+    # same image, same score (to float rounding: a batch of another size takes other kernels)
+    np.testing.assert_allclose(again[2], digits[:5], rtol=0, atol=1e-5)
     assert c.percentile(-1e9, -1e9) == 0 and c.percentile(1e9, 1e9) == 100
     b, t = concepts.bounds(model, mnist.test_images[300:400], c), concepts.typicality(model, mnist.test_images[300:400], c)
     i = int(np.argsort(digits)[50])  # the median digit sits mid-way among the test digits
