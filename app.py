@@ -18,7 +18,7 @@ import torch
 from starlette.middleware import Middleware
 
 from ui import api, guard
-from ui.page import CSS, HEAD, RESIZE_PLOTS, TITLE, build_header
+from ui.page import CSS, HEAD, RESIZE_PLOTS, THEME, TITLE, build_header, intro
 from ui.state import CTX
 from ui.views import beta, generate, how_it_works, interpolate, latent_map, learn, make, reconstruct, tour
 from vae_core import CheckpointError
@@ -34,18 +34,29 @@ def build_demo() -> gr.Blocks:
         page.shown = gr.State(VIEWS[0].ID)
         page.nav = gr.Radio([(v.TITLE, v.ID) for v in VIEWS], value=VIEWS[0].ID, show_label=False,
                             elem_id="phone-nav")  # phones only
-        with gr.Tabs() as page.tabs:
+        tabs = []
+        with gr.Tabs(elem_id="views") as page.tabs:
             for view in VIEWS:
                 with gr.Tab(view.TITLE, id=view.ID) as tab:
+                    tabs.append(tab)
                     page.building = view.ID
                     view.render(page)
                 tab.select(None, js=RESIZE_PLOTS, api_name=False)
                 page.opens(tab.select(lambda v=view.ID: (v, v), None, [page.shown, page.nav], api_name=False),
                            view.ID)
         page.go_to(page.nav.input, lambda view: view, page.nav)
+        page.on_model(header_words, page.current, [page.intro, page.nav, *tabs])
         page.wire()
         api.register()
     return demo
+
+
+def header_words(name: str | None) -> list:
+    """The header's words and the views' names in the words of the model shown ("Make a digit" becomes
+    "Make an item"): one request, whatever the number of views."""
+    kind = CTX.kind(name)
+    nav = gr.update(choices=[(kind.say(v.TITLE), v.ID) for v in VIEWS])
+    return [intro(name), nav, *(gr.update(label=kind.say(v.TITLE)) for v in VIEWS)]
 
 
 demo = build_demo()
@@ -89,8 +100,9 @@ def main(argv: list[str] | None = None) -> None:
     demo.queue(default_concurrency_limit=8, max_size=guard.QUEUE_SIZE)
     guard.limit_queue_per_visitor(demo)
     guard.quiet_component_checks(demo)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size="20mb",
-                css=CSS, head=HEAD, footer_links=["api"], app_kwargs={"middleware": [Middleware(guard.BodyLimit)]})
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size="20mb", css=CSS,
+                head=HEAD, theme=THEME, footer_links=["api"],
+                app_kwargs={"middleware": [Middleware(guard.BodyLimit)]})
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-import app  # noqa: F401  (builds the page, as the app does)
+import app  # builds the page, as the app does
 from conftest import ROOT, picture_folder
 from ui import common
 from ui.state import CTX, Context, Kind
@@ -48,7 +48,7 @@ def test_a_fashion_model_speaks_of_items_and_their_class_names(fashion):
     # Its gallery is of Fashion-MNIST's test images, captioned with their classes.
     gallery = reconstruct.gallery_items(FASHION)
     i = reconstruct.gallery_indices(FASHION)[0]
-    assert len(gallery["value"]) == reconstruct.GALLERY_SIZE and gallery["label"] == "click an item"
+    assert len(gallery["value"]) == common.GALLERY_SIZE and gallery["label"] == "click an item"
     assert gallery["value"][0][1] == f"#{i}: {kind.a(int(fashion.test_labels[i]))}"
     digit, source, *shown = reconstruct.show_current(FASHION, None, "")
     assert source == f"Fashion-MNIST test image #{i}"
@@ -103,9 +103,15 @@ def test_the_tour_and_the_page_tell_a_fashion_model_in_its_own_words(fashion):
     assert "(Shown here on the digit models.)" in beta[2]  # the β ladder is MNIST's
     assert "Every digit becomes a point" in tour.show_step(0, "mnist-z32")[2]
     assert "real pullover" in generate.setup(FASHION)[2]  # the sliders start on a real test item
-    from ui.page import model_summary
+    from ui.page import intro, model_summary
     summary = model_summary(FASHION)
     assert "describes each item" in summary and "trained on Fashion-MNIST" in summary
+    header = intro(FASHION)  # the header and the views' names follow the model too
+    assert "the training images of Fashion-MNIST" in header and "digit" not in header
+    assert "60,000 handwritten digits" in intro("mnist-z32")
+    _, nav, *tabs = app.header_words(FASHION)
+    assert ("Make an item", "make") in nav["choices"] and {"label": "Make an item", "__type__": "update"} in tabs
+    assert ("Make a digit", "make") in app.header_words("mnist-z32")[1]["choices"]
     assert any(label.startswith(f"{FASHION} (Fashion-MNIST,") for label, _ in CTX.model_choices())
     assert FASHION not in [d["name"] for d in CTX.ladder()]  # the β ladder is MNIST's main model's family
 
@@ -141,6 +147,9 @@ def test_missing_test_images_of_a_dataset_are_one_clear_sentence(monkeypatch):
     assert fresh.test_set(name) is None
     with pytest.raises(gr_error(), match="VAE_FASHION_DIR"):
         common.need_test_images(name)
+    assert common.current_image(name, None, "") == (None, "")
+    with pytest.raises(gr_error(), match="upload an item in the Reconstruct tab"):
+        make.use_digit(name, None, "")
     assert "MNIST test set" in fresh.missing("mnist-z2") and "folder" in Kind.of("/x/y").title
 
 

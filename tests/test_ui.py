@@ -264,7 +264,7 @@ def test_opening_the_page_draws_only_the_header_and_the_first_view():
     assert [f.name for f in loads] == [f"show_{app.VIEWS[0].ID}_for_model"]
     assert [f.name for f in fns if f.trigger_after == loads[0]._id] == ["_on_load"]
     on_open = {f.name for f in fns if any(block == current and event == "change" for block, event in f.targets)}
-    assert {name for name in on_open if not name.startswith("show_")} == {"model_summary", "model_zip"}  # the header
+    assert {name for name in on_open if not name.startswith("show_")} == {"model_summary", "model_zip", "header_words"}
     for view in app.VIEWS:
         if view is learn:  # draws nothing until its run starts
             continue
@@ -335,8 +335,12 @@ def test_the_sliders_change_the_visitors_own_digit_too(mnist):
     pictures = [np.asarray(make.change(MAIN, codes, 0, s, 0, 0), dtype=np.float32)[::8, ::8] / 255 for s in (-2.0, 2.0)]
     leaning = concepts.measure(np.stack(pictures))["slant"]
     assert leaning[1] > leaning[0]  # "leaning right" leans it right
-    with pytest.raises(gr.Error, match="Reconstruct tab first"):
-        make.use_digit(MAIN, None, "")
+    # Before the visitor has chosen one, "the Reconstruct tab's digit" is the one that tab opens on.
+    first = common.gallery_indices(MAIN)[0]
+    codes, words, *_ = make.use_digit(MAIN, None, "")
+    assert f"test image #{first}**" in words and len(codes[0]) == 32
+    digit, _, source = interpolate.use_current(MAIN, None, "")
+    assert digit == common.digit_from_test_set(MAIN, first) and source == f"test image #{first}"
 
 
 def test_the_2d_maps_digit_regions_hold_most_of_their_digits(mnist):

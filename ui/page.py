@@ -26,6 +26,21 @@ INTRO = ("# What does a VAE learn? Explore its latent space\n"
          "each. Drag those numbers, draw your own digit, walk between two digits, and see what "
          "the KL weight β does. New here? Take the **Tour**: six steps, one picture each.")
 
+
+def intro(name: str | None) -> str:
+    """The header's words for the model shown: its own images ("60,000 handwritten digits", or the
+    training images of Fashion-MNIST or of a folder)."""
+    kind = CTX.kind(name)
+    if kind.digits:
+        return INTRO
+    return kind.say(INTRO.replace("60,000 handwritten digits", f"the training images of {kind.title}"))
+
+# Gradio's default font, Source Sans Pro, with its bold from the full Bold file: the SemiBold file it
+# ships is a 5 KB subset without "A" or "B", so headings and bold words (VAE, ELBO, PCA) drew those letters
+# in a fallback font wherever Google's fonts are not fetched (a classroom offline, this sandbox).
+THEME = gr.themes.Default(font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif",
+                                "system-ui", "sans-serif"])
+
 CSS = """
 #map-click, #map-click-btn { display: none !important; }
 .digit img { image-rendering: pixelated; }
@@ -40,7 +55,10 @@ footer { display: none !important; }
 #tour-picture img { image-rendering: pixelated; }
 /* Presenter mode: the header steps aside, and the step fills a projector's screen. */
 .presenter #intro, .presenter #model-row { display: none !important; }
-.presenter #tour-picture { height: 72vh !important; }
+.presenter #tour-picture { height: 64vh !important; }
+/* ...with Back and Next above the step, where they stay on screen (below a big picture they fell under
+   the fold of a 1280x800 projector). */
+.presenter #tour-buttons { order: -1; }
 .presenter #tour-picture img { width: 100%; height: 100%; object-fit: contain; }
 .presenter #tour-text p { font-size: 1.7rem !important; line-height: 1.35 !important; }
 .presenter #tour-text h3 { font-size: 2.3rem !important; }
@@ -49,12 +67,26 @@ footer { display: none !important; }
    width plus the room of its legend and title, so that a square 2-D plane leaves no empty bands. */
 #latent-map [data-testid="plotly"] { height: min(700px, calc(100vw + 70px)); }
 #phone-nav { display: none; }
+/* The glossary's words wrap between words (hyphenated if they must), never cut anywhere ("reconstruc|tion"). */
+#glossary td, #glossary th { overflow-wrap: normal; word-break: normal; hyphens: auto; }
+/* A gallery caption wraps onto a second line rather than losing its end ("#123: an ankle b..."). */
+.gallery-item .caption-label { white-space: normal; text-overflow: clip; line-height: 1.15; }
 @media (max-width: 640px) {
+  /* an image's buttons, over a phone-sized picture */
+  .digit .icon-button-wrapper.top-panel, #tour-picture .icon-button-wrapper.top-panel { display: none; }
+  #make-change { flex-direction: column; }
+  /* a tour step's picture as tall as it is (a strip of three digits sat in a 440 px frame, its last digit
+     against the frame's edge) */
+  body:not(.presenter) #tour-picture { height: auto !important; }
+  body:not(.presenter) #tour-picture img { height: auto !important; max-height: 60vh; padding: 8px;
+                                           box-sizing: border-box; }
   #phone-nav { display: block; }                 /* every view one tap away, not behind "..." */
+  #views > .tab-wrapper { display: none; }       /* ...and not a second, shorter list of them below */
   .modebar-container { display: none !important; } /* Plotly's toolbar printed over chart titles */
   #click-panel { order: -1; }                    /* the clicked digit above the map, not two screens below */
-  #how-picture .image-container { overflow-x: auto; }  /* the diagram at a readable size, swiped sideways */
-  #how-picture img { min-width: 680px; }
+  /* the diagram at a readable size, swiped sideways from its left edge (centred, both ends were cut off) */
+  #how-picture .image-container, #how-picture .image-container > * { overflow-x: auto; justify-content: flex-start; }
+  #how-picture img { min-width: 680px; max-width: none; object-position: left; }
 }
 """
 
@@ -84,13 +116,20 @@ HEAD = """
     });
   }
   // The sketchpad opens with no tool chosen (strokes did nothing): choose the brush when the Draw tab
-  // opens and after every Clear.
+  // opens and after every Clear, as soon as the pad is drawn (on a slow phone that can take seconds).
   // A chosen tool is "highlight"ed; clicking a chosen one would put it away, so only an unchosen one is
-  // clicked, and again a little later in case the pad was still being drawn.
-  window.__vaeBrush = () => [150, 600, 1500].forEach((ms) => setTimeout(() => {
-    const brush = document.querySelector('#sketch button[aria-label="Brush"]');
-    if (brush && !brush.classList.contains('highlight') && !brush.classList.contains('selected')) brush.click();
-  }, ms));
+  // clicked. The watch goes on for 2 s even with the brush chosen (Clear puts it away a moment after the
+  // click), then ends once it is chosen, or after 15 s.
+  const chosen = (b) => b.classList.contains('highlight') || b.classList.contains('selected');
+  window.__vaeBrush = () => {
+    const started = Date.now();
+    const watch = setInterval(() => {
+      const brush = document.querySelector('#sketch button[aria-label="Brush"]');
+      if (brush && !chosen(brush)) brush.click();
+      const waited = Date.now() - started;
+      if ((brush && chosen(brush) && waited > 2000) || waited > 15000) clearInterval(watch);
+    }, 150);
+  };
   document.addEventListener('click', (ev) => {
     if (ev.target.closest && ev.target.closest('#sketch button[aria-label="Clear canvas"]')) window.__vaeBrush();
   }, true);
@@ -124,6 +163,7 @@ class Page:
     openers: dict[str, list] = field(default_factory=dict)  # view id -> (gate, inputs, outputs) to run on opening
     open_events: list = field(default_factory=list)  # (event that sets `shown`, the view it opens or None)
     first_draw: list = field(default_factory=list)  # (gate, inputs, outputs) of the first view, run on page load
+    intro: gr.Markdown | None = None  # the header's words, which follow the model's dataset
 
     def on_model(self, fn, inputs, outputs, **kwargs):
         """Run fn whenever the model shown changes, on page load too. Returns the event, to chain on."""
@@ -243,7 +283,7 @@ def session_of(request: gr.Request | None) -> str:
 
 
 def build_header(demo: gr.Blocks) -> Page:
-    gr.Markdown(INTRO, elem_id="intro")
+    words = gr.Markdown(INTRO, elem_id="intro")
     with gr.Row(elem_id="model-row"):
         # Custom values pass Gradio's own check, so that a model trained since the page was built can be
         # named (by a script, or after a refresh); get_model() says clearly when a name is unknown.
@@ -253,7 +293,7 @@ def build_header(demo: gr.Blocks) -> Page:
             summary = gr.Markdown(model_summary(CTX.default_model()), elem_classes="note")
             download = gr.DownloadButton("⬇ Download this model (zip: weights, config, model card)", size="sm",
                                          elem_id="model-download", visible=False)
-    page = Page(demo, menu, gr.State(None), gr.State(None), gr.State(""), menus=[menu])
+    page = Page(demo, menu, gr.State(None), gr.State(None), gr.State(""), menus=[menu], intro=words)
     page.on_model(model_summary, page.current, summary)
     page.on_model(model_zip, page.current, download)
     return page
@@ -285,5 +325,5 @@ def model_summary(name: str | None) -> str:
     words += "." if e.shipped else f", {CTX.completion(name)}."
     if test.get("nll"):
         words += (f"  \nHow well it knows digits: {test['nll']:.1f} nats of surprise per test digit (lower is "
-                  f"better; k = {test['k']}), {test['active_units']} of {m['latent_dim']} numbers in use.")
+                  f"better), {test['active_units']} of {m['latent_dim']} numbers in use.")
     return kind.say(words)

@@ -265,7 +265,8 @@ class Kind:
         if self.digits:
             return text
         a_noun = f"{'an' if self.noun[:1] in 'aeiou' else 'a'} {self.noun}"
-        for old, new in (("a digit's", "a class's"), ("that digit's", "that class's"),
+        for old, new in (("real handwriting", "the real ones"), ("◀ stroke ▶", "◀ ink ▶"),
+                         ("a digit's", "a class's"), ("that digit's", "that class's"),
                          ("handwritten digits", self.nouns), ("handwritten digit", self.noun), ("a digit", a_noun),
                          ("A digit", a_noun.capitalize()), ("digits", self.nouns), ("Digits", self.nouns.capitalize()),
                          ("digit", self.noun), ("Digit", self.noun.capitalize())):

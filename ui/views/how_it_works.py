@@ -38,7 +38,7 @@ GLOSSARY = r"""
 | **latent space**, **map** | all possible codes; every digit is a point in it |
 | **encoder** | the network that turns a digit into its code |
 | **decoder** | the network that draws a digit from a code |
-| **reconstruction** | what the decoder draws from a digit's own code |
+| **reconstruction** | what the decoder draws back from the code of a digit |
 | **prior**, $\mathcal{N}(0, I)$ | the bell curve that codes are kept close to; random draws from it give new digits |
 | $\mu$ (mu) | the code the encoder thinks most likely for a digit: the dot on the map |
 | $\sigma$ (sigma) | how unsure the encoder is about each number: "z1 = 0.5 ± 0.1" means $\mu$ = 0.5, $\sigma$ = 0.1 |
@@ -83,7 +83,7 @@ model does not use collapses to exactly that (see the grey bars in the β tab).
 
 Sampling is not differentiable, so the sample is rewritten as
 $z = \mu + \sigma \odot \varepsilon$ with $\varepsilon \sim \mathcal{N}(0, I)$: the randomness sits in
-$\varepsilon$ and gradients flow through $\mu$ and $\sigma$. The *Show 8 other likely codes* button in the
+$\varepsilon$ and gradients flow through $\mu$ and $\sigma$. The *Show 8 other codes the encoder finds likely* button in the
 Reconstruct tab shows exactly this: the same digit, eight draws of $\varepsilon$.
 
 ### What β does
@@ -104,9 +104,9 @@ two-layer IWAE 82.90. The figures of the shipped models are in the model line at
 
 def render(page) -> None:
     picture = gr.Image(show_label=False, elem_id="how-picture", interactive=False, buttons=[])
-    gr.Markdown(PLAIN)
+    plain = gr.Markdown(PLAIN)
     with gr.Accordion("Words and symbols used in this app", open=True):
-        gr.Markdown(GLOSSARY, latex_delimiters=LATEX)
+        glossary = gr.Markdown(GLOSSARY, latex_delimiters=LATEX, elem_id="glossary")
     with gr.Row():
         recon = gr.Image(label="encoder then decoder: test digits (top), reconstructions (bottom)",
                          elem_classes="digit", interactive=False)
@@ -114,6 +114,7 @@ def render(page) -> None:
                            elem_classes="digit", interactive=False)
     with gr.Accordion("The maths", open=False):
         gr.Markdown(MATHS, latex_delimiters=LATEX)
+    page.worded((plain, "value", PLAIN), (glossary, "value", GLOSSARY), (recon, "label", recon.label))
     page.on_show(panels, [page.current], [picture, recon, samples])
 
 

@@ -8,7 +8,7 @@ import torch
 from vae_core import data, images, latent
 from vae_core.model import VAE
 
-from ..common import (Limit, check_class, class_choices, class_menu, digit_tensor, download_file, get_model, is_test_source,
+from ..common import (Limit, check_class, class_choices, class_menu, current_image, digit_tensor, download_file, get_model, is_test_source,
                       marked_map, need_test_images, picture, refuse, test_source)
 from ..state import CTX
 
@@ -26,10 +26,10 @@ def render(page) -> None:
         for end, start in ENDS.items():
             with gr.Column(min_width=200):
                 heading = gr.Markdown(f"**Digit {end}**")
-                page.worded((heading, "value", f"**Digit {end}**"))
                 menu = gr.Dropdown(class_choices(None), value=start, label="a random test image of class")
                 pick = gr.Button(f"Pick {end}")
                 use = gr.Button("Use the Reconstruct tab's digit", size="sm")
+                page.worded((heading, "value", f"**Digit {end}**"), (use, "value", use.value))
                 shown = gr.Image(label=end, elem_classes="digit", height=170, interactive=False)
                 desc = gr.Markdown()
                 ends[end] = (menu, pick, use, [gr.State(None), shown, desc])
@@ -56,7 +56,7 @@ def render(page) -> None:
                    api_name="random_digit" if end == "A" else f"random_digit_{end.lower()}").success(interpolate, *walk,
                                                                                                     api_name=False)
         menu.input(random_digit, [menu, page.model], shown, api_name=False).success(interpolate, *walk, api_name=False)
-        use.click(use_current, [page.digit, page.source], shown, api_name=False).success(interpolate, *walk,
+        use.click(use_current, [page.model, page.digit, page.source], shown, api_name=False).success(interpolate, *walk,
                                                                                          api_name=False)
     go.click(interpolate, *walk, api_name="interpolate")
     menus = [ends["A"][0], ends["B"][0]]
@@ -82,9 +82,11 @@ def _test_digit(name: str | None, i: int):
     return x[0, 0].numpy().tolist(), picture(x, 4), f"{test_source(name, i)}, {CTX.kind(name).a(label)}"
 
 
-def use_current(digit: list | None, source: str):
+def use_current(name: str, digit: list | None, source: str):
+    """The Reconstruct tab's image (the visitor's own, or the one it opens on) as an end."""
+    digit, source = current_image(name, digit, source)
     if not digit:
-        raise refuse("Pick, draw or upload a digit in the Reconstruct tab first.")
+        raise refuse(CTX.kind(name).say("Pick, draw or upload a digit in the Reconstruct tab first."))
     return digit, picture(torch.tensor(digit), 4), source
 
 

@@ -29,17 +29,17 @@ NOTE_ND = ("**Every dot is one real handwritten digit.** This model describes ea
 
 
 def render(page) -> None:
-    with gr.Row():
-        # UMAP first: it shows ten clusters where PCA shows a cloud, and every shipped model's is ready.
-        projection = gr.Radio(["PCA", "UMAP"], value="UMAP", label="How to flatten the code to 2 numbers", scale=1,
-                              info="PCA keeps the biggest differences; UMAP keeps neighbours together")
-        manifold = gr.Checkbox(label="Show decoded digits under a 2-D map", value=True, scale=1)
     status = gr.Markdown(elem_classes="note")
     with gr.Row():
         with gr.Column(scale=3):
             plot = gr.Plot(elem_id="latent-map", show_label=False)
             note = gr.Markdown(elem_classes="note")
+        # The map's controls sit beside it, not in a row above it: at 1280x800 the map starts higher.
         with gr.Column(scale=1, min_width=220, elem_id="click-panel"):
+            # UMAP first: it shows ten clusters where PCA shows a cloud, and every shipped model's is ready.
+            projection = gr.Radio(["PCA", "UMAP"], value="UMAP", label="How to flatten the code to 2 numbers",
+                                  info="PCA keeps the biggest differences; UMAP keeps neighbours together")
+            manifold = gr.Checkbox(label="Show decoded digits under a 2-D map", value=True)
             gr.Markdown("**Clicked point**")
             # Hidden until the first click, so the page opens on no empty frames. Side by side, so that on a
             # phone the pair stays small enough to sit just above the map.

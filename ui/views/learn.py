@@ -40,13 +40,14 @@ def render(page) -> None:
                 "handwritten digits, a few times over, and you watch the digits sort themselves into groups "
                 "(one dot per test digit, coloured by what it really is) and the fog turn into digits "
                 "(what it draws at each spot). Its *loss* says how badly it draws digits back: it falls as it "
-                "learns. About half a minute here.", elem_classes="note")
+                "learns. About half a minute here. It always learns handwritten digits, whichever model the "
+                "menu at the top shows.", elem_classes="note")
     with gr.Row():
         digits = DIGITS.slider("digits to learn from")
         passes = PASSES.slider("passes over them")
     with gr.Row():
         start_btn = gr.Button("Start learning", variant="primary", elem_id="learn-start")
-        cancel_btn = gr.Button("Cancel", variant="stop")
+        cancel_btn = gr.Button("Cancel", variant="secondary")
     status = gr.Markdown(elem_id="learn-status")
     with gr.Row(visible=False) as stage:  # no empty frames before the first picture
         plot = gr.Plot(show_label=False, elem_id="learn-map", scale=3)

@@ -9,7 +9,7 @@ import torch
 
 from vae_core import concepts, images, latent
 
-from ..common import Limit, check_class, class_choices, class_menu, concepts_of, digit_tensor, get_model, need_test_images, picture, refuse
+from ..common import Limit, check_class, class_choices, class_menu, concepts_of, current_image, digit_tensor, get_model, need_test_images, picture, refuse
 from ..state import CTX
 
 TITLE, ID = "Make a digit", "make"
@@ -34,7 +34,7 @@ def render(page) -> None:
             make_btn = gr.Button(f"Make {MADE} new ones", variant="primary")
             check = gr.Markdown()
         made = gr.Image(label="new digits made by the model", elem_classes="digit", interactive=False, scale=2)
-    with gr.Row():
+    with gr.Row(elem_id="make-change"):  # on a phone the words above the button, not squeezed beside it
         change_note = gr.Markdown(CHANGE_NOTE, elem_classes="note")
         use_btn = gr.Button("Change the Reconstruct tab's digit instead", size="sm", scale=0, min_width=200)
     with gr.Row():
@@ -44,7 +44,9 @@ def render(page) -> None:
                            scale=1)
     codes = gr.State(None)
 
-    page.worded((intro, "value", INTRO), (made, "label", made.label), (change_note, "value", CHANGE_NOTE))
+    page.worded((intro, "value", INTRO), (made, "label", made.label), (change_note, "value", CHANGE_NOTE),
+                (variety, "info", variety.info), (use_btn, "value", use_btn.value),
+                *[(slider, "label", slider.label) for slider in sliders])
     page.on_show(make_shown, [page.current, digit, variety], [digit, codes, made, check, changed, *sliders])
     for trigger in (make_btn.click, digit.input, variety.release):
         trigger(make, [page.model, digit, variety], [codes, made, check, changed, *sliders], api_name=False)
@@ -100,9 +102,10 @@ def make(name: str, digit, variety):
 
 @torch.no_grad()
 def use_digit(name: str, digit: list | None, source: str):
-    """The visitor's current digit (picked, drawn or uploaded) becomes the one the sliders change."""
+    """The Reconstruct tab's digit (the visitor's own, or the one it opens on) becomes the one the sliders change."""
+    digit, source = current_image(name, digit, source)
     if not digit:
-        raise refuse("Pick, draw or upload a digit in the Reconstruct tab first.")
+        raise refuse(CTX.kind(name).say("Pick, draw or upload a digit in the Reconstruct tab first."))
     model = get_model(maker(name))
     mu, _ = model.encode(digit_tensor(digit))
     return (mu.tolist(), f"The sliders now change **{source or 'your digit'}**, as the model draws it back.",

@@ -12,14 +12,12 @@ from vae_core import concepts, images, latent
 from vae_core.model import VAE
 
 from .. import figures
-from ..common import (check_class, class_choices, concepts_of, digit_from_test_set, digit_tensor, download_file,
-                      get_model, is_test_source, marked_map, need_test_images, picture, recognise, recognition_words,
-                      refuse, test_source)
+from ..common import (check_class, class_choices, concepts_of, current_image, digit_from_test_set, digit_tensor,
+                      download_file, gallery_indices, get_model, marked_map, need_test_images, picture, recognise,
+                      recognition_words, refuse, test_source)
 from ..state import CTX
 
 TITLE, ID = "Reconstruct", "reconstruct"
-GALLERY_SIZE = 24
-GALLERY_SEED = 7  # the gallery is a fixed random choice of test digits, the same for every visitor
 POSTERIOR_SAMPLES = 8
 BAR_DIMS = 16  # dimensions in the mu +- sigma chart of a large model: the most informative ones
 MAP_HEIGHT = 380
@@ -46,7 +44,8 @@ def render(page) -> None:
                 seen = gr.Image(label="as the model sees it", elem_classes="digit", height=200, interactive=False)
                 recon = gr.Image(label="reconstruction", elem_classes="digit", height=200, interactive=False)
             text = gr.Markdown(ASK)
-            eps_btn = gr.Button(f"Show {POSTERIOR_SAMPLES} other likely codes (z = μ + σ·ε, new random ε)")
+            # The formula (z = mu + sigma * eps, a new eps) is in How it works; the button says it in words.
+            eps_btn = gr.Button(f"Show {POSTERIOR_SAMPLES} other codes the encoder finds likely")
             eps_grid = gr.Image(label=f"the decoder's drawing of {POSTERIOR_SAMPLES} likely codes of this digit",
                                 elem_classes="digit", height=210, interactive=False)
     with gr.Row():
@@ -75,12 +74,6 @@ def render(page) -> None:
     draw_tab.select(None, js="() => window.__vaeBrush && window.__vaeBrush()", api_name=False)
 
 
-def gallery_indices(name: str) -> list[int]:
-    """A fixed random choice of the model's dataset's test images, the same for every visitor."""
-    g = torch.Generator().manual_seed(GALLERY_SEED)
-    return torch.randperm(len(need_test_images(name)), generator=g)[:GALLERY_SIZE].tolist()
-
-
 def gallery_items(name: str):
     """The gallery of the model's dataset, labelled in its words."""
     kind = CTX.kind(name)
@@ -96,11 +89,9 @@ def show_current(name: str, digit: list | None, source: str):
     test image of another dataset than the new model's, the gallery's first. The morph menu lists the
     model's classes."""
     classes = gr.update(choices=class_choices(name), value=None)
-    if not digit or ("test image #" in source and not is_test_source(name, source)):
-        if CTX.test_images(name) is None:
-            return None, "", None, None, None, None, ASK, None, classes, "", None
-        i = gallery_indices(name)[0]
-        digit, source = digit_from_test_set(name, i), test_source(name, i)
+    digit, source = current_image(name, digit, source)
+    if not digit:
+        return None, "", None, None, None, None, ASK, None, classes, "", None
     out = [digit, source, *reconstruct(name, digit, source)]
     out[-3] = classes
     return tuple(out)

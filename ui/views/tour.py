@@ -79,9 +79,18 @@ def _walk(first: str, main: str) -> np.ndarray:
 
 @torch.no_grad()
 def _drawing(first: str, main: str) -> np.ndarray:
-    """A digit drawn with a mouse (strokes on white), what the model sees, and what it draws back."""
+    """A drawing of one of the model's own kind (a 7, a T-shirt, a blob), what the model sees, and what it
+    draws back."""
     sketch = Image.new("L", (280, 280), 255)
-    ImageDraw.Draw(sketch).line([(70, 60), (210, 60), (130, 230)], fill=0, width=22, joint="curve")
+    pen, dataset = ImageDraw.Draw(sketch), CTX.kind(main).dataset
+    if dataset == "mnist":  # a 7 in strokes, as a mouse draws it
+        pen.line([(70, 60), (210, 60), (130, 230)], fill=0, width=22, joint="curve")
+    elif dataset == "fashion-mnist":  # a T-shirt's outline
+        shirt = [(105, 40), (175, 40), (250, 85), (222, 130), (195, 112), (195, 245), (85, 245), (85, 112),
+                 (58, 130), (30, 85), (105, 40)]
+        pen.line(shirt, fill=0, width=22, joint="curve")
+    else:  # a folder's images could be anything: a ring
+        pen.ellipse([(60, 60), (220, 220)], outline=0, width=22)
     seen = images.prepare_user_image(np.asarray(sketch))
     model = get_model(main)
     mu, _ = model.encode(torch.tensor(seen).reshape(1, 1, 28, 28))
