@@ -42,8 +42,13 @@ def render(page) -> None:
         map_plot = gr.Plot(label="where this code sits on the map (updated when you let go)")
 
     point = [page.model, z_state]
-    page.on_show(for_model, [page.current, temperature],
-                 [z_state, dims_state, info, *sliders, image, map_plot, sample_grid_image])
+    # A new model in three requests, so that the sliders and their digit come first, then the map, then the
+    # samples. Three handlers, not one generator yielding in stages: Gradio sends a generator's later
+    # values as differences from its earlier ones, and a chart that first came as "no change" was now and
+    # then left empty or stale on the page (1 page load in 5 here).
+    page.on_show(setup, [page.current], [z_state, dims_state, info, *sliders, image])
+    page.on_show(start_on_map, [page.current], [map_plot])
+    page.on_show(sample_grid, [page.current, temperature], [sample_grid_image])
     for i, s in enumerate(sliders):
         # The first slider's event is callable by scripts (undocumented): benchmarks/load.py drives it.
         s.input(decode_point, [page.model, z_state, dims_state, *sliders], [image, z_state],
@@ -55,14 +60,6 @@ def render(page) -> None:
     reset_btn.click(reset_point, [page.model, dims_state], [z_state, image, *sliders], api_name=False).then(
         point_on_map, point, map_plot, api_name=False)
     grid_btn.click(sample_grid, [page.model, temperature], sample_grid_image, api_name="sample_grid")
-
-
-def for_model(name: str, temperature: float):
-    """A new model, in stages: the sliders and their digit at once, then the map, then the samples."""
-    z_state, *rest = setup(name)
-    yield [z_state, *rest, gr.skip(), gr.skip()]
-    yield [gr.skip()] * (len(rest) + 1) + [point_on_map(name, z_state), gr.skip()]
-    yield [gr.skip()] * (len(rest) + 2) + [sample_grid(name, temperature)]
 
 
 def setup(name: str):
@@ -139,6 +136,11 @@ def sample_grid(name: str, temperature: float):
     t = TEMPERATURE.check(temperature, "temperature")
     z = torch.randn(GRID_SIDE ** 2, model.latent_dim) * t
     return images.grid(latent.decode_images(model, z), ncols=GRID_SIDE, factor=3)
+
+
+def start_on_map(name: str):
+    """The map with the code the sliders start at."""
+    return point_on_map(name, _start_code(name, get_model(name))[0].tolist())
 
 
 def point_on_map(name: str, z: list[float]):
