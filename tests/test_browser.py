@@ -451,9 +451,13 @@ def test_the_tour_tells_the_story_and_sends_the_visitor_to_try_it(browser, app_u
         picture = page.locator("#tour-picture").bounding_box()
         assert picture["height"] >= 0.6 * height and not page.locator("#intro").is_visible()
         _shot(page, shots, f"tour-presenter{suffix}.png")
-        page.get_by_label("Presenter mode (large pictures for a projector)").uncheck()
         page.get_by_role("button", name="Try it: KL weight β ▸").click()
         _wait_for(lambda: "Slider β =" in page.inner_text("body"), what="the beta view opened by Try it")
+        # Presenter mode hides the header on the Tour only: elsewhere the model menu is there to switch.
+        _wait_for(lambda: page.locator("#model-row").is_visible(), what="the header back, off the Tour")
+        _go(page, "Tour")
+        _wait_for(lambda: not page.locator("#model-row").is_visible(), what="the header hidden again on the Tour")
+        page.get_by_label("Presenter mode (large pictures for a projector)").uncheck()
         page.close()
 
 

@@ -53,8 +53,10 @@ footer { display: none !important; }
 /* Long formulas scroll inside their line instead of running off a phone's screen. */
 .katex-display { overflow-x: auto; overflow-y: hidden; padding-bottom: 4px; }
 #tour-picture img { image-rendering: pixelated; }
-/* Presenter mode: the header steps aside, and the step fills a projector's screen. */
-.presenter #intro, .presenter #model-row { display: none !important; }
+/* Presenter mode: on the Tour the header steps aside, and the step fills a projector's screen. On every
+   other view the header and its model menu stay, so a teacher can switch models mid-lesson. */
+.presenter:has(button[data-tab-id="tour"][aria-selected="true"]) #intro,
+.presenter:has(button[data-tab-id="tour"][aria-selected="true"]) #model-row { display: none !important; }
 .presenter #tour-picture { height: 64vh !important; }
 /* ...with Back and Next above the step, where they stay on screen (below a big picture they fell under
    the fold of a 1280x800 projector). */
@@ -87,6 +89,8 @@ footer { display: none !important; }
   /* the diagram at a readable size, swiped sideways from its left edge (centred, both ends were cut off) */
   #how-picture .image-container, #how-picture .image-container > * { overflow-x: auto; justify-content: flex-start; }
   #how-picture img { min-width: 680px; max-width: none; object-position: left; }
+  #how-picture::after { content: "◀ swipe sideways for the whole picture ▶"; display: block; text-align: center;
+                        font-size: 0.85rem; color: var(--body-text-color-subdued); padding: 4px 0; }
 }
 """
 
