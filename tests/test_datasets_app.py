@@ -12,7 +12,7 @@ import app  # builds the page, as the app does
 from conftest import ROOT, picture_folder
 from ui import common
 from ui.state import CTX, Context, Kind
-from ui.views import generate, interpolate, latent_map, make, reconstruct, tour
+from ui.views import beta, generate, interpolate, latent_map, make, reconstruct, tour
 from vae_core import data
 
 FASHION_2D, FASHION = "fashion-z2", "fashion-z32"
@@ -156,3 +156,10 @@ def test_missing_test_images_of_a_dataset_are_one_clear_sentence(monkeypatch):
 def gr_error():
     import gradio as gr
     return gr.Error
+
+
+def test_comparing_models_of_two_datasets_says_their_numbers_do_not_compare(fashion):
+    *_, same = beta.compare("mnist-z32", "mnist-z32-beta8")
+    *_, across = beta.compare("mnist-z32", FASHION_2D)
+    assert "do not compare" not in same
+    assert "learnt different pictures (MNIST and Fashion-MNIST)" in across

@@ -58,7 +58,10 @@ def render(page) -> None:
         with gr.Row():
             model_a = page.model_menu(value=MAIN_MODEL if MAIN_MODEL in CTX.registry.names() else None,
                                       label="model A")
-            model_b = page.model_menu(label="model B")
+            # B opens on the family's largest β: the same digits, the most visible difference.
+            ladder = CTX.ladder()
+            model_b = page.model_menu(value=max(ladder, key=lambda d: d["beta"])["name"] if ladder else None,
+                                      label="model B")
             compare_btn = gr.Button("Compare")
         table = gr.Markdown()
         with gr.Row():
@@ -129,4 +132,8 @@ def compare(name_a: str, name_b: str):
                     f"{rd['rate']:.1f} | {rd['distortion']:.1f} |")
     table = ("| model | β | latent | KL (rate) | reconstruction (distortion) |\n|---|---|---|---|---|\n"
              + "\n".join(rows))
+    kinds = [CTX.kind(n) for n in (name_a, name_b)]
+    if kinds[0].dataset != kinds[1].dataset:
+        table += (f"\n\nThese two models learnt different pictures ({kinds[0].title} and {kinds[1].title}), so "
+                  "their numbers do not compare: choose two models of the same pictures.")
     return (*out, table)
