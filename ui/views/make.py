@@ -13,7 +13,7 @@ from ..common import Limit, check_class, class_choices, class_menu, concepts_of,
 from ..state import CTX
 
 TITLE, ID = "Make a digit", "make"
-INTRO = ("Choose a digit and the model draws new ones that nobody wrote: it knows where each digit lives among "
+INTRO = ("Choose a digit and the model draws new ones that nobody drew: it knows where each digit lives among "
          "its codes, and picks new codes there. Then change the first one with the sliders.")
 CHANGE_NOTE = ("**Change the first one** (or your own digit). Each slider moves its code along a direction the app "
                "found by measuring real digits (ink, slant, size) and matching them to their codes.")

@@ -128,14 +128,14 @@ STEPS = [
          _manifold, "map", "Latent map"),
     Step("3. Walk from one digit to another",
          "Take the codes of {a} and of {b} and walk in a straight line between them, drawing every step. "
-         "The model turns one into the other through digits nobody ever wrote.",
+         "The model turns one into the other through digits nobody ever drew.",
          _walk, "interpolate", "Interpolate"),
     Step("4. Draw your own",
          "Draw a digit (left): the app makes it look like the training digits (middle), the encoder finds "
          "its code, and the decoder draws it back (right). What comes back is what the model thinks you meant.",
          _drawing, "reconstruct", "Reconstruct"),
     Step("5. Make new digits",
-         "Pick random numbers for a code and the decoder draws a digit that nobody wrote. In Generate, "
+         "Pick random numbers for a code and the decoder draws a digit that nobody drew. In Generate, "
          "sliders move the numbers one at a time.",
          _samples, "generate", "Generate"),
     Step("6. What the KL weight β does",
