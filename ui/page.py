@@ -176,8 +176,11 @@ class Page:
     def on_show(self, fn, inputs, outputs, per_model: bool = True) -> None:
         """Draw the view being built with fn(*inputs) -> outputs, only while it is on screen: when the page
         opens (first view) or the view is opened, and, if per_model, again for each new model shown (at
-        once when the view is on screen, else when it next opens). fn may be a generator, to show its
-        outputs in stages; it may take `request`. Everything it does not draw stays as it was."""
+        once when the view is on screen, else when it next opens). fn may take `request`. Everything it does
+        not draw stays as it was. fn may be a generator, to show its outputs in stages, but not a chart
+        (gr.Plot) in a later stage: Gradio sends later stages as differences from earlier ones, and a chart
+        that came first as "no change" was now and then left empty on the page. A view shown in stages
+        registers one plain fn per stage instead (see generate.py)."""
         view, drawn = self.building, gr.State(None)  # drawn: the model the view shows (or "drawn")
         gate = _gate(view, fn, len(outputs), per_model)
         io = ([self.shown, drawn, self.current, *inputs], [drawn, *outputs])
