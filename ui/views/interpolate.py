@@ -106,16 +106,18 @@ def again(name: str, a: list | None, b: list | None, a_words: str, b_words: str,
     """The page opened or the model changed: the ends' menus list the model's classes, and the walk is
     between the two ends in the new model's space (on opening, or where an end is a test image of another
     dataset, the first test images of ENDS' classes, or the first two), so the view is never empty."""
-    menus = [class_menu(name, a_class, ENDS["A"]), class_menu(name, b_class, ENDS["B"])]
-    ends, labels = [], CTX.test_labels(name)
+    ends, menus, labels = [], [], CTX.test_labels(name)
     if labels is None:
         need_test_images(name)
-    for k, (digit, words, start) in enumerate(((a, a_words, ENDS["A"]), (b, b_words, ENDS["B"]))):
+    for k, (digit, words, menu, start) in enumerate(((a, a_words, a_class, ENDS["A"]), (b, b_words, b_class, ENDS["B"]))):
         if digit and not ("test image #" in (words or "") and not is_test_source(name, words)):
             ends.append((digit, gr.skip(), gr.skip()))
-        else:
+            menus.append(class_menu(name, menu, start))
+        else:  # a new end: its menu names its class (it kept another's place in the list: "Sneaker" by a trouser)
             hits = torch.nonzero(labels == int(start))[:, 0]
-            ends.append(_test_digit(name, int(hits[0]) if len(hits) else min(k, len(labels) - 1)))
+            i = int(hits[0]) if len(hits) else min(k, len(labels) - 1)
+            ends.append(_test_digit(name, i))
+            menus.append(class_menu(name, str(int(labels[i])), start))
     return (*menus, *ends[0], *ends[1], *interpolate(name, ends[0][0], ends[1][0], steps, mode))
 
 
