@@ -18,11 +18,13 @@ import plotly.graph_objects as go
 
 from vae_core.images import png_bytes
 
-# Ten colours that stay apart for the common colour-vision deficiencies (Okabe-Ito plus two), in the order
+# Ten colours far apart with normal sight on a washed-out projector and for the common colour-vision
+# deficiencies (`scripts/class_colours.py --palette` chose them from well-known palettes: their closest pair is
+# ΔE 42 apart, where Okabe-Ito's yellow, orange and vermillion, or sky blue and blue, were 26), in the order
 # that gives classes side by side on the shipped maps (pullover and coat, trouser and dress, 4 and 9) the
-# colours least alike: scripts/class_colours.py (its cost 1.10 for the palette's first order, 0.58 for this).
-DIGIT_COLOURS = ["#999933", "#CC79A7", "#F0E442", "#000000", "#56B4E9",
-                 "#0072B2", "#882255", "#009E73", "#D55E00", "#E69F00"]
+# colours least alike (the same script: cost 0.548; the Okabe-Ito palette's best order cost 0.571).
+DIGIT_COLOURS = ["#59A14F", "#7F7F7F", "#17BECF", "#000000", "#D55E00",
+                 "#BCBD22", "#332288", "#FF9DA7", "#882255", "#0072B2"]
 CLICK_GRID = 81  # resolution of the invisible layer that makes empty space of a 2-D map clickable
 
 
@@ -112,17 +114,20 @@ def posterior_bars(mu: np.ndarray, sigma: np.ndarray, dims: list[int] | None = N
     """mu plus/minus sigma per latent dimension, against the prior's N(0, 1) band."""
     dims = list(range(len(mu))) if dims is None else dims
     fig = go.Figure(go.Scatter(
-        x=[f"z{d + 1}" for d in dims], y=mu[dims], mode="markers", marker=dict(size=8, color="#0072B2"),
+        x=[str(d + 1) for d in dims], y=mu[dims], mode="markers", marker=dict(size=8, color="#0072B2"),
         error_y=dict(type="data", array=sigma[dims], thickness=1.5, width=4), name="the encoder's guess: μ ± σ",
-        hovertemplate="%{x}: most likely %{y:.2f}, give or take %{error_y.array:.2f}<extra></extra>"))
-    fig.add_hrect(y0=-1, y1=1, fillcolor="#999", opacity=0.12, line_width=0,
-                  annotation_text="the bell curve (prior): ±1", annotation_position="top right")
+        hovertemplate="number %{x}: most likely %{y:.2f}, give or take %{error_y.array:.2f}<extra></extra>"))
+    # The band's words are in the title: as a label inside the chart, they covered the last number's dot.
+    fig.add_hrect(y0=-1, y1=1, fillcolor="#999", opacity=0.12, line_width=0)
     # Room around the points and the band's label, so that neither sits on the frame.
     reach = max(1.0, float(np.max(np.abs(mu[dims]) + sigma[dims]))) if len(dims) else 1.0
-    fig.update_layout(height=280, margin=dict(l=40, r=10, t=48, b=30), plot_bgcolor="white",
+    fig.update_layout(height=290, margin=dict(l=40, r=10, t=48, b=42), plot_bgcolor="white",
                       yaxis=dict(title="value", gridcolor="#eee", zeroline=True, range=[-1.25 * reach, 1.25 * reach]),
+                  # Half a slot of room at each end, so that the first and last dots are not cut in half.
+                  xaxis=dict(title="number of the code", type="category", range=[-0.7, len(dims) - 0.3]),
                       showlegend=False,
-                      title=dict(text="Its code: each number's most likely value (μ)<br>± how unsure (σ)",
+                      title=dict(text="Its code: each number's most likely value, ± how unsure<br>the encoder is "
+                                      "(grey: the bell curve's middle, ±1)",
                                  font=dict(size=13), x=0.01))
     return fig
 
