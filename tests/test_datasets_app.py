@@ -49,7 +49,7 @@ def test_a_fashion_model_speaks_of_items_and_their_class_names(fashion):
     gallery = reconstruct.gallery_items(FASHION)
     i = reconstruct.gallery_indices(FASHION)[0]
     assert len(gallery["value"]) == common.GALLERY_SIZE and gallery["label"] == "click an item"
-    assert gallery["value"][0][1] == f"#{i}: {kind.a(int(fashion.test_labels[i]))}"
+    assert gallery["value"][0][1] == kind.plain(int(fashion.test_labels[i]))  # "trouser"
     digit, source, *shown = reconstruct.show_current(FASHION, None, "")
     assert source == f"Fashion-MNIST test image #{i}"
     assert torch.allclose(torch.tensor(digit), fashion.test_images[i].float() / 255, atol=1e-6)
@@ -60,7 +60,11 @@ def test_a_fashion_model_speaks_of_items_and_their_class_names(fashion):
     radio = make._class_radio(FASHION, "3")
     assert radio["label"] == "class" and radio["value"] == "3"
     made = make.make(FASHION, "7", 0.5)
-    assert "it sees a sneaker in" in made[2]
+    assert "for a sneaker." in made[2]
+    # Its sliders speak of clothes: no pen strokes or handwriting's slant.
+    words = [kind.say(make.WORDS[p]) for p in ("thickness", "slant")] + [kind.say(make.CHANGE_NOTE)]
+    assert words[:2] == ["paler ◀ shade ▶ darker", "tilted left ◀ tilt ▶ tilted right"]
+    assert "(how dark, how tilted, how big)" in words[2] and "ink" not in " ".join(words)
     assert make.make_shown(FASHION, "3", 1.0)[0]["choices"][3] == ("Dress", "3")
     # A 2-D Fashion model makes its items with Fashion's main model, not MNIST's.
     assert make.maker(FASHION_2D) == FASHION and make.maker("mnist-z2") == "mnist-z32"
@@ -86,9 +90,11 @@ def test_switching_to_another_dataset_replaces_a_test_image_of_the_old_one(fashi
     drawing, drawn_source, *_ = reconstruct.show_current(FASHION, digit, "your drawing")
     assert drawn_source == "your drawing"  # a visitor's own picture stays, whatever the model
     # Interpolate's ends are replaced the same way, and its menus list the model's classes.
-    ends = interpolate.again(FASHION, digit, digit, "test image #3, a 0", f"{source}, a bag", "1", "8", 4, "linear")
+    ends = interpolate.again(FASHION, digit, digit, "test image #3, a 0", f"{source}, a bag", "7", "8", 4, "linear")
     assert ends[1]["value"] == "8" and ends[1]["choices"][8] == ("Bag", "8")
     assert ends[4].startswith("Fashion-MNIST test image #") and ends[5] == digit
+    # A's new picture is a trouser, and its menu says so (it kept MNIST's 7 in its place: "Sneaker").
+    assert ends[4].endswith("a trouser") and ends[0]["value"] == "1"
     menu = common.class_menu(FASHION, "1", "1")
     assert menu["value"] == "1" and menu["choices"][1] == ("Trouser", "1")
     assert interpolate.random_digit("9", FASHION)[2].endswith("an ankle boot")
@@ -130,7 +136,7 @@ def test_a_model_of_the_users_own_folder_shows_its_own_images_and_classes(folder
     assert [t.name for t in fig.data if t.type == "scattergl"] == list(SHAPES)
     assert "→ “triangle”" in reconstruct.morph(folder_model, digit, source, "2")[1]
     made = make.make(folder_model, "0", 1.0)
-    assert "it sees “circle” in" in made[2]
+    assert "for “circle”." in made[2]
     with pytest.raises(gr_error(), match="between 0 and 2"):
         make.make(folder_model, "3", 1.0)  # three classes only
     assert "Every image becomes a point" in tour.show_step(0, folder_model)[2]

@@ -301,7 +301,7 @@ def test_make_a_digit_makes_that_digit_and_its_sliders_do_what_they_say(mnist):
     codes, grid, check, first, *slider_values = make.make(MAIN, "3", 1.0)
     assert len(codes) == make.MADE and slider_values == [0.0] * 4
     assert grid.shape == images.grid(np.zeros((8, 1, 28, 28)), ncols=4, factor=4).shape  # 2 rows of 4
-    assert re.search(r"sees a 3 in (all 8|\*\*\d of 8\*\*)", check)
+    assert re.search(r"takes \*\*(all 8|\d of 8)\*\* for a 3", check)
     base = concepts.measure(latent.decode_images(common.get_model(MAIN), torch.tensor(codes[:1])))
     bolder, thinner = (make.change(MAIN, codes, s, 0, 0, 0) for s in (2.0, -2.0))
     thick = [concepts.measure(np.asarray(im, dtype=np.float32)[::8, ::8] / 255)["thickness"][0]

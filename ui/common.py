@@ -228,7 +228,7 @@ def map_figure(name: str, projection: str, manifold: bool = False, height: int |
                                   classes=kind.classes, noun=kind.noun)
     r = emb.pca_ratio
     return figures.latent_map(emb.pca[index], labels[index], f"{name}: PCA of the {model.latent_dim}-D codes",
-                              f"PC1 ({r[0]:.0%} of variance)", f"PC2 ({r[1]:.0%})", height=height,
+                              f"direction 1 of PCA ({r[0]:.0%} of the differences)", f"direction 2 ({r[1]:.0%})", height=height,
                               index=index, webgl=webgl, classes=kind.classes, noun=kind.noun)
 
 

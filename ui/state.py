@@ -265,7 +265,9 @@ class Kind:
         if self.digits:
             return text
         a_noun = f"{'an' if self.noun[:1] in 'aeiou' else 'a'} {self.noun}"
-        for old, new in (("real handwriting", "the real ones"), ("◀ stroke ▶", "◀ ink ▶"),
+        for old, new in (("real handwriting", "the real ones"), ("thinner ◀ stroke ▶ bolder", "paler ◀ shade ▶ darker"),
+                         ("leaning left ◀ slant ▶ leaning right", "tilted left ◀ tilt ▶ tilted right"),
+                         ("(ink, slant, size)", "(how dark, how tilted, how big)"),
                          ("a digit's", "a class's"), ("that digit's", "that class's"),
                          ("handwritten digits", self.nouns), ("handwritten digit", self.noun), ("a digit", a_noun),
                          ("A digit", a_noun.capitalize()), ("digits", self.nouns), ("Digits", self.nouns.capitalize()),

@@ -46,7 +46,7 @@ def render(page) -> None:
         with gr.Column(scale=2):
             recon = gr.Image(label="8 test digits (top) and their reconstructions (bottom)",
                              elem_classes="digit", interactive=False)
-            samples = gr.Image(label="16 samples from the prior (same random codes for every β)",
+            samples = gr.Image(label="16 new digits from random codes (the same codes for every β)",
                                elem_classes="digit", interactive=False)
     with gr.Row():
         rd_plot = gr.Plot(show_label=False)
@@ -68,8 +68,8 @@ def render(page) -> None:
             recon_a = gr.Image(label="A: digits and reconstructions", elem_classes="digit", interactive=False)
             recon_b = gr.Image(label="B: digits and reconstructions", elem_classes="digit", interactive=False)
         with gr.Row():
-            samples_a = gr.Image(label="A: samples", elem_classes="digit", interactive=False)
-            samples_b = gr.Image(label="B: samples", elem_classes="digit", interactive=False)
+            samples_a = gr.Image(label="A: new digits from random codes", elem_classes="digit", interactive=False)
+            samples_b = gr.Image(label="B: new digits from random codes", elem_classes="digit", interactive=False)
 
     outputs = [head, recon, samples, beta_map, rd_plot, kl_plot]
     page.on_show(show_beta, [beta], outputs, per_model=False)
@@ -130,7 +130,8 @@ def compare(name_a: str, name_b: str):
         rd = rate_distortion_of(name)
         rows.append(f"| {name} | {e.config.get('beta', 1):g} | {e.config['model']['latent_dim']} | "
                     f"{rd['rate']:.1f} | {rd['distortion']:.1f} |")
-    table = ("| model | β | latent | KL (rate) | reconstruction (distortion) |\n|---|---|---|---|---|\n"
+    table = ("| model | β | numbers per digit | codes stray from the bell curve (KL, nats) | copies miss the digit "
+             "(nats) |\n|---|---|---|---|---|\n"
              + "\n".join(rows))
     kinds = [CTX.kind(n) for n in (name_a, name_b)]
     if kinds[0].dataset != kinds[1].dataset:

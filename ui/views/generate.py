@@ -27,19 +27,23 @@ def render(page) -> None:
         # The digit comes first, so that on a phone it stays above the sliders that move it.
         with gr.Column(scale=1, min_width=240):
             image = gr.Image(label="decoded digit", elem_classes="digit", height=260, interactive=False)
-            page.worded((image, "label", "decoded digit"))
         with gr.Column(scale=2):
             sliders = [Z.slider(f"z{i + 1}", visible=i < 2) for i in range(MAX_SLIDERS)]
             with gr.Row():
-                temperature = TEMPERATURE.slider("spread of random codes (temperature)",
-                                                 info="0: always the centre; 1: as spread as in training")
+                # "temperature" and "prior" are in How it works' glossary; here the words say what they do.
+                temperature = TEMPERATURE.slider("how far random codes stray from the middle",
+                                                 info="0: always the middle; 1: as far as real digits' codes do")
             with gr.Row():
-                random_btn = gr.Button("Random sample", variant="primary")
-                reset_btn = gr.Button("Reset to the centre")
-                grid_btn = gr.Button(f"Grid of {GRID_SIDE ** 2} samples")
+                random_btn = gr.Button("A random digit", variant="primary")
+                reset_btn = gr.Button("Back to the middle")
+                grid_btn = gr.Button(f"{GRID_SIDE ** 2} random digits")
     with gr.Row():
-        sample_grid_image = gr.Image(label="samples from the prior", elem_classes="digit", interactive=False)
+        sample_grid_image = gr.Image(label=f"{GRID_SIDE ** 2} new digits, drawn from random codes",
+                                     elem_classes="digit", interactive=False)
         map_plot = gr.Plot(label="where this code sits on the map (updated when you let go)")
+    page.worded((image, "label", "decoded digit"), (temperature, "info", temperature.info),
+                (sample_grid_image, "label", sample_grid_image.label), (grid_btn, "value", grid_btn.value),
+                (random_btn, "value", random_btn.value))
 
     point = [page.model, z_state]
     # A new model in three requests, so that the sliders and their digit come first, then the map, then the
@@ -78,7 +82,7 @@ def setup(name: str):
         info = f"The sliders drive dimensions 1 to {len(dims)}; the others stay at the current point."
     z = _start_code(name, model)
     sliders = [gr.update(visible=i < len(dims), value=round(float(z[0, dims[i]]), 2) if i < len(dims) else 0,
-                         label=f"number {i + 1} of the code (z{dims[i] + 1})" if i < len(dims) else "")
+                         label=f"number {dims[i] + 1} of {model.latent_dim}" if i < len(dims) else "")
                for i in range(MAX_SLIDERS)]
     return [z[0].tolist(), dims, CTX.kind(name).say(info), *sliders, picture(latent.decode_images(model, z))]
 

@@ -41,16 +41,16 @@ GLOSSARY = r"""
 | **reconstruction** | what the decoder draws back from the code of a digit |
 | **prior**, $\mathcal{N}(0, I)$ | the bell curve that codes are kept close to; random draws from it give new digits |
 | $\mu$ (mu) | the code the encoder thinks most likely for a digit: the dot on the map |
-| $\sigma$ (sigma) | how unsure the encoder is about each number: "z1 = 0.5 ± 0.1" means $\mu$ = 0.5, $\sigma$ = 0.1 |
+| $\sigma$ (sigma) | how unsure the encoder is about each number: "number 1 is 0.5 ± 0.1" means $\mu$ = 0.5, $\sigma$ = 0.1 |
 | $\varepsilon$ (epsilon) | a random nudge: a code is drawn as $\mu + \sigma \cdot \varepsilon$ |
 | $q(z \mid x)$ | the encoder's answer for digit $x$: a small cloud of likely codes around $\mu$ |
 | **KL**, **KL weight β** | how far the codes stray from the bell curve, and how much training cares about it |
 | **ELBO** | the score training improves: "draws digits back well" minus "codes stray from the bell curve" |
-| **nats** | the unit of that score (like bits, with natural logarithms); per test digit, lower is better |
+| **nats**, **surprise** | the unit of that score (like bits, with natural logarithms); the model card's "surprise" is how many nats a new test digit costs the model (its negative log-likelihood): lower is better |
 | **numbers in use** (active units) | numbers of the code that change from digit to digit; the others are ignored |
-| **PCA** | a way to flatten many numbers to two for a picture, keeping the biggest differences |
+| **PCA** | a way to flatten many numbers to two for a picture, keeping the biggest differences (its "directions") |
 | **UMAP** | another way, which keeps neighbours together but bends distances |
-| **temperature** | how far from the middle random codes are drawn: 0 is the centre, 1 the bell curve itself |
+| **temperature** | Generate's "how far random codes stray from the middle": 0 is the centre, 1 the bell curve itself |
 """
 
 MATHS = r"""

@@ -91,8 +91,11 @@ def make(name: str, digit, variety):
     drawn = latent.decode_images(model, z)
     back, _ = model.encode(drawn)
     right = int((c.classify(back.numpy()) == d).sum())
-    check = (f"The model checked its own work: reading them back, it sees {kind.a(d)} in **{right} of {MADE}**."
-             if right < MADE else f"The model checked its own work: reading them back, it sees {kind.a(d)} in all {MADE}.")
+    # Said as a reading, not a verdict: a first visitor read "it sees a 5 in all 8" under 5s that looked
+    # doubtful to them. The model reading back its own drawings is easily pleased, so the visitor judges too.
+    count = f"all {MADE}" if right == MADE else f"{right} of {MADE}"
+    check = (f"Reading them back, the model takes **{count}** for {kind.a(d)}. It is easily fooled by its own "
+             f"drawings: do they look like {kind.a(d)} to you?")
     if used != name:
         check += kind.say(f"  \n*Made by **{used}** ({get_model(used).latent_dim} numbers per digit): with only 2 "
                           f"numbers, {name}'s digits overlap too much to make a chosen one reliably.*")
