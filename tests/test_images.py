@@ -94,7 +94,9 @@ def _phone_photo(digit: np.ndarray, rng) -> Image.Image:
     return Image.open(io.BytesIO(buf.getvalue()))
 
 
-def test_photos_of_digits_on_paper_are_recognised_after_preparation(mnist):
+def _recognised(mnist, picture_of, seed: int, n: int = 200) -> float:
+    """The share of n test digits, made into pictures by picture_of(digit, rng) and prepared, whose prepared
+    code's 10 nearest test digits (itself left out) are mostly of its class."""
     from vae_core import load_model
     from vae_core.latent import encode_images
     from pathlib import Path
@@ -102,13 +104,56 @@ def test_photos_of_digits_on_paper_are_recognised_after_preparation(mnist):
     model = load_model(Path(__file__).resolve().parents[1] / "checkpoints" / "mnist-z32")
     labels = mnist.test_labels.numpy()
     codes, _ = encode_images(model, mnist.test_images.unsqueeze(1).float() / 255)
-    rng = np.random.default_rng(5)
-    picked = rng.choice(len(labels), 200, replace=False)
+    rng = np.random.default_rng(seed)
+    picked = rng.choice(len(labels), n, replace=False)
     right = 0
     for i in picked:
-        x = torch.tensor(images.prepare_user_image(_phone_photo(mnist.test_images[i].numpy(), rng)))
+        x = torch.tensor(images.prepare_user_image(picture_of(mnist.test_images[i].numpy(), rng)))
         mu, _ = model.encode(x.reshape(1, 1, 28, 28))
         distance = ((codes - mu.detach().numpy()) ** 2).sum(1)
         distance[i] = np.inf  # the class of its neighbours among the other test digits
         right += np.bincount(labels[np.argsort(distance)[:10]], minlength=10).argmax() == labels[i]
-    assert right / len(picked) >= 0.9, right
+    return right / n
+
+
+def test_photos_of_digits_on_paper_are_recognised_after_preparation(mnist):
+    share = _recognised(mnist, _phone_photo, seed=5)
+    assert share >= 0.9, share
+
+
+def _stroke_width(ink: np.ndarray) -> float:
+    """The mean width of the strokes of a binary picture, in pixels: the ink's area over half its outline
+    (a stroke of width w and length L has area w L and an outline of about 2 L)."""
+    from scipy import ndimage
+
+    edge = int((ink & ~ndimage.binary_erosion(ink)).sum())
+    return 2 * float(ink.sum()) / edge
+
+
+def _small_thick_drawing(digit: np.ndarray, rng, brush: float = 25.0) -> np.ndarray:
+    """A digit drawn small on the 280-pixel sketchpad (90 to 130 pixels tall) with its 25-pixel brush, as a
+    finger does on a phone: strokes about twice MNIST's width once the digit fills its 20-pixel box. Black
+    strokes on a transparent canvas, as the pad sends them."""
+    from scipy import ndimage
+
+    side = int(rng.uniform(90, 130) * 28 / 20)
+    big = np.asarray(Image.fromarray(digit).resize((side, side), Image.BILINEAR)) > 127
+    ink = ndimage.distance_transform_edt(~big) <= max(0.0, (brush - _stroke_width(big)) / 2)
+    canvas = np.zeros((280, 280), dtype=bool)
+    top = (280 - side) // 2
+    canvas[top: top + side, top: top + side] = ink
+    alpha = np.where(canvas, 255, 0).astype(np.uint8)
+    return np.dstack([np.zeros_like(alpha)] * 3 + [alpha])
+
+
+def test_a_small_digit_drawn_with_the_pads_thick_brush_is_recognised(mnist):
+    # A first visitor's 7, drawn on a phone, was read as a 9, and the pad's brush looked thick for it. Drawn
+    # small with that brush, strokes come out about twice MNIST's width (MNIST's: 1.98 pixels on average by
+    # _stroke_width): still 94% recognised (97% with an 18-pixel brush). Thinning such strokes to MNIST's
+    # width was tried and did worse (85%, and photos 90% -> 88%), so the pipeline leaves them as drawn.
+    rng = np.random.default_rng(0)
+    thick = _stroke_width(np.kron(images.prepare_user_image(
+        _small_thick_drawing(mnist.test_images[0].numpy(), rng)), np.ones((10, 10))) > 0.5) / 10
+    assert thick >= 2.5, thick  # the case meant: strokes well wider than MNIST's (2.95 for this one)
+    share = _recognised(mnist, _small_thick_drawing, seed=6)
+    assert share >= 0.9, share
