@@ -13,9 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from benchmarks.latency import GL_INK
 from conftest import launch_app
+from ui import common
 
 ROOT = Path(__file__).resolve().parents[1]
 REFRESH_ASSETS = os.environ.get("VAE_REFRESH_ASSETS") == "1"
@@ -98,15 +100,20 @@ def _image_src(page, label):
     return loc.get_attribute("src") if loc.count() else None
 
 
-def test_map_click_shows_the_digit(browser, app_url, mnist, shots):
-    page = _open(browser, app_url)
-    point = page.evaluate("""() => {
+def _dot(page) -> dict:
+    """Where on the screen the main map draws a test digit's dot (the first of its first class)."""
+    return page.evaluate("""() => {
       const gd = document.querySelector('#latent-map .js-plotly-plot');
       const tr = gd._fullData.find(t => t.type.startsWith('scatter') && t.x.length > 0);
       const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
       return {x: box.left + gd._fullLayout.xaxis.l2p(tr.x[0]), y: box.top + gd._fullLayout.yaxis.l2p(tr.y[0]),
               index: tr.customdata[0], digit: tr.name};
     }""")
+
+
+def test_map_click_shows_the_digit(browser, app_url, mnist, shots):
+    page = _open(browser, app_url)
+    point = _dot(page)
     assert not page.locator("#click-digit").is_visible()  # no empty frames before the first click
     page.mouse.click(point["x"], point["y"])
     text = _wait_for(lambda: "Test image #" in page.inner_text("body") and page.inner_text("body"),
@@ -151,8 +158,8 @@ def test_dragging_a_slider_redraws_the_digit(browser, app_url, shots):
     page.mouse.up()
     after = _wait_for(lambda: (s := _image_src(page, "decoded digit")) != before and s, what="a new digit")
     assert after != before and len(seen - {before}) >= 2
-    page.get_by_role("button", name="Grid of 36 samples").click()
-    _wait_for(lambda: _image_src(page, "samples from the prior"), what="the sample grid")
+    page.get_by_role("button", name="36 random digits").click()
+    _wait_for(lambda: _image_src(page, "36 new digits"), what="the sample grid")
     time.sleep(1.5)
     _shot(page, shots, "generate.png")
     page.close()
@@ -171,10 +178,10 @@ def _interpolate(page):
 def test_make_a_digit_of_the_class_chosen_and_change_it(browser, app_url, shots):
     page = _open(browser, app_url)
     _go(page, "Make a digit")
-    _wait_for(lambda: re.search(r"sees a 3 in (all 8|\d of 8)", page.inner_text("body")), what="eight new 3s")
+    _wait_for(lambda: re.search(r"takes (all 8|\d of 8) for a 3", page.inner_text("body")), what="eight new 3s")
     first = _image_src(page, "new digits made by the model")
     page.locator("#make-digit").get_by_text("7", exact=True).click()
-    _wait_for(lambda: re.search(r"sees a 7 in (all 8|\d of 8)", page.inner_text("body")), what="eight new 7s")
+    _wait_for(lambda: re.search(r"takes (all 8|\d of 8) for a 7", page.inner_text("body")), what="eight new 7s")
     assert _image_src(page, "new digits made by the model") != first
     before = _image_src(page, "the first one, changed")
     bolder = page.locator(".block:has-text('stroke') input[type=number]").first
@@ -194,9 +201,10 @@ def test_reconstruct_and_interpolate(browser, app_url, shots):
     page = _open(browser, app_url)
     _tab(page, "Reconstruct")
     item = page.locator(".gallery-item, button.thumbnail-item").nth(2)
-    caption = item.inner_text().split(":")[0].strip()  # "#1234"; the view opens on item 0, so this is new
-    item.click()
-    _wait_for(lambda: f"test image {caption} as the model sees it" in page.inner_text("body"), what="its reconstruction")
+    assert re.fullmatch(r"\d", item.inner_text().strip())  # captioned with its digit, nothing more
+    number = int(torch.randperm(10000, generator=torch.Generator().manual_seed(common.GALLERY_SEED))[2])
+    item.click()  # the view opens on item 0, so this one is new
+    _wait_for(lambda: f"test image #{number} as the model sees it" in page.inner_text("body"), what="its reconstruction")
     assert re.search(r"It looks most like an? \d", page.inner_text("body"))  # and whether it recognises it
     time.sleep(1.0)
     _shot(page, shots, "reconstruct.png")
@@ -237,6 +245,16 @@ def test_a_phone_sees_the_map_and_the_digit_above_its_sliders(browser, app_url, 
     plot = page.locator("#latent-map .js-plotly-plot").bounding_box()
     assert plot["width"] >= 300  # the map keeps the phone's width (a legend beside it would squeeze it)
     assert plot["height"] <= plot["width"] + 200  # the square 2-D plane, its legend and title: no empty bands
+    # A tap on a dot: the digit shows just below the map, and the map stays where it was under the finger
+    # (the digit's pictures, above the map, pushed it down).
+    top = page.evaluate("() => document.querySelector('#latent-map').getBoundingClientRect().top + window.scrollY")
+    page.mouse.click(**{k: v for k, v in _dot(page).items() if k in "xy"})
+    _wait_for(lambda: page.locator("#click-digit img").is_visible(), what="the tapped digit's image")
+    time.sleep(1.0)  # the smooth scroll that brings it on screen
+    assert page.evaluate("() => document.querySelector('#latent-map').getBoundingClientRect().top "
+                         "+ window.scrollY") == pytest.approx(top, abs=2)
+    digit, plot = (page.locator(sel).bounding_box() for sel in ("#click-digit img", "#latent-map"))
+    assert plot["y"] + plot["height"] <= digit["y"] and digit["y"] + digit["height"] <= 844  # below it, on screen
     _shot(page, shots, "phone-map.png")
     _go(page, "Generate")
     _wait_for(lambda: _image_src(page, "decoded digit"), what="the first digit")
@@ -548,7 +566,7 @@ def test_a_fashion_model_shows_its_own_items_classes_and_words(browser, app_url,
     _wait_for(lambda: page.locator("text=Fashion-MNIST test image #").count() >= 2, what="the item as end A")
     _go(page, "Make an item")  # the views' names follow the model too
     page.locator("#make-digit").get_by_text("Bag", exact=True).click()
-    _wait_for(lambda: "it sees a bag in" in page.inner_text("body"), what="bags made")
+    _wait_for(lambda: "for a bag." in page.inner_text("body"), what="bags made")
     assert "Choose an item and the model draws new ones" in page.inner_text("body")
     _shot(page, shots, "fashion-make.png")
     assert _toasts(page) == []

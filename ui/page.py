@@ -42,6 +42,10 @@ THEME = gr.themes.Default(font=[gr.themes.LocalFont("Source Sans Pro", weights=(
                                 "system-ui", "sans-serif"])
 
 CSS = """
+/* The header in as little height as reads well: at 1280x800 it took 290 px, and the map's foot fell below
+   the fold. */
+#intro h1 { font-size: 1.6rem; margin: 0 0 0.2em 0; }
+#intro p { margin: 0; }
 #map-click, #map-click-btn { display: none !important; }
 .digit img { image-rendering: pixelated; }
 .note { font-size: 0.95em; color: var(--body-text-color-subdued); }
@@ -71,8 +75,9 @@ footer { display: none !important; }
 #phone-nav { display: none; }
 /* The glossary's words wrap between words (hyphenated if they must), never cut anywhere ("reconstruc|tion"). */
 #glossary td, #glossary th { overflow-wrap: normal; word-break: normal; hyphens: auto; }
-/* A gallery caption wraps onto a second line rather than losing its end ("#123: an ankle b..."). */
-.gallery-item .caption-label { white-space: normal; text-overflow: clip; line-height: 1.15; }
+/* A gallery caption, small, wraps onto a second line rather than losing its end ("T-shirt/t..."). */
+.gallery-item .caption-label { white-space: normal; text-overflow: clip; line-height: 1.1; font-size: 0.75rem;
+                               padding: 1px 3px; opacity: 0.85; }
 @media (max-width: 640px) {
   /* an image's buttons, over a phone-sized picture */
   .digit .icon-button-wrapper.top-panel, #tour-picture .icon-button-wrapper.top-panel { display: none; }
@@ -83,9 +88,20 @@ footer { display: none !important; }
   body:not(.presenter) #tour-picture img { height: auto !important; max-height: 60vh; padding: 8px;
                                            box-sizing: border-box; }
   #phone-nav { display: block; }                 /* every view one tap away, not behind "..." */
+  /* ...in a compact list, and no model download on a phone: the map began below the fold (at 720 px) */
+  #phone-nav label { padding: 3px 8px !important; font-size: 0.85rem; }
+  #phone-nav .wrap { gap: 4px !important; }
+  #model-download { display: none !important; }
+  #intro h1 { font-size: 1.35rem; }
   #views > .tab-wrapper { display: none; }       /* ...and not a second, shorter list of them below */
   .modebar-container { display: none !important; } /* Plotly's toolbar printed over chart titles */
-  #click-panel { order: -1; }                    /* the clicked digit above the map, not two screens below */
+  /* The clicked digit just below the map, not two screens below (after the map's notes and controls), nor
+     above it, where its pictures appearing on the first tap pushed the map down under the finger. */
+  #map-row { flex-direction: column; }
+  #map-row > * { width: 100%; }
+  #map-column { display: contents; }
+  #map-note { order: 2; }
+  #click-heading, #click-result, #click-text { order: -1; }
   /* the diagram at a readable size, swiped sideways from its left edge (centred, both ends were cut off) */
   #how-picture .image-container, #how-picture .image-container > * { overflow-x: auto; justify-content: flex-start; }
   #how-picture img { min-width: 680px; max-width: none; object-position: left; }
@@ -331,6 +347,7 @@ def model_summary(name: str | None) -> str:
              f"with KL weight β = {e.config.get('beta', 1):g}")
     words += "." if e.shipped else f", {CTX.completion(name)}."
     if test.get("nll"):
-        words += (f"  \nHow well it knows digits: {test['nll']:.1f} nats of surprise per test digit (lower is "
-                  f"better), {test['active_units']} of {m['latent_dim']} numbers in use.")
+        # The score in words first; "nats" (the unit of log-likelihood) is in How it works' glossary.
+        words += (f"  \nHow surprised it is by a new test digit: {test['nll']:.1f} (lower is better; in nats, see "
+                  f"How it works); {test['active_units']} of {m['latent_dim']} numbers in use.")
     return kind.say(words)

@@ -28,27 +28,34 @@ NOTE_ND = ("**Every dot is one real handwritten digit.** This model describes ea
            "see the digit and what the model makes of it.")
 
 
+# On a phone the clicked digit is just below the map: brought on screen (the least scroll that shows it) once
+# its pictures are drawn.
+SHOW_RESULT = """() => { if (window.innerWidth > 640) return;
+  setTimeout(() => { const el = document.querySelector('#click-result');
+                     if (el) el.scrollIntoView({block: 'nearest', behavior: 'smooth'}); }, 150); }"""
+
+
 def render(page) -> None:
     status = gr.Markdown(elem_classes="note")
-    with gr.Row():
-        with gr.Column(scale=3):
+    with gr.Row(elem_id="map-row"):
+        with gr.Column(scale=3, elem_id="map-column"):
             plot = gr.Plot(elem_id="latent-map", show_label=False)
-            note = gr.Markdown(elem_classes="note")
+            note = gr.Markdown(elem_classes="note", elem_id="map-note")
         # The map's controls sit beside it, not in a row above it: at 1280x800 the map starts higher.
         with gr.Column(scale=1, min_width=220, elem_id="click-panel"):
             # UMAP first: it shows ten clusters where PCA shows a cloud, and every shipped model's is ready.
             projection = gr.Radio(["PCA", "UMAP"], value="UMAP", label="How to flatten the code to 2 numbers",
                                   info="PCA keeps the biggest differences; UMAP keeps neighbours together")
             manifold = gr.Checkbox(label="Show decoded digits under a 2-D map", value=True)
-            gr.Markdown("**Clicked point**")
+            gr.Markdown("**Clicked point**", elem_id="click-heading")
             # Hidden until the first click, so the page opens on no empty frames. Side by side, so that on a
-            # phone the pair stays small enough to sit just above the map.
-            with gr.Row():
+            # phone the pair stays small enough to sit just below the map.
+            with gr.Row(elem_id="click-result"):
                 clicked = gr.Image(label="test digit", elem_id="click-digit", elem_classes="digit", height=150,
                                    interactive=False, visible=False, min_width=100)
                 decoded = gr.Image(label="decoded", elem_id="click-decoded", elem_classes="digit", height=150,
                                    interactive=False, visible=False, min_width=100)
-            click_text = gr.Markdown("Click a dot on the map.")
+            click_text = gr.Markdown("Click a dot on the map.", elem_id="click-text")
     click_box = gr.Textbox(elem_id="map-click", show_label=False, container=False)
     click_btn = gr.Button(elem_id="map-click-btn", elem_classes="hidden-bridge")
     umap_timer = gr.Timer(UMAP_POLL_SECONDS, active=False)  # ticks only while a UMAP is awaited
@@ -60,7 +67,8 @@ def render(page) -> None:
     umap_timer.tick(poll_umap, map_inputs, [plot, status, umap_timer], api_name=False, show_progress="hidden")
     click_btn.click(map_click, [page.model, click_box], [clicked, decoded, click_text], api_name="map_click",
                     show_progress="hidden", trigger_mode="always_last",
-                    js="(name, payload) => [name, window.__vaeClick || payload]")
+                    js="(name, payload) => [name, window.__vaeClick || payload]").then(None, js=SHOW_RESULT,
+                                                                                      api_name=False)
 
 
 def for_model(name: str | None, projection: str, manifold: bool):
@@ -152,7 +160,7 @@ def _clicked_digit(name: str, model, i: int):
     sigma = torch.exp(0.5 * logvar)[0].numpy()
     label, kind = int(CTX.test_labels(name)[i]), CTX.kind(name)
     dims = latent.informative_dims(CTX.registry.embedding(name, CTX.test_images(name)).kl_per_dim, CODE_DIMS_SHOWN)
-    code = ", ".join(f"z{d + 1} = {mu[0, d]:.2f} ± {sigma[d]:.2f}" for d in dims)
+    code = ", ".join(f"number {d + 1} is {mu[0, d]:.2f} ± {sigma[d]:.2f}" for d in dims)
     text = (f"**Test image #{i}, {kind.a(label)}** (ringed in red on the map). Left: the {kind.noun}. Right: what the model draws back from its "
-            f"code (the encoder's most likely numbers for it). Its most used numbers: {code}.")
+            f"code (the encoder's most likely numbers for it). The numbers it uses most (± how unsure): {code}.")
     return gr.update(value=picture(x), visible=True), gr.update(value=picture(recon), visible=True), text

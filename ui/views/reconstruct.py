@@ -80,7 +80,8 @@ def gallery_items(name: str):
     if CTX.test_images(name) is None:
         return gr.update(value=[], label=kind.say("click a digit"))
     labels = CTX.test_labels(name)
-    return gr.update(value=[(picture(digit_from_test_set(name, i), 3), f"#{i}: {kind.a(int(labels[i]))}")
+    # A caption of a word or two ("7", "ankle boot"): it sits on the thumbnail ("#6937: a 0" covered half of it).
+    return gr.update(value=[(picture(digit_from_test_set(name, i), 3), kind.plain(int(labels[i])))
                             for i in gallery_indices(name)], label=kind.say("click a digit"))
 
 
@@ -151,13 +152,16 @@ def reconstruct(name: str, digit: list, source: str):
     if CTX.test_images(name) is not None and model.latent_dim > BAR_DIMS:
         kl = CTX.registry.embedding(name, CTX.test_images(name)).kl_per_dim
         dims = sorted(latent.informative_dims(kl, BAR_DIMS))
-    shown = f"the {BAR_DIMS} most informative dimensions" if dims else "every dimension"
+    shown = f"the {BAR_DIMS} numbers of the code it uses most" if dims else "every number of the code"
     text = (f"**{source}** as the model sees it (28x28, centred like its training images), and its reconstruction "
-            f"from the code's mean. The chart shows {shown}: a narrow bar is a confident encoder.")
+            f"from the code's most likely numbers. The chart shows {shown}: a short bar is a confident encoder.")
     if CTX.test_images(name) is not None:
         text = f"{recognition_words(recognise(name, x), name)}\n\n{text}"
     return (picture(x), picture(recon), figures.posterior_bars(mu_np, sigma_np, dims),
-            marked_map(name, mu_np, source, MAP_HEIGHT), text, _posterior_samples(model, mu, logvar), None, "", None)
+            # The star's legend entry in two words: "Fashion-MNIST test image #1234" took a row of its own,
+            # and the legend grew into the map's title.
+            marked_map(name, mu_np, CTX.kind(name).say("this digit"), MAP_HEIGHT), text,
+            _posterior_samples(model, mu, logvar), None, "", None)
 
 
 def _posterior_samples(model: VAE, mu: torch.Tensor, logvar: torch.Tensor) -> np.ndarray:
