@@ -200,7 +200,7 @@ def test_make_a_digit_of_the_class_chosen_and_change_it(browser, app_url, shots)
 def test_reconstruct_and_interpolate(browser, app_url, shots):
     page = _open(browser, app_url)
     _tab(page, "Reconstruct")
-    item = page.locator(".gallery-item, button.thumbnail-item").nth(2)
+    item = page.locator(".gallery-item").nth(2)
     assert re.fullmatch(r"\d", item.inner_text().strip())  # captioned with its digit, nothing more
     number = int(torch.randperm(10000, generator=torch.Generator().manual_seed(common.GALLERY_SEED))[2])
     item.click()  # the view opens on item 0, so this one is new
@@ -247,6 +247,7 @@ def test_a_phone_sees_the_map_and_the_digit_above_its_sliders(browser, app_url, 
     assert plot["height"] <= plot["width"] + 200  # the square 2-D plane, its legend and title: no empty bands
     # A tap on a dot: the digit shows just below the map, and the map stays where it was under the finger
     # (the digit's pictures, above the map, pushed it down).
+    page.locator("#latent-map").scroll_into_view_if_needed()
     top = page.evaluate("() => document.querySelector('#latent-map').getBoundingClientRect().top + window.scrollY")
     page.mouse.click(**{k: v for k, v in _dot(page).items() if k in "xy"})
     _wait_for(lambda: page.locator("#click-digit img").is_visible(), what="the tapped digit's image")
@@ -527,7 +528,8 @@ def test_a_drawing_is_marked_on_the_map_and_morphs_into_the_digit_chosen(browser
     page.get_by_role("tab", name="Draw").first.click()
     time.sleep(1.0)
     _draw_and_encode(page, SEVEN)
-    _wait_for(lambda: "your drawing" in page.evaluate(PLACE_TRACES), what="the drawing marked on the map")
+    _wait_for(lambda: "this digit" in page.evaluate(PLACE_TRACES) and "your drawing as the model sees it"
+              in page.inner_text("body"), what="the drawing marked on the map")
     page.locator("#morph-to").get_by_text("0", exact=True).click()
     _wait_for(lambda: "morph into a 0" in page.evaluate(PLACE_TRACES), what="the walk drawn on the map")
     src = _wait_for(lambda: page.locator("#morph-anim img").get_attribute("src") if page.locator("#morph-anim img").count() else None,
