@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         except CheckpointError as e:
             parser.exit(2, f"error: {e}\n")
         demo = build_demo()  # built again, to open on it
+    guard.bound_image_decoding()
     torch.set_num_threads(1)  # many small requests at once: each its own core, no thread pool to contend for
     CTX.background.start(warm_up, CTX.default_model())
     demo.queue(default_concurrency_limit=8, max_size=guard.QUEUE_SIZE)

@@ -63,7 +63,58 @@ async def _echo(scope, receive, send):
     await send({"type": "http.response.body", "body": str(size).encode()})
 
 
-def test_a_body_over_the_limit_is_refused_before_it_is_read():
+def test_a_request_naming_many_files_is_refused_before_gradio_decodes_them():
+    demo, calls = _queue({})
+    demo.fns[1] = SimpleNamespace(api_name="encode_sketch", inputs=["model", "sketch"])
+    guard.limit_queue_per_visitor(demo)
+    layer = {"path": "/tmp/gradio/x/layer.png", "meta": {"_type": "gradio.FileData"}}
+    drawing = {"background": None, "layers": [layer], "composite": dict(layer)}  # what the page sends
+    assert asyncio.run(demo._queue.push(SimpleNamespace(session_hash="s", fn_index=1, data=["m", drawing]),
+                                        None, None))[0]
+    flood = {"background": None, "layers": [layer] * 250, "composite": None}  # 250 layers took 3.6 GB
+    ok, message, state = asyncio.run(demo._queue.push(SimpleNamespace(session_hash="s", fn_index=1,
+                                                                      data=["m", flood]), None, None))
+    assert (ok, state) == (False, "error") and "at most 4 files" in message and calls == ["s"]
+    nested = []
+    for _ in range(100):
+        nested = [nested]
+    assert guard.files_named(nested) > guard.MAX_FILES_PER_REQUEST  # deep nesting counts as too many
+
+
+def test_the_server_decodes_no_image_past_the_upload_pixel_budget(monkeypatch):
+    from PIL import Image
+
+    from vae_core.images import MAX_UPLOAD_PIXELS
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # put back after the test
+    guard.bound_image_decoding()
+    assert 2 * Image.MAX_IMAGE_PIXELS == MAX_UPLOAD_PIXELS  # PIL refuses past twice its setting
+
+
+def test_an_upload_is_one_file_and_waits_while_the_uploads_kept_are_over_budget(monkeypatch):
+    monkeypatch.setattr(guard, "uploads_kept", lambda: 0)
+    app = guard.BodyLimit(_echo, limit=1000)
+    assert _call(app, b"z" * 5000, path="/gradio_api/upload").status_code == 200  # not the 1,000-byte bound
+    huge = _call(app, b"z", path="/gradio_api/upload", headers={"content-length": str(guard.MAX_UPLOAD_BODY + 1)})
+    assert huge.status_code == 413 and "one picture of at most 20 MB" in huge.json()["error"]
+
+    async def chunks():  # no length given: refused, as a page's upload always gives one
+        yield b"y" * 10
+    assert _call(app, chunks(), path="/gradio_api/upload").status_code == 413
+    monkeypatch.setattr(guard, "uploads_kept", lambda: guard.UPLOADS_BUDGET + 1)
+    full = _call(app, b"z" * 5000, path="/gradio_api/upload")
+    assert full.status_code == 503 and "try again in a few minutes" in full.json()["error"]
+
+
+def test_the_uploads_kept_are_measured_in_gradios_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.png").write_bytes(b"0" * 3000)
+    (tmp_path / "y.gif").write_bytes(b"0" * 500)
+    assert guard.uploads_kept(every=0) == 3500
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(monkeypatch):
+    monkeypatch.setattr(guard, "uploads_kept", lambda: 0)
     app = guard.BodyLimit(_echo, limit=1000)
     small = _call(app, b"x" * 900)
     assert small.status_code == 200 and small.text == "900"

@@ -1,8 +1,9 @@
 """What keeps a public server up for everyone: a bound on request bodies and on each visitor's queue.
 
-Uploads have their own bound (launch's max_file_size, and the pixel budget of vae_core.images); every
+Uploads have their own bounds: one file a request (of launch's max_file_size), a budget for all kept
+together, and no image decoded past the pixel budget of vae_core.images, by the app or by Gradio. Every
 other request is a small JSON body (a 28x28 digit is about 10 KB), so a larger one is refused before it
-is parsed. Gradio's queue is shared: one visitor, or a script, may hold only so many waiting requests,
+is parsed, and it may name only a few files. Gradio's queue is shared: one visitor, or a script, may hold only so many waiting requests,
 so that a flood from one session cannot fill it for the rest. A value that Gradio's own components
 refuse (a slider's number out of its range, sent by a script) is, like every visitor's mistake, one line
 in the log and a sentence in the answer, never a traceback.
@@ -12,11 +13,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
+import time
 
 import gradio as gr
 
 log = logging.getLogger("vae_explorer")
 MAX_BODY_BYTES = 1 << 20  # 1 MiB
+MAX_UPLOAD_BODY = 21 << 20  # one upload request: one file of the 20 MB launch allows, with its envelope
+UPLOADS_BUDGET = 1 << 30  # all uploads kept together (Gradio keeps them an hour): past this, uploads wait
+MAX_FILES_PER_REQUEST = 4  # files one request may name: a drawing (background, a layer, composite), a picture
 QUEUED_PER_VISITOR = 12  # a page load queues about 8 events at once
 QUEUE_SIZE = 256  # all visitors together
 
@@ -28,9 +35,11 @@ class BodyLimit:
         self.app, self.limit = app, limit
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"].endswith("/upload"):
+        if scope["type"] != "http" or scope["method"] != "POST":
             return await self.app(scope, receive, send)
         length = dict(scope["headers"]).get(b"content-length")
+        if scope["path"].endswith("/upload"):
+            return await self._upload(scope, receive, send, length)
         if length is not None and length.isdigit() and int(length) > self.limit:
             return await self._refuse(send)
         seen = 0
@@ -49,13 +58,66 @@ class BodyLimit:
                 raise
             await self._refuse(send)
 
-    async def _refuse(self, send):
-        text = f"Request body over {self.limit // 1024} KB: a digit is 28 rows of 28 numbers."
+    async def _upload(self, scope, receive, send, length):
+        """An upload holds one file (a script sent 1,000 of 20 MB in a request), and waits while the uploads
+        kept take UPLOADS_BUDGET (a script filled 3 GB of disk in 16 s)."""
+        if length is None or not length.isdigit() or int(length) > MAX_UPLOAD_BODY:
+            return await self._refuse(send, "An upload is one picture of at most 20 MB.")
+        if uploads_kept() > UPLOADS_BUDGET:
+            return await self._refuse(send, "The server holds too many uploads just now: try again in a few minutes.",
+                                      status=503)
+        return await self.app(scope, receive, send)
+
+    async def _refuse(self, send, text: str | None = None, status: int = 413):
+        text = text or f"Request body over {self.limit // 1024} KB: a digit is 28 rows of 28 numbers."
         log.info("refused: %s", text)
         body = json.dumps({"error": text}).encode()
-        await send({"type": "http.response.start", "status": 413,
+        await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+_kept = {"at": -1e9, "bytes": 0}
+
+
+def uploads_kept(every: float = 5.0) -> int:
+    """Bytes in Gradio's folder of uploads and outputs (GRADIO_TEMP_DIR), measured at most every `every` s."""
+    now = time.monotonic()
+    if now - _kept["at"] >= every:
+        folder = os.environ.get("GRADIO_TEMP_DIR") or os.path.join(tempfile.gettempdir(), "gradio")
+        total = 0
+        for root, _, files in os.walk(folder):
+            for name in files:
+                try:
+                    total += os.stat(os.path.join(root, name)).st_size
+                except OSError:
+                    pass  # deleted meanwhile
+        _kept.update(at=now, bytes=total)
+    return _kept["bytes"]
+
+
+def files_named(value, depth: int = 0) -> int:
+    """How many files (dicts with a "path" or "url") a request's values name; past 32 levels of nesting,
+    too many."""
+    if depth > 32:
+        return MAX_FILES_PER_REQUEST + 1
+    if isinstance(value, dict):
+        return int("path" in value or "url" in value) + sum(files_named(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return sum(files_named(v, depth + 1) for v in value)
+    return 0
+
+
+def bound_image_decoding() -> None:
+    """The server decodes no image over the pixels of an upload's limit, whoever decodes it: Gradio decodes
+    a drawing's layers and composite before the app's own check (a 9400x9400 composite cost 1 GB). PIL
+    raises DecompressionBombError past twice its MAX_IMAGE_PIXELS. Called by the server only: the library
+    (vae_core) leaves PIL's global setting as it is."""
+    from PIL import Image
+
+    from vae_core.images import MAX_UPLOAD_PIXELS
+
+    Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS // 2
 
 
 def limit_queue_per_visitor(demo, most: int = QUEUED_PER_VISITOR) -> None:
@@ -69,6 +131,11 @@ def limit_queue_per_visitor(demo, most: int = QUEUED_PER_VISITOR) -> None:
         if fn is not None and isinstance(body.data, list) and len(body.data) < len(fn.inputs):
             text = (f"{fn.api_name or 'This event'} takes {len(fn.inputs)} values and got {len(body.data)}: "
                     "see the API page for what each one is.")
+            log.info("refused: %s", text)
+            return False, text, "error"
+        if isinstance(body.data, list) and files_named(body.data) > MAX_FILES_PER_REQUEST:
+            # Gradio decodes every file a drawing names before a handler sees it: 250 layers took 3.6 GB.
+            text = f"A request may name at most {MAX_FILES_PER_REQUEST} files: a drawing, or one picture."
             log.info("refused: %s", text)
             return False, text, "error"
         session = body.session_hash
