@@ -356,8 +356,9 @@ def _choose_model(page, name):
     page.get_by_role("option", name=name).first.click()
 
 
-def _draw_and_encode(page, strokes):
-    """Draw strokes with the mouse on the sketchpad and encode them; returns the page's text after."""
+def _draw_and_encode(page, strokes, scale: float = 0.7):
+    """Draw strokes with the mouse on the sketchpad (in a square `scale` of the pad's side) and encode them;
+    returns the page's text after."""
     # The page chooses the brush itself once the pad is drawn (no click of ours): wait for it, as a visitor
     # sees it.
     _wait_for(lambda: page.evaluate("""() => { const b = document.querySelector('#sketch button[aria-label="Brush"]');
@@ -365,7 +366,7 @@ def _draw_and_encode(page, strokes):
               what="the brush chosen")
     box = page.locator("#sketch canvas").last.bounding_box()
     # The paper is a square in the middle of the editor: strokes go inside it.
-    cx, cy, side = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, min(box["width"], box["height"]) * 0.7
+    cx, cy, side = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, min(box["width"], box["height"]) * scale
     for stroke in strokes:
         page.mouse.move(cx + (stroke[0][0] - 0.5) * side, cy + (stroke[0][1] - 0.5) * side)
         page.mouse.down()
@@ -397,6 +398,15 @@ def test_drawing_works_on_the_first_stroke_and_after_clear(browser, app_url):
     time.sleep(0.5)
     _draw_and_encode(page, ONE)  # and again after Clear
     assert page.locator("text=Error").count() == 0
+    # After a change of model the pad still draws (an update of its label left it drawing nothing), and a 7
+    # drawn small, a third of the pad, is a 7: with Gradio's own brush its strokes came out as fat as an 8's
+    # and the 32-number model read it as an 8 (88% sure).
+    _choose_model(page, "mnist-z32 (latent 32")
+    page.locator("#sketch button[aria-label='Clear canvas']").click()
+    time.sleep(0.5)
+    time.sleep(2.0)  # the view redrawn for the model
+    _draw_and_encode(page, SEVEN, scale=0.3)
+    _wait_for(lambda: "It looks most like a 7" in page.inner_text("body"), what="the small 7 read as a 7")
     page.close()
 
 

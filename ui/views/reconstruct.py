@@ -23,6 +23,7 @@ BAR_DIMS = 16  # dimensions in the mu +- sigma chart of a large model: the most 
 MAP_HEIGHT = 380
 ASK = "Pick a digit from the gallery, draw one, or upload a picture."
 MORPH_STEPS = 16
+BRUSH = 14  # the sketchpad's brush, in pixels of its 280-pixel canvas
 MORPH_NOTE = ("**Morph it into another digit.** Click a digit: the model walks from this digit's code to the middle "
               "of that digit's codes, drawing as it goes. The walk shows as a line on the map above.")
 
@@ -33,8 +34,13 @@ def render(page) -> None:
             with gr.Tab("Test digits") as digits_tab:
                 gallery = gr.Gallery(label="click a digit", columns=5, height=320, allow_preview=False)
             with gr.Tab("Draw") as draw_tab:
-                sketch = gr.Sketchpad(label="draw a digit, large and centred", height=300, elem_id="sketch",
-                                      canvas_size=(280, 280), type="numpy", image_mode="RGBA")
+                # A thinner brush than Gradio's own: with it, a 7 or a 2 drawn small came out as fat as an 8
+                # (strokes 5-6 pixels of the 28) and were read as 8s.
+                # Its label is the same for every dataset: an update of the pad (its label, on a change of
+                # model) left it taking strokes that drew nothing.
+                sketch = gr.Sketchpad(label="draw here, big and centred", height=300, elem_id="sketch",
+                                      canvas_size=(280, 280), type="numpy", image_mode="RGBA",
+                                      brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"))
                 sketch_btn = gr.Button("Encode my drawing", variant="primary")
             with gr.Tab("Upload"):
                 upload = gr.File(label="a picture of one digit (PNG, JPEG…)", file_types=["image"],
@@ -62,7 +68,7 @@ def render(page) -> None:
     # A new digit clears the old one's morph.
     picked = [page.digit, page.source, seen, recon, bars, place, text, eps_grid, morph_to, morph_text, morph_anim]
     page.on_show(gallery_items, [page.current], [gallery])
-    page.worded((digits_tab, "label", "Test digits"), (sketch, "label", sketch.label), (upload, "label", upload.label),
+    page.worded((digits_tab, "label", "Test digits"), (upload, "label", upload.label),
                 (eps_grid, "label", eps_grid.label), (morph_note, "value", MORPH_NOTE))
     page.on_show(show_current, [page.current, page.digit, page.source], picked)
     gallery.select(pick_gallery, page.model, picked, api_name=False)
