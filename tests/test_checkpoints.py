@@ -119,6 +119,17 @@ def test_bad_checkpoints_give_one_clear_error_and_change_nothing(tmp_path, damag
     assert len(lines) == 1 and lines[0].startswith("checkpoint left out:") and message in lines[0]
 
 
+def test_weights_that_are_not_finite_are_refused_when_loaded(tmp_path):
+    # A diverged run, or a file of the right size and header filled with NaN: it loaded, and answered NaN.
+    folder = tmp_path / "m"
+    model = _model()
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    save_checkpoint(folder, model, {"beta": 1.0})
+    with pytest.raises(CheckpointError, match="not finite"):
+        load_model(folder)
+
+
 def test_a_pickle_file_is_refused_without_being_unpickled(tmp_path, monkeypatch):
     path = tmp_path / "model.pt"
     torch.save({"x": torch.ones(1)}, path)

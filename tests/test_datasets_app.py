@@ -61,10 +61,10 @@ def test_a_fashion_model_speaks_of_items_and_their_class_names(fashion):
     assert radio["label"] == "class" and radio["value"] == "3"
     made = make.make(FASHION, "7", 0.5)
     assert "for a sneaker." in made[2]
-    # Its sliders speak of clothes: no pen strokes or handwriting's slant.
+    # Its sliders speak of clothes, shown light on dark: more ink is brighter (a reviewer saw "darker" whiten a T-shirt).
     words = [kind.say(make.WORDS[p]) for p in ("thickness", "slant")] + [kind.say(make.CHANGE_NOTE)]
-    assert words[:2] == ["paler ◀ shade ▶ darker", "tilted left ◀ tilt ▶ tilted right"]
-    assert "(how dark, how tilted, how big)" in words[2] and "ink" not in " ".join(words)
+    assert words[:2] == ["dimmer ◀ brightness ▶ brighter", "tilted left ◀ tilt ▶ tilted right"]
+    assert "(how bright, how tilted, how big)" in words[2] and "ink" not in " ".join(words)
     assert make.make_shown(FASHION, "3", 1.0)[0]["choices"][3] == ("Dress", "3")
     # A 2-D Fashion model makes its items with Fashion's main model, not MNIST's.
     assert make.maker(FASHION_2D) == FASHION and make.maker("mnist-z2") == "mnist-z32"

@@ -112,6 +112,18 @@ def test_the_app_offers_the_model_shown_as_a_zip_and_opens_on_a_model_named_at_s
         ctx.open_on(str(tmp_path / "nothing-here"))
 
 
+def test_a_page_opens_on_a_shipped_model_never_a_visitors_own(tmp_path, monkeypatch):
+    # With the usual first models broken (left out), every page opened on one visitor's trained model.
+    from ui import state
+
+    monkeypatch.setenv("VAE_RUNS_DIR", str(tmp_path / "runs"))
+    shutil.copytree(SHIPPED, tmp_path / "checkpoints" / "z-shipped")
+    ctx = state.Context(tmp_path)
+    shutil.copytree(SHIPPED, tmp_path / "runs" / "a-visitors-own")
+    ctx.registry.add(tmp_path / "runs" / "a-visitors-own", owner="someone")
+    assert "a-visitors-own" in ctx.registry.names() and ctx.default_model() == "z-shipped"
+
+
 def test_on_a_space_with_persistent_storage_trained_models_and_caches_go_there(tmp_path, monkeypatch):
     from ui import state
 

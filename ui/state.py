@@ -128,8 +128,12 @@ class Context:
         return None if test is None else test.labels
 
     def default_model(self) -> str | None:
+        """The model a page opens on: the preferred, the 2-D or the main model, else the first shipped one;
+        never a visitor's own (with the shipped models broken, every page opened on a visitor's model)."""
         names = self.registry.names()
-        return next((n for n in (self.preferred, FIRST_MODEL, MAIN_MODEL) if n in names), names[0] if names else None)
+        shipped = [n for n in names if self.registry.entry(n).shipped]
+        return next((n for n in (self.preferred, FIRST_MODEL, MAIN_MODEL) if n in names),
+                    shipped[0] if shipped else None)
 
     def main_of(self, name: str | None) -> str | None:
         """The best shipped model of the dataset `name` shows (mnist-z32 for MNIST), when it is here."""
@@ -265,9 +269,9 @@ class Kind:
         if self.digits:
             return text
         a_noun = f"{'an' if self.noun[:1] in 'aeiou' else 'a'} {self.noun}"
-        for old, new in (("real handwriting", "the real ones"), ("thinner ◀ stroke ▶ bolder", "paler ◀ shade ▶ darker"),
+        for old, new in (("real handwriting", "the real ones"), ("thinner ◀ stroke ▶ bolder", "dimmer ◀ brightness ▶ brighter"),
                          ("leaning left ◀ slant ▶ leaning right", "tilted left ◀ tilt ▶ tilted right"),
-                         ("(ink, slant, size)", "(how dark, how tilted, how big)"),
+                         ("(ink, slant, size)", "(how bright, how tilted, how big)"),
                          ("a digit's", "a class's"), ("that digit's", "that class's"),
                          ("handwritten digits", self.nouns), ("handwritten digit", self.noun), ("a digit", a_noun),
                          ("A digit", a_noun.capitalize()), ("digits", self.nouns), ("Digits", self.nouns.capitalize()),

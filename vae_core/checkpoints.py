@@ -221,6 +221,9 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> V
     cfg = read_config(path)
     model = VAE(cfg["model_config"])
     tensors = _load_tensors(path / WEIGHTS)
+    broken = next((k for k, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()), None)
+    if broken is not None:  # a run that diverged, or a damaged file: it would draw nothing and answer NaN
+        raise CheckpointError(f"{path / WEIGHTS}: {broken} holds values that are not finite (NaN or infinite)")
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as e:
