@@ -472,6 +472,9 @@ def test_the_tour_tells_the_story_and_sends_the_visitor_to_try_it(browser, app_u
             time.sleep(0.8)
             _shot(page, shots, f"tour-{step}{suffix}.png")
             assert page.get_by_role("button", name="◀ Back").is_disabled() == (step == 1)
+            if step == 1:  # Next is on the first screen (below the step's picture it fell under the fold)
+                box = page.get_by_role("button", name="Next ▶").bounding_box()
+                assert box["y"] + box["height"] <= height, box
             if step < 6:
                 page.get_by_role("button", name="Next ▶").click()
         assert page.get_by_role("button", name="Next ▶").is_disabled()  # the story's end

@@ -48,6 +48,8 @@ CSS = """
 #intro p { margin: 0; }
 #map-click, #map-click-btn { display: none !important; }
 .digit img { image-rendering: pixelated; }
+/* The gallery's label above its thumbnails, not over the first one. */
+#gallery label[data-testid="block-label"].float { position: static; margin-bottom: 4px; }
 .note { font-size: 0.95em; color: var(--body-text-color-subdued); }
 footer { display: none !important; }
 /* An image's label sits above it, never over its top row of digits. */
@@ -62,9 +64,9 @@ footer { display: none !important; }
 .presenter:has(button[data-tab-id="tour"][aria-selected="true"]) #intro,
 .presenter:has(button[data-tab-id="tour"][aria-selected="true"]) #model-row { display: none !important; }
 .presenter #tour-picture { height: 64vh !important; }
-/* ...with Back and Next above the step, where they stay on screen (below a big picture they fell under
-   the fold of a 1280x800 projector). */
-.presenter #tour-buttons { order: -1; }
+/* Back and Next above the step, where they stay on screen (below its picture they fell under the fold of a
+   1280x800 screen, with the presenter's big picture or without). */
+#tour-buttons { order: -1; }
 .presenter #tour-picture img { width: 100%; height: 100%; object-fit: contain; }
 .presenter #tour-text p { font-size: 1.7rem !important; line-height: 1.35 !important; }
 .presenter #tour-text h3 { font-size: 2.3rem !important; }

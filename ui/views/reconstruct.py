@@ -32,7 +32,8 @@ def render(page) -> None:
     with gr.Row():
         with gr.Column(scale=1):
             with gr.Tab("Test digits") as digits_tab:
-                gallery = gr.Gallery(label="click a digit", columns=5, height=320, allow_preview=False)
+                gallery = gr.Gallery(label="click a digit", columns=5, height=320, allow_preview=False,
+                                     elem_id="gallery")
             with gr.Tab("Draw") as draw_tab:
                 # A thinner brush than Gradio's own: with it, a 7 or a 2 drawn small came out as fat as an 8
                 # (strokes 5-6 pixels of the 28) and were read as 8s.
