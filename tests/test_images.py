@@ -77,6 +77,11 @@ def test_a_huge_image_is_refused_from_its_header_before_any_pixel_is_decoded(tmp
     with pytest.raises(ValueError, match="5790x5790 pixels; the limit is 4096"):
         images.load_image_file(huge)
     assert Image.MAX_IMAGE_PIXELS == 89478485  # PIL's own global limit is left as it was
+    # Where the server tightens PIL's limit (ui.guard.bound_image_decoding), PIL refuses first: the visitor
+    # still reads the limit, not an exception's name.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", images.MAX_UPLOAD_PIXELS // 2)
+    with pytest.raises(ValueError, match="the limit of 4096 pixels a side"):
+        images.load_image_file(huge)
 
 
 def _phone_photo(digit: np.ndarray, rng) -> Image.Image:

@@ -89,7 +89,10 @@ def load_image_file(path: str | os.PathLike) -> Image.Image:
             return ImageOps.exif_transpose(im).copy()
     except ValueError:
         raise
-    except (OSError, Image.DecompressionBombError, SyntaxError) as e:
+    except Image.DecompressionBombError:  # PIL's own bound, met first where a server tightened it
+        raise ValueError(f"That image has more pixels than the limit of {MAX_UPLOAD_SIDE} pixels a side. A photo "
+                         "of one digit at any phone resolution works.") from None
+    except (OSError, SyntaxError) as e:
         raise ValueError(f"That file is not an image this app can read ({type(e).__name__}). "
                          "Upload a PNG, JPEG, GIF, BMP or WebP of one digit.") from None
 
