@@ -149,6 +149,9 @@ def slider_round_trip(port: int, moves: int) -> None:
                         break
                     except Exception:
                         time.sleep(0.5)
+                # Generate opened once the page has drawn its first view: a CI run clicked the tab straight
+                # after goto and waited 60 s for a digit that never came (not reproduced in 4 runs here).
+                page.wait_for_selector("#latent-map .js-plotly-plot", timeout=120_000)
                 page.get_by_role("tab", name="Generate").first.click()
                 page.wait_for_function(SRC_JS.replace("PREV", "null"), timeout=60_000)
                 slider = page.locator("input[type=range]").first
