@@ -3,10 +3,10 @@
 Uploads have their own bounds: one file a request (of launch's max_file_size), a budget for all kept
 together, and no image decoded past the pixel budget of vae_core.images, by the app or by Gradio. Every
 other request is a small JSON body (a 28x28 digit is about 10 KB), so a larger one is refused before it
-is parsed, and it may name only a few files. Gradio's queue is shared: one visitor, or a script, may hold only so many waiting requests,
-so that a flood from one session cannot fill it for the rest. A value that Gradio's own components
-refuse (a slider's number out of its range, sent by a script) is, like every visitor's mistake, one line
-in the log and a sentence in the answer, never a traceback.
+is parsed, and it may name only a few files. Gradio's queue is shared: one visitor, or a script, may hold
+only so many waiting requests, so that a flood from one session cannot fill it for the rest. A value that
+Gradio's own components refuse (a slider's number out of its range, sent by a script) is, like every
+visitor's mistake, one line in the log and a sentence in the answer, never a traceback.
 """
 
 from __future__ import annotations
