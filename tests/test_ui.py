@@ -263,6 +263,15 @@ def test_opening_the_page_draws_only_the_header_and_the_first_view():
     # and the model shown is set, which the first view finds already drawn.
     assert [f.name for f in loads] == [f"show_{app.VIEWS[0].ID}_for_model"]
     assert [f.name for f in fns if f.trigger_after == loads[0]._id] == ["_on_load"]
+    # The page is built showing the default model, so on opening the model shown does not change and none of
+    # the events below runs: loading the page is two requests (they were 21, and slowed the first picture).
+    state = next(b for b in app.demo.blocks.values() if b._id == current)
+    default = CTX.default_model()
+    assert state.value == default
+    page_load = next(f for f in fns if f.name == "_on_load").fn
+    shown, download, *menus = page_load(default, SimpleNamespace(session_hash="visitor"))
+    assert shown == default and download["visible"] and download["value"].endswith(".zip")
+    assert len(menus) == len([f for f in fns if f.name == "_on_load"][0].outputs) - 2
     on_open = {f.name for f in fns if any(block == current and event == "change" for block, event in f.targets)}
     assert {name for name in on_open if not name.startswith("show_")} == {"model_summary", "model_zip", "header_words"}
     for view in app.VIEWS:
@@ -341,6 +350,25 @@ def test_the_sliders_change_the_visitors_own_digit_too(mnist):
     assert f"test image #{first}**" in words and len(codes[0]) == 32
     digit, _, source = interpolate.use_current(MAIN, None, "")
     assert digit == common.digit_from_test_set(MAIN, first) and source == f"test image #{first}"
+
+
+def test_the_main_map_is_made_once_per_model_and_choice_and_ready_before_the_first_visitor(mnist):
+    latent_map._maps.clear()
+    latent_map.make_ahead(MAIN)
+    assert len(latent_map._maps) == 1
+    first = latent_map.main_map(MAIN, *latent_map.OPENS_ON)
+    assert len(latent_map._maps) == 1 and latent_map.main_map(MAIN, *latent_map.OPENS_ON) is first
+    pca = latent_map.main_map(MAIN, "PCA", True)
+    assert pca is not first and "PCA of the 32-D" in pca.plot and "UMAP of the 32-D" in first.plot
+    assert gr.Plot().postprocess(first) is first  # handed to the page as it is
+    assert (MAIN, CTX.registry.entry(MAIN).digest, "PCA", True) in latent_map._maps  # new weights, a new map
+    latent_map._maps.clear()  # a bounded number kept: a new one pushes out the one least recently asked for
+    for i in range(latent_map.MAPS_KEPT):
+        latent_map._maps[("old", str(i), "PCA", True)] = pca
+    latent_map.main_map(MAIN, "PCA", True)
+    assert len(latent_map._maps) == latent_map.MAPS_KEPT
+    assert ("old", "0", "PCA", True) not in latent_map._maps and ("old", "1", "PCA", True) in latent_map._maps
+    latent_map._maps.clear()
 
 
 def test_the_2d_maps_digit_regions_hold_most_of_their_digits(mnist):

@@ -173,7 +173,7 @@ class Page:
 
     demo: gr.Blocks
     model: gr.Dropdown  # the model menu in the header
-    current: gr.State  # the model every view shows; set on page load and on every change of the menu
+    current: gr.State  # the model every view shows: the default one, then each chosen in the menu
     digit: gr.State  # the visitor's current digit (28 rows of 28 values in [0, 1]), or None
     source: gr.State  # where that digit came from, in words ("test image #12", "your drawing")
     menus: list[gr.Dropdown] = field(default_factory=list)  # every menu that lists the models
@@ -186,6 +186,7 @@ class Page:
     open_events: list = field(default_factory=list)  # (event that sets `shown`, the view it opens or None)
     first_draw: list = field(default_factory=list)  # (gate, inputs, outputs) of the first view, run on page load
     intro: gr.Markdown | None = None  # the header's words, which follow the model's dataset
+    download: gr.DownloadButton | None = None  # the model shown, as a zip
 
     def on_model(self, fn, inputs, outputs, **kwargs):
         """Run fn whenever the model shown changes, on page load too. Returns the event, to chain on."""
@@ -212,7 +213,9 @@ class Page:
 
     def worded(self, *items) -> None:
         """Words of the view being built, written for MNIST, said in the words of the model shown's dataset
-        ("digit" becomes "item"): items are (component, "label" or "value", text). Drawn with the view."""
+        ("digit" becomes "item"): items are (component, "label" or "value", text). Drawn with the view.
+        Never a Sketchpad: an update of its label after a change of model left it taking strokes that drew
+        nothing."""
         components = [component for component, _, _ in items]
 
         def words(name):
@@ -247,8 +250,8 @@ class Page:
         event = None
         for gate, inputs, outputs in self.first_draw:
             event = (event.then if event else self.demo.load)(gate, inputs, outputs, api_name=False)
-        (event.then if event else self.demo.load)(self._on_load, self.model, [self.current, *self.menus],
-                                                  api_name=False)
+        (event.then if event else self.demo.load)(self._on_load, self.model,
+                                                  [self.current, self.download, *self.menus], api_name=False)
         for event in self.models_added:
             event.then(self._menu_updates, None, self.menus, api_name=False)
         for event, view in self.open_events:
@@ -257,10 +260,13 @@ class Page:
                     event.then(gate, inputs, outputs, api_name=False)
 
     def _on_load(self, name: str | None, request: gr.Request) -> list:
-        """A new visitor: list the models as they are now (shipped ones and their own) and show one."""
+        """A new visitor: list the models as they are now (shipped ones and their own) and show one, with its
+        download. The page was built showing the default model, so for it the model shown does not change,
+        and nothing else runs: the 19 requests a change sets off cost the first picture 0.5 s of the
+        browser's time (the map is drawn by then only on a fast machine)."""
         CTX.registry.refresh()
         value = name if name in CTX.registry.names() else CTX.default_model()
-        return [value, *self._menu_updates(request, value)]
+        return [value, model_zip(value), *self._menu_updates(request, value)]
 
     def _menu_updates(self, request: gr.Request, value: str | None = None) -> list:
         """Fresh choices for every menu of this visitor; the header's also gets `value` when one is given."""
@@ -308,17 +314,20 @@ def session_of(request: gr.Request | None) -> str:
 
 
 def build_header(demo: gr.Blocks) -> Page:
-    words = gr.Markdown(INTRO, elem_id="intro")
+    """The header, built as it reads for the default model: the model every page opens on."""
+    default = CTX.default_model()
+    words = gr.Markdown(intro(default), elem_id="intro")
     with gr.Row(elem_id="model-row"):
         # Custom values pass Gradio's own check, so that a model trained since the page was built can be
         # named (by a script, or after a refresh); get_model() says clearly when a name is unknown.
-        menu = gr.Dropdown(label="Model", choices=CTX.model_choices(), value=CTX.default_model(),
+        menu = gr.Dropdown(label="Model", choices=CTX.model_choices(), value=default,
                            allow_custom_value=True, scale=1, min_width=220)
         with gr.Column(scale=1, min_width=300):  # a column, so that on a phone the card wraps below
-            summary = gr.Markdown(model_summary(CTX.default_model()), elem_classes="note")
+            summary = gr.Markdown(model_summary(default), elem_classes="note")
             download = gr.DownloadButton("⬇ Download this model (zip: weights, config, model card)", size="sm",
                                          elem_id="model-download", visible=False)
-    page = Page(demo, menu, gr.State(None), gr.State(None), gr.State(""), menus=[menu], intro=words)
+    page = Page(demo, menu, gr.State(default), gr.State(None), gr.State(""), menus=[menu], intro=words,
+                download=download)
     page.on_model(model_summary, page.current, summary)
     page.on_model(model_zip, page.current, download)
     return page
