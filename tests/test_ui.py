@@ -428,3 +428,19 @@ def test_any_digit_morphs_into_the_digit_chosen_on_the_map_and_as_an_animation(m
         reconstruct.morph(MAIN, None, "", 3)
     with pytest.raises(gr.Error, match="between 0 and 9"):
         reconstruct.morph(MAIN, digit, "test image #0", 12)
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    r, g, b = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_notes_and_hints_are_dark_enough_to_read_on_a_projector():
+    """The notes under views and the hints under sliders: WCAG's 4.5:1 against white at least (Gradio's grey
+    was 1.9:1)."""
+    from ui.page import THEME
+    assert THEME.block_info_text_color == "*body_text_color_subdued"
+    colour = getattr(THEME, THEME.body_text_color_subdued.lstrip("*"))
+    assert (1.05) / (_luminance(colour) + 0.05) >= 4.5
+    assert (1.05) / (_luminance(THEME.neutral_400) + 0.05) < 4.5  # the check tells the old grey apart

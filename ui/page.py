@@ -38,8 +38,10 @@ def intro(name: str | None) -> str:
 # Gradio's default font, Source Sans Pro, with its bold from the full Bold file: the SemiBold file it
 # ships is a 5 KB subset without "A" or "B", so headings and bold words (VAE, ELBO, PCA) drew those letters
 # in a fallback font wherever Google's fonts are not fetched (a classroom offline, this sandbox).
+# Its notes and hints darker than Gradio's grey (neutral 400 on white, a contrast of 1.9:1, faded to nothing on
+# a classroom projector): neutral 600 is 7.7:1.
 THEME = gr.themes.Default(font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif",
-                                "system-ui", "sans-serif"])
+                                "system-ui", "sans-serif"]).set(body_text_color_subdued="*neutral_600")
 
 CSS = """
 /* The header in as little height as reads well: at 1280x800 it took 290 px, and the map's foot fell below
