@@ -264,6 +264,14 @@ def test_a_phone_sees_the_map_and_the_digit_above_its_sliders(browser, app_url, 
     assert digit["y"] + digit["height"] <= slider["y"]  # the digit sits above the sliders that move it
     assert page.evaluate(fits)
     _shot(page, shots, "phone-generate.png")
+    _go(page, "Make a digit")
+    _wait_for(lambda: re.search(r"takes (all 8|\d of 8) for a 3", page.inner_text("body")), what="eight new 3s")
+    made = page.locator(".block:has-text('new digits made by the model') img").first.bounding_box()
+    check = page.locator("#make-check").bounding_box()
+    assert made["y"] + made["height"] <= check["y"]  # the model's reading of its digits under them, not above
+    assert page.evaluate(fits)
+    time.sleep(1.0)  # its last pictures
+    _shot(page, shots, "phone-make.png")
     for view, name in [("Reconstruct", "reconstruct"), ("Interpolate", "interpolate"), ("KL weight β", "beta"),
                        ("How it works", "how-it-works")]:
         _go(page, view)  # every view one tap away on a phone

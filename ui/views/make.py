@@ -32,8 +32,9 @@ def render(page) -> None:
             digit = gr.Radio(class_choices(None), value=FIRST_CLASS, label="digit", elem_id="make-digit")
             variety = VARIETY.slider("variety", info="0: the most typical one; 1: as varied as real handwriting")
             make_btn = gr.Button(f"Make {MADE} new ones", variant="primary")
-            check = gr.Markdown()
-        made = gr.Image(label="new digits made by the model", elem_classes="digit", interactive=False, scale=2)
+        with gr.Column(scale=2):  # the model's reading of its digits under them, on a phone too
+            made = gr.Image(label="new digits made by the model", elem_classes="digit", interactive=False)
+            check = gr.Markdown(elem_id="make-check")
     with gr.Row(elem_id="make-change"):  # on a phone the words above the button, not squeezed beside it
         change_note = gr.Markdown(CHANGE_NOTE, elem_classes="note")
         use_btn = gr.Button("Change the Reconstruct tab's digit instead", size="sm", scale=0, min_width=200)
