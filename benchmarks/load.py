@@ -95,10 +95,10 @@ class App:
 class Browserlike:
     """A visitor's session as the page speaks it: join the queue, read the answer from the event stream."""
 
-    def __init__(self, app: "App"):
+    def __init__(self, app: "App", headers: dict | None = None):
         import httpx
         self.url, self.session = app.url, f"load-{random.getrandbits(48):x}"
-        self.http = httpx.Client(timeout=60)
+        self.http = httpx.Client(timeout=60, headers=headers)
         config = self.http.get(self.url + "config").json()
         self.fn = {d["api_name"]: i for i, d in enumerate(config["dependencies"]) if d.get("api_name")}
 
@@ -279,6 +279,39 @@ def phase_kill_cli_trainer(tmp: Path, data_dir: str, kills: list[float], epochs:
     return results
 
 
+def phase_rotating(app: App, connections: int, seconds: float, same_address: bool) -> dict:
+    """`connections` connections from one address join `/decode` as fast as they can, each join with a new
+    session (so the per-session limit never stops them), while a visitor decodes too: from another address
+    (as behind a Space's proxy, which names each visitor's address in X-Forwarded-For), or from the same
+    one, where the queue takes them in order as before it took turns by address."""
+    import httpx
+    flooder, visitor_address = {"x-forwarded-for": "198.51.100.66"}, "198.51.100.66" if same_address else "192.0.2.9"
+    config = httpx.get(app.url + "config", timeout=10).json()
+    fn_index = next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == "decode")
+    codes: dict[int, int] = {}
+    stop = time.time() + seconds
+
+    def flood():
+        with httpx.Client(timeout=10, headers=flooder) as http:
+            while time.time() < stop:
+                r = http.post(app.url + "gradio_api/queue/join",
+                              json={"data": [MAIN, [0.0] * 32], "fn_index": fn_index,
+                                    "session_hash": f"rot-{random.getrandbits(48):x}"})
+                codes[r.status_code] = codes.get(r.status_code, 0) + 1
+    threads = [threading.Thread(target=flood) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)  # the flood under way
+    page, tally = Browserlike(app, {"x-forwarded-for": visitor_address}), Tally()
+    while time.time() < stop:
+        tally.call(page, "decode", [MAIN, [round(random.uniform(-2, 2), 2) for _ in range(32)]], slider=True)
+        time.sleep(0.1)
+    for t in threads:
+        t.join(30)
+    time.sleep(5)  # the queue drains before the next phase
+    return {"flood_codes": codes, "other": tally}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a few seconds per phase, to check the script runs")
@@ -303,6 +336,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"flood: one session sent {sum(flood['flood_codes'].values())} joins, answers {flood['flood_codes']}; "
               f"another visitor meanwhile: {flood['other'].requests} requests, {len(flood['other'].errors)} errors, "
               f"slider p50 {p50:.0f} ms p95 {p95:.0f} ms")
+        for same in (True, False):
+            rot = phase_rotating(app, 10, 4 if args.smoke else 20, same_address=same)
+            p50, p95 = pct(rot["other"].slider_ms)
+            print(f"10 connections joining /decode with a new session each time, {rot['flood_codes']}; another "
+                  f"visitor's /decode {'from the same address' if same else 'from another address'}: "
+                  f"{rot['other'].requests} requests, {len(rot['other'].errors)} errors, p50 {p50:.0f} ms p95 {p95:.0f} ms")
         up = phase_hostile_uploads(app, tmp, 2 if args.smoke else 6)
         print(f"hostile uploads: {up['uploads']} PNGs of {up['bomb_bytes'] / 1e3:.0f} KB (5790x5790), "
               f"{up['refused']} refused; RSS {up['rss_before']:.0f} -> {up['rss_after']:.0f} MiB; "

@@ -126,3 +126,70 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(monkeypatch):
             yield b"y" * 400
     assert _call(app, chunks()).status_code == 413
     assert _call(app, b"z" * 5000, path="/gradio_api/upload").status_code == 200  # uploads have their own bound
+
+
+def _request(peer: str | None, forwarded: str | None = None):
+    headers = {"x-forwarded-for": forwarded} if forwarded is not None else {}
+    return SimpleNamespace(client=SimpleNamespace(host=peer) if peer else None, headers=headers)
+
+
+def test_a_visitors_address_is_the_peer_or_what_a_private_proxy_saw():
+    assert guard.visitor_address(_request("8.8.4.4", "1.1.1.1")) == "8.8.4.4"  # no proxy: its header is ignored
+    assert guard.visitor_address(_request("10.16.3.80", "6.6.6.6, 1.1.1.1")) == "1.1.1.1"  # the entry the proxy added
+    assert guard.visitor_address(_request("127.0.0.1")) == "127.0.0.1"
+    assert guard.visitor_address(_request(None)) == "unknown"
+
+
+def _queued(address: str, n: int) -> list:
+    return [SimpleNamespace(address=address, tag=f"{address}{i}") for i in range(n)]
+
+
+def test_a_visitor_waits_behind_one_turn_of_a_flood_not_all_of_it():
+    events = _queued("flood", 30)
+    for tag in ("a0", "a1"):  # a visitor's two requests: one behind each of the flood's first two
+        events.append(SimpleNamespace(address="a", tag=tag))
+        guard.take_turns(events, events[-1], lambda e: e.address)
+    assert [e.tag for e in events[:5]] == ["flood0", "a0", "flood1", "a1", "flood2"]
+    events.append(SimpleNamespace(address="b", tag="b0"))  # a third visitor: in the first turn too
+    guard.take_turns(events, events[-1], lambda e: e.address)
+    assert [e.tag for e in events[:3]] == ["flood0", "a0", "b0"]
+    events.append(SimpleNamespace(address="flood", tag="flood30"))  # the flood's own: at the end, in its order
+    guard.take_turns(events, events[-1], lambda e: e.address)
+    assert events[-1].tag == "flood30"
+    assert [e.tag for e in events if e.address == "flood"] == [f"flood{i}" for i in range(31)]
+
+
+def test_the_queue_puts_each_new_request_in_its_addresss_turn():
+    flood = [SimpleNamespace(session_hash=f"s{i}", request=_request("10.0.0.2", "203.0.113.7"), concurrency_id="d")
+             for i in range(20)]  # a script with a new session for each request: under the per-session limit
+    events = list(flood)
+    ids = {}
+
+    async def push(body, request, username):
+        event = SimpleNamespace(session_hash=body.session_hash, request=request, concurrency_id="d")
+        events.append(event)
+        ids[body.session_hash] = event
+        return True, body.session_hash, "success"
+    queue = SimpleNamespace(event_queue_per_concurrency_id={"d": SimpleNamespace(queue=events)}, push=push,
+                            event_ids_to_events=ids)
+    demo = SimpleNamespace(_queue=queue, fns={0: SimpleNamespace(api_name="decode", inputs=["model", "z"])})
+    guard.limit_queue_per_visitor(demo)
+    body = SimpleNamespace(session_hash="teacher", fn_index=0, data=["mnist-z32", [0.0] * 32])
+    assert asyncio.run(demo._queue.push(body, _request("10.0.0.2", "198.51.100.9"), None))[0]
+    assert events.index(ids["teacher"]) == 1  # behind one of the script's 20, not all of them
+
+
+def test_one_address_may_hold_half_the_queue_whatever_sessions_it_names():
+    script = _request("10.0.0.2", "1.1.1.1")
+    events = [SimpleNamespace(session_hash=f"s{i}", request=script, concurrency_id="d")
+              for i in range(guard.QUEUED_PER_ADDRESS)]
+
+    async def push(body, request, username):
+        return True, None, "success"
+    queue = SimpleNamespace(event_queue_per_concurrency_id={"d": SimpleNamespace(queue=events)}, push=push)
+    demo = SimpleNamespace(_queue=queue, fns={0: SimpleNamespace(api_name="decode", inputs=["model", "z"])})
+    guard.limit_queue_per_visitor(demo)
+    body = SimpleNamespace(session_hash="fresh", fn_index=0, data=["mnist-z32", [0.0] * 32])
+    ok, message, state = asyncio.run(demo._queue.push(body, script, None))
+    assert (ok, state) == (False, "queue_full") and "from your network" in message
+    assert asyncio.run(demo._queue.push(body, _request("10.0.0.2", "8.8.8.8"), None))[0]  # another address goes in

@@ -4,13 +4,16 @@ Uploads have their own bounds: one file a request (of launch's max_file_size), a
 together, and no image decoded past the pixel budget of vae_core.images, by the app or by Gradio. Every
 other request is a small JSON body (a 28x28 digit is about 10 KB), so a larger one is refused before it
 is parsed, and it may name only a few files. Gradio's queue is shared: one visitor, or a script, may hold
-only so many waiting requests, so that a flood from one session cannot fill it for the rest. A value that
+only so many waiting requests, so that a flood from one session cannot fill it for the rest, and each
+address's requests take turns with everyone else's, so that a script that changes its session for every
+request (and so passes that limit) waits behind its own flood, not in front of the others. A value that
 Gradio's own components refuse (a slider's number out of its range, sent by a script) is, like every
 visitor's mistake, one line in the log and a sentence in the answer, never a traceback.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -26,6 +29,7 @@ UPLOADS_BUDGET = 1 << 30  # all uploads kept together (Gradio keeps them an hour
 MAX_FILES_PER_REQUEST = 4  # files one request may name: a drawing (background, a layer, composite), a picture
 QUEUED_PER_VISITOR = 12  # a page load queues about 8 events at once
 QUEUE_SIZE = 256  # all visitors together
+QUEUED_PER_ADDRESS = QUEUE_SIZE // 2  # one address: a script that changes session, or a class behind one school NAT
 
 
 class BodyLimit:
@@ -120,9 +124,54 @@ def bound_image_decoding() -> None:
     Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS // 2
 
 
+def visitor_address(request) -> str:
+    """The network address a request comes from: its peer's, or behind a proxy on a private address (a
+    Space's), the last X-Forwarded-For entry, the address that proxy saw (a client may write entries before
+    it, not that one). Behind two proxies that is the outer one's, the same for everyone: then every
+    request takes its turn in order, as without this."""
+    client = getattr(request, "client", None)
+    peer = getattr(client, "host", None) or ""
+    try:
+        behind_proxy = ipaddress.ip_address(peer).is_private
+    except ValueError:
+        behind_proxy = False
+    if behind_proxy:
+        seen = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",") if hop.strip()]
+        if seen:
+            return seen[-1][:64]
+    return peer or "unknown"
+
+
+def take_turns(events: list, event, key) -> None:
+    """Move `event`, just queued at the end of `events`, ahead of the requests of every visitor (by `key`)
+    who has more waiting before them than its own: each visitor's requests keep their order, and one with a
+    single request waits behind at most one of each other visitor's, however many a flood has queued."""
+    mine = key(event)
+    ahead = sum(1 for e in events if e is not event and key(e) == mine)  # its turn: the number of its own before it
+    turns: dict = {}
+    for i, e in enumerate(events):
+        if e is event:
+            return
+        turns[key(e)] = turns.get(key(e), 0) + 1
+        if turns[key(e)] > ahead + 1:  # a later turn of that visitor's
+            events.remove(event)
+            events.insert(i, event)
+            return
+
+
+def _address_of(event) -> str:
+    """A queued event's visitor_address, worked out once."""
+    address = getattr(event, "vae_address", None)
+    if address is None:
+        address = event.vae_address = visitor_address(event.request)
+    return address
+
+
 def limit_queue_per_visitor(demo, most: int = QUEUED_PER_VISITOR) -> None:
-    """Refuse a visitor's request while `most` of theirs already wait in the queue (Gradio 6's queue),
-    and a request with fewer values than its event takes (Gradio would fail on it without a word)."""
+    """Refuse a visitor's request while `most` of theirs already wait in the queue (Gradio 6's queue), or
+    half the queue's room waits for their address, and a request with fewer values than its event takes
+    (Gradio would fail on it without a word); queue the others so that each address takes its turn
+    (take_turns)."""
     queue = demo._queue
     push = queue.push
 
@@ -138,14 +187,22 @@ def limit_queue_per_visitor(demo, most: int = QUEUED_PER_VISITOR) -> None:
             text = f"A request may name at most {MAX_FILES_PER_REQUEST} files: a drawing, or one picture."
             log.info("refused: %s", text)
             return False, text, "error"
-        session = body.session_hash
-        waiting = sum(1 for q in queue.event_queue_per_concurrency_id.values() for e in q.queue
-                      if e.session_hash == session)
+        session, address = body.session_hash, visitor_address(request)
+        queued = [e for q in queue.event_queue_per_concurrency_id.values() for e in q.queue]
+        waiting = sum(1 for e in queued if e.session_hash == session)
         if session and waiting >= most:
             log.info("refused: session %s… has %d requests waiting", session[:6], waiting)
             return False, (f"You have {waiting} requests waiting already; the app answers them in turn. "
                            "Try again in a moment."), "queue_full"
-        return await push(body, request, username)
+        if sum(1 for e in queued if hasattr(e, "request") and _address_of(e) == address) >= QUEUED_PER_ADDRESS:
+            log.info("refused: address %s has %d requests waiting", address, QUEUED_PER_ADDRESS)
+            return False, ("Too many requests from your network are waiting; the app answers them in turn. "
+                           "Try again in a moment."), "queue_full"
+        ok, event_id, status = await push(body, request, username)
+        event = getattr(queue, "event_ids_to_events", {}).get(event_id) if ok else None  # (Gradio 6's queue)
+        if event is not None and event.concurrency_id in queue.event_queue_per_concurrency_id:
+            take_turns(queue.event_queue_per_concurrency_id[event.concurrency_id].queue, event, _address_of)
+        return ok, event_id, status
     queue.push = limited_push
 
 
