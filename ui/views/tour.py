@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from vae_core import data, images, latent
 
 from .. import figures
-from ..common import get_model, log, need_test_images
+from ..common import concepts_of, get_model, log, need_test_images
 from ..state import CTX, FIRSTS, MAINS
 
 TITLE, ID = "Tour", "tour"
@@ -64,16 +64,21 @@ def _manifold(first: str, main: str) -> np.ndarray:
 WALK = (3, 8)  # the classes walked between: a 3 and an 8 (a dress and a bag)
 
 
-def _first_of(name: str, digit: int) -> torch.Tensor:
-    labels = CTX.test_labels(name)
-    hits = torch.nonzero(labels == digit)[:, 0]
-    return data.to_float(need_test_images(name)[[int(hits[0]) if len(hits) else digit % len(labels)]])
+def _typical(name: str, digit: int) -> int:
+    """The test image of class `digit` that lies likeliest in its class's region of the codes, not the first
+    in the set: MNIST's first 3 is drawn so round that the walk from it looked like 8s all the way."""
+    hits = torch.nonzero(CTX.test_labels(name) == digit)[:, 0]
+    if not len(hits):
+        return digit % len(CTX.test_labels(name))
+    mu = torch.from_numpy(CTX.registry.embedding(name, need_test_images(name)).mu[hits.numpy()])
+    return int(hits[int(concepts_of(name).per_class(mu)[:, digit].argmax())])
 
 
 @torch.no_grad()
 def _walk(first: str, main: str) -> np.ndarray:
     model = get_model(main)
-    mu, _ = model.encode(torch.cat([_first_of(main, WALK[0]), _first_of(main, WALK[1])]))
+    ends = data.to_float(need_test_images(main)[[_typical(main, WALK[0]), _typical(main, WALK[1])]])
+    mu, _ = model.encode(ends)
     return images.grid(latent.decode_images(model, latent.interpolate(mu[0], mu[1], 8)), ncols=8, factor=4)
 
 
