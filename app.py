@@ -19,7 +19,7 @@ import torch
 from starlette.middleware import Middleware
 
 from ui import api, guard
-from ui.page import CSS, HEAD, RESIZE_PLOTS, THEME, TITLE, build_header, intro
+from ui.page import CSS, HEAD, RESIZE_PLOTS, THEME, TITLE, build_header, intro, on_phone_show
 from ui.state import CTX
 from ui.views import beta, generate, how_it_works, interpolate, latent_map, learn, make, reconstruct, tour
 from vae_core import CheckpointError
@@ -50,6 +50,8 @@ def build_demo() -> gr.Blocks:
                 page.opens(tab.select(lambda v=view.ID: (v, v), None, [page.shown, page.nav], api_name=False),
                            view.ID)
         page.go_to(page.nav.input, lambda view: view, page.nav)
+        # A view chosen on a phone starts at the screen's top (below the header and this list, it began off it).
+        page.nav.input(None, js=on_phone_show("#views", "start"), api_name=False)
         page.on_model(header_words, page.current, [page.intro, page.nav, *tabs])
         page.wire()
         api.register()

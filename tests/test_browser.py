@@ -489,7 +489,9 @@ def test_the_tour_tells_the_story_and_sends_the_visitor_to_try_it(browser, app_u
         page.get_by_label("Presenter mode (large pictures for a projector)").check()
         time.sleep(0.5)
         picture = page.locator("#tour-picture").bounding_box()
-        assert picture["height"] >= 0.6 * height and not page.locator("#intro").is_visible()
+        assert picture["height"] >= 0.45 * height and not page.locator("#intro").is_visible()
+        if width > 640:  # on a projector the whole picture is on the screen, with the longest step's words
+            assert picture["y"] + picture["height"] <= height, picture
         _shot(page, shots, f"tour-presenter{suffix}.png")
         page.get_by_role("button", name="Try it: KL weight β ▸").click()
         _wait_for(lambda: "Slider β =" in page.inner_text("body"), what="the beta view opened by Try it")

@@ -65,7 +65,8 @@ footer { display: none !important; }
    other view the header and its model menu stay, so a teacher can switch models mid-lesson. */
 .presenter:has(button[data-tab-id="tour"][aria-selected="true"]) #intro,
 .presenter:has(button[data-tab-id="tour"][aria-selected="true"]) #model-row { display: none !important; }
-.presenter #tour-picture { height: 64vh !important; }
+/* as tall as fits below the step's buttons and words (64vh ran 70 px past the foot of a 1280x800 screen) */
+.presenter #tour-picture { height: max(300px, calc(100vh - 400px)) !important; }
 /* Back and Next above the step, where they stay on screen (below its picture they fell under the fold of a
    1280x800 screen, with the presenter's big picture or without). */
 #tour-buttons { order: -1; }
@@ -106,6 +107,12 @@ footer { display: none !important; }
   #map-column { display: contents; }
   #map-note { order: 2; }
   #click-heading, #click-result, #click-text { order: -1; }
+  /* The beta view's pictures just below its slider, before the words about beta (after them, they were three
+     screens below the slider that changes them). */
+  #beta-row { flex-direction: column; }
+  #beta-row > * { width: 100%; }
+  #beta-controls { display: contents; }
+  #beta-text { order: 2; }
   /* the diagram at a readable size, swiped sideways from its left edge (centred, both ends were cut off) */
   #how-picture .image-container, #how-picture .image-container > * { overflow-x: auto; justify-content: flex-start; }
   #how-picture img { min-width: 680px; max-width: none; object-position: left; }
@@ -163,6 +170,13 @@ HEAD = """
 })();
 </script>
 """
+
+
+def on_phone_show(selector: str, block: str = "nearest") -> str:
+    """js for an event: on a phone (640 px wide or less), scroll the page so that `selector` is on screen once
+    drawn; "nearest" scrolls the least that shows it, "start" brings its top to the screen's top."""
+    return ("() => { if (window.innerWidth > 640) return; setTimeout(() => { const el = document.querySelector('%s'); "
+            "if (el) el.scrollIntoView({block: '%s', behavior: 'smooth'}); }, 150); }" % (selector, block))
 
 
 # A chart drawn while its tab was hidden has the wrong width; a resize once the tab shows redraws it.

@@ -38,12 +38,12 @@ makes a new one at exactly the slider's value.
 
 
 def render(page) -> None:
-    with gr.Row():
-        with gr.Column(scale=1, min_width=260):
+    with gr.Row(elem_id="beta-row"):
+        with gr.Column(scale=1, min_width=260, elem_id="beta-controls"):
             beta = BETA.slider("β (KL weight)")
             head = gr.Markdown()
-            gr.Markdown(TEXT, elem_classes="note")
-        with gr.Column(scale=2):
+            gr.Markdown(TEXT, elem_classes="note", elem_id="beta-text")  # on a phone, below the pictures
+        with gr.Column(scale=2, elem_id="beta-pictures"):
             recon = gr.Image(label="8 test digits (top) and their reconstructions (bottom)",
                              elem_classes="digit", interactive=False)
             samples = gr.Image(label="16 new digits from random codes (the same codes for every β)",

@@ -15,6 +15,7 @@ from vae_core import data, latent
 
 from ..common import (CODE_LIMIT, check_number, get_model, log, map_figure, need_test_images, no_data, picture,
                       refuse)
+from ..page import on_phone_show
 from ..state import CTX
 
 TITLE, ID = "Latent map", "map"
@@ -33,13 +34,6 @@ NOTE_ND = ("**Every dot is one real handwritten digit.** This model describes ea
            "the map squeezes those {d} down to two (with PCA, or UMAP, which keeps neighbours together), so "
            "the space *between* dots means nothing here: use the 2-number model for that. Click a dot to "
            "see the digit and what the model makes of it.")
-
-
-# On a phone the clicked digit is just below the map: brought on screen (the least scroll that shows it) once
-# its pictures are drawn.
-SHOW_RESULT = """() => { if (window.innerWidth > 640) return;
-  setTimeout(() => { const el = document.querySelector('#click-result');
-                     if (el) el.scrollIntoView({block: 'nearest', behavior: 'smooth'}); }, 150); }"""
 
 
 def render(page) -> None:
@@ -74,7 +68,7 @@ def render(page) -> None:
     umap_timer.tick(poll_umap, map_inputs, [plot, status, umap_timer], api_name=False, show_progress="hidden")
     click_btn.click(map_click, [page.model, click_box], [clicked, decoded, click_text], api_name="map_click",
                     show_progress="hidden", trigger_mode="always_last",
-                    js="(name, payload) => [name, window.__vaeClick || payload]").then(None, js=SHOW_RESULT,
+                    js="(name, payload) => [name, window.__vaeClick || payload]").then(None, js=on_phone_show("#click-result"),
                                                                                       api_name=False)
 
 

@@ -39,7 +39,7 @@ def render(page) -> None:
                 # (strokes 5-6 pixels of the 28) and were read as 8s.
                 # Its label is the same for every dataset: an update of the pad (its label, on a change of
                 # model) left it taking strokes that drew nothing.
-                sketch = gr.Sketchpad(label="draw here, big and centred", height=300, elem_id="sketch",
+                sketch = gr.Sketchpad(label="draw here, big", height=300, elem_id="sketch",
                                       canvas_size=(280, 280), type="numpy", image_mode="RGBA",
                                       brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"))
                 sketch_btn = gr.Button("Encode my drawing", variant="primary")
