@@ -457,3 +457,10 @@ def test_the_tours_walk_goes_between_typical_digits_of_its_two_classes():
         likeness = found.per_class(torch.from_numpy(mu[same]))[:, digit].numpy()
         mine = found.per_class(torch.from_numpy(mu[[pick]]))[0, digit].item()
         assert (likeness < mine).mean() >= 0.9
+
+
+def test_a_random_digit_puts_its_sliders_on_their_step():
+    torch.manual_seed(1)
+    z, _, *values = generate.random_point(MAIN, [0, 1, 2], 1.0)[:5]
+    assert all(round(v["value"], 2) == v["value"] for v in values)  # a reviewer saw "-1.301" on a 0.01 slider
+    assert [round(z[d], 2) for d in range(3)] == [v["value"] for v in values]  # the digit drawn is the one shown

@@ -9,6 +9,7 @@ import torch
 from vae_core import data, images, latent
 
 from ..common import Limit, get_model, marked_map, picture
+from ..page import on_phone_show
 from ..state import CTX
 
 TITLE, ID = "Generate", "generate"
@@ -39,7 +40,7 @@ def render(page) -> None:
                 grid_btn = gr.Button(f"{GRID_SIDE ** 2} random digits")
     with gr.Row():
         sample_grid_image = gr.Image(label=f"{GRID_SIDE ** 2} new digits, drawn from random codes",
-                                     elem_classes="digit", interactive=False)
+                                     elem_classes="digit", interactive=False, elem_id="sample-grid")
         map_plot = gr.Plot(label="where this code sits on the map (updated when you let go)")
     page.worded((image, "label", "decoded digit"), (temperature, "info", temperature.info),
                 (sample_grid_image, "label", sample_grid_image.label), (grid_btn, "value", grid_btn.value),
@@ -63,7 +64,8 @@ def render(page) -> None:
                      api_name="random_sample").then(point_on_map, point, map_plot, api_name=False)
     reset_btn.click(reset_point, [page.model, dims_state], [z_state, image, *sliders], api_name=False).then(
         point_on_map, point, map_plot, api_name=False)
-    grid_btn.click(sample_grid, [page.model, temperature], sample_grid_image, api_name="sample_grid")
+    grid_btn.click(sample_grid, [page.model, temperature], sample_grid_image, api_name="sample_grid").then(
+        None, js=on_phone_show("#sample-grid"), api_name=False)  # on a phone the grid is below the buttons
 
 
 def setup(name: str):
@@ -117,8 +119,11 @@ def decode_point(name: str, z: list[float], dims: list[int], *values):
 
 
 def _set_point(model, z: torch.Tensor, dims: list[int]):
-    """The new point, its digit, and the sliders moved to it (those not in use left alone)."""
-    values = [gr.update(value=round(float(z[0, d]), 3)) for d in dims]
+    """The new point, its digit, and the sliders moved to it (those not in use left alone); a slider's number
+    on its step (0.01: a random one showed "-1.301"), and the point with it, so digit and sliders agree."""
+    for d in dims:
+        z[0, d] = round(float(z[0, d]), 2)
+    values = [gr.update(value=round(float(z[0, d]), 2)) for d in dims]
     return [z[0].tolist(), picture(latent.decode_images(model, z)), *values,
             *[gr.skip()] * (MAX_SLIDERS - len(dims))]
 
