@@ -162,6 +162,7 @@ def test_unfinished_and_running_trainings_are_named_as_such(tmp_path, monkeypatc
     ctx.registry.add(tmp_path / "runs" / "whole", owner="v")
     labels = dict((n, label) for label, n in ctx.model_choices("v"))
     assert "unfinished: stopped after 2 of 5 epochs" in labels["half"] and "trained here" in labels["whole"]
+    assert labels["whole"].startswith("whole (4 numbers, β 1")  # the model card's words, not "latent 4"
     ctx.training_now.add("half")
     assert "still training: 2 of 5 epochs so far" in dict((n, lb) for lb, n in ctx.model_choices("v"))["half"]
     # A visitor's trained models are theirs: another visitor's menus list only the shipped ones.
@@ -464,3 +465,16 @@ def test_a_random_digit_puts_its_sliders_on_their_step():
     z, _, *values = generate.random_point(MAIN, [0, 1, 2], 1.0)[:5]
     assert all(round(v["value"], 2) == v["value"] for v in values)  # a reviewer saw "-1.301" on a 0.01 slider
     assert [round(z[d], 2) for d in range(3)] == [v["value"] for v in values]  # the digit drawn is the one shown
+
+
+def test_every_unused_number_of_the_code_is_marked_whatever_the_scale():
+    """A grey square on the axis for each unused number: drawn as a stub scaled to the chart, it was a hair
+    nobody saw next to a tall bar (and once stood above the least used blue bars)."""
+    from ui import figures
+    kl = np.array([40.0, 0.002, 6.0, 0.0001, 0.01, 0.0])
+    active = np.array([True, False, True, False, True, False])
+    fig = figures.kl_bars(kl, active)
+    bars, unused = fig.data
+    assert list(bars.x) == ["1", "3", "5", "2", "4", "6"] and list(bars.y) == sorted(kl, reverse=True)  # true heights
+    assert sorted(unused.x) == ["2", "4", "6"] and set(unused.y) == {0} and unused.cliponaxis is False
+    assert "3 of 6 numbers in use (grey squares: unused)" in fig.layout.title.text

@@ -168,21 +168,22 @@ def kl_bars(kl_per_dim: np.ndarray, active: np.ndarray) -> go.Figure:
     active = np.asarray(active, dtype=bool)
     order = np.argsort(-kl_per_dim)
     values = kl_per_dim[order]
-    colours = ["#0072B2" if a else "#bbb" for a in active[order]]
+    colours = ["#0072B2" if a else "#999" for a in active[order]]
     count = int(active.sum())
-    # An unused number's bar is about zero: drawn as a stub, so that its grey shows, lower than every used
-    # number's bar (at β = 8 stubs of 3% of the tallest stood above the least used blue bars); hover tells
-    # the truth.
-    stub = 0.03 * max(float(values.max()), 1e-9)
-    if active.any():
-        stub = min(stub, 0.5 * float(kl_per_dim[active].min()))
-    shown = np.where(active[order], values, np.maximum(values, stub))
-    fig = go.Figure(go.Bar(x=[str(i + 1) for i in order], y=shown, marker_color=colours, customdata=values,
-                           hovertemplate="number %{x}: %{customdata:.3f} nats<extra></extra>"))
+    names = [str(i + 1) for i in order]
+    fig = go.Figure(go.Bar(x=names, y=values, marker_color=colours, name="in use",
+                           hovertemplate="number %{x}: %{y:.3f} nats<extra></extra>"))
+    # An unused number's bar is about zero high, so a grey square on the axis marks it: a stub drawn to a
+    # share of the axis stood above the least used blue bars at one beta, and was a hair, unseen, at another.
+    unused = ~active[order]
+    fig.add_trace(go.Scatter(x=[n for n, u in zip(names, unused) if u], y=np.zeros(int(unused.sum())),
+                             mode="markers", marker=dict(symbol="square", size=8, color="#999"), cliponaxis=False,
+                             name="unused", hovertemplate="number %{x}: unused<extra></extra>"))
     fig.update_layout(height=330, margin=dict(l=50, r=10, t=56, b=52), plot_bgcolor="white",
                       title=dict(text=f"How much each number of the code is used:<br>{count} of {len(values)} "
-                                      "numbers in use (grey = unused)", font=dict(size=13), x=0.01),
-                      yaxis=dict(title="use (KL, nats)", gridcolor="#eee"),
+                                      "numbers in use (grey squares: unused)", font=dict(size=13), x=0.01),
+                      showlegend=False,
+                      yaxis=dict(title="use (in nats)", gridcolor="#eee"),
                       xaxis=dict(tickfont=dict(size=9), type="category", title="number of the code"))
     return fig
 

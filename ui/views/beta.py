@@ -26,7 +26,7 @@ tidy*, bunched near the middle like a bell curve. β is how much the second wish
 * **Small β** (0.1): sharp copies, but codes spread out with gaps between them, so random codes often
   give something that is not a digit.
 * **Large β** (4, 8): codes crowd into the middle; new digits are smooth but blurry, and numbers of
-  the code the model can spare are given up (grey bars below: unused).
+  the code the model can spare are given up (grey squares in the chart below: unused).
 
 (In symbols: the loss is reconstruction + β × KL, summed per image; β = 1 is the ELBO. See the
 glossary in *How it works*.)

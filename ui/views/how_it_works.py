@@ -77,7 +77,7 @@ the 784 pixels, since the decoder gives each pixel a probability of being ink) p
 
 For one dimension, $\mathrm{KL}\big(\mathcal{N}(\mu, \sigma^2)\,\|\,\mathcal{N}(0, 1)\big) = \tfrac12\big(\mu^2 + \sigma^2 - \log \sigma^2 - 1\big)$,
 summed over dimensions. It is zero only when $\mu = 0$ and $\sigma = 1$: a dimension that the
-model does not use collapses to exactly that (see the grey bars in the β tab).
+model does not use collapses to exactly that (see the grey squares in the β tab).
 
 ### The reparameterisation trick
 
