@@ -213,7 +213,7 @@ def first_picture(port: int, visits: int) -> None:
                     page.wait_for_function(MAP_DRAWN, timeout=120_000, polling=50)
                     times.append(time.perf_counter() - t0)
                     page.locator(".block:has-text('Model') input").first.click()
-                    page.get_by_role("option", name="mnist-z32 (latent 32").first.click()
+                    page.get_by_role("option", name="mnist-z32 (32 numbers").first.click()
                     page.wait_for_function(UMAP_DRAWN, timeout=120_000, polling=50)  # a 32-D model opens on UMAP
                     page.get_by_text("PCA", exact=True).first.click()  # to PCA, then back: the switch measured
                     page.wait_for_function("() => document.body.innerText.includes('PCA of the 32-D')", timeout=60_000)

@@ -284,7 +284,7 @@ def test_a_phone_sees_the_map_and_the_digit_above_its_sliders(browser, app_url, 
 def test_clicking_empty_space_of_the_2d_map_decodes_it(browser, app_url, shots):
     page = _open(browser, app_url)
     page.locator(".block:has-text('Model') input").first.click()
-    page.get_by_role("option", name="mnist-z2 (latent 2").first.click()
+    page.get_by_role("option", name="mnist-z2 (2 numbers").first.click()
     _wait_for(lambda: "the 2-D latent space itself" in page.inner_text("body"), timeout=60, what="the 2-D map")
     time.sleep(1.0)
     corner = page.evaluate("""() => {
@@ -319,8 +319,8 @@ def test_every_view_follows_a_model_switch_without_errors_and_charts_fit_their_t
     page = _open(browser, app_url)
     _interpolate(page)
     menu = page.locator(".block:has-text('Model') input").first
-    for name, title in [("mnist-z32 (latent 32", "mnist-z32: PCA"), ("mnist-z2 (latent 2", "mnist-z2: the 2-D latent space"),
-                        ("mnist-z32 (latent 32", "mnist-z32: PCA")]:
+    for name, title in [("mnist-z32 (32 numbers", "mnist-z32: PCA"), ("mnist-z2 (2 numbers", "mnist-z2: the 2-D latent space"),
+                        ("mnist-z32 (32 numbers", "mnist-z32: PCA")]:
         menu.click()
         page.get_by_role("option", name=name).first.click()
         # The interpolation is walked again in the new model's space, shown on its own map.
@@ -346,10 +346,10 @@ def test_generate_shows_the_map_of_a_model_chosen_while_another_view_was_open(br
     # Generate's map once came as a staged generator's later value, and now and then the page left it
     # empty or showed the previous model's map (about 1 page load in 5): each round here had that chance.
     page = _open(browser, app_url)
-    for name, title, away in [("mnist-z2 (latent 2", "mnist-z2: the 2-D", "How it works"),
-                              ("mnist-z32 (latent 32", "mnist-z32: PCA", "Tour"),
-                              ("mnist-z2 (latent 2", "mnist-z2: the 2-D", "How it works"),
-                              ("mnist-z32 (latent 32", "mnist-z32: PCA", "Latent map")]:
+    for name, title, away in [("mnist-z2 (2 numbers", "mnist-z2: the 2-D", "How it works"),
+                              ("mnist-z32 (32 numbers", "mnist-z32: PCA", "Tour"),
+                              ("mnist-z2 (2 numbers", "mnist-z2: the 2-D", "How it works"),
+                              ("mnist-z32 (32 numbers", "mnist-z32: PCA", "Latent map")]:
         _choose_model(page, name)
         time.sleep(1.0)
         _tab(page, "Generate")
@@ -409,7 +409,7 @@ def test_drawing_works_on_the_first_stroke_and_after_clear(browser, app_url):
     # After a change of model the pad still draws (an update of its label left it drawing nothing), and a 7
     # drawn small, a third of the pad, is a 7: with Gradio's own brush its strokes came out as fat as an 8's
     # and the 32-number model read it as an 8 (88% sure).
-    _choose_model(page, "mnist-z32 (latent 32")
+    _choose_model(page, "mnist-z32 (32 numbers")
     page.locator("#sketch button[aria-label='Clear canvas']").click()
     time.sleep(0.5)
     time.sleep(2.0)  # the view redrawn for the model
@@ -426,7 +426,7 @@ PLOTS_SHOW_POINTS = """() => [...document.querySelectorAll('.js-plotly-plot')].f
 def _lesson(page, rounds: int) -> None:
     """What a class does in 45 minutes, compressed: every view many times, models, digits, beta, drawing."""
     views = ["Latent map", "Tour", "Generate", "Reconstruct", "Interpolate", "KL weight β", "How it works"]
-    models = ["mnist-z32 (latent 32", "mnist-z2 (latent 2", "seed-mlp (latent 20"]
+    models = ["mnist-z32 (32 numbers", "mnist-z2 (2 numbers", "seed-mlp (20 numbers"]
     for r in range(rounds):
         for view in views:
             _go(page, view)

@@ -172,7 +172,7 @@ class Context:
             kind = {"conv": "", "seed-conv": ", tutorial recipe", "mlp": ", textbook MLP"}[m["arch"]]
             mine = "" if e.shipped else f", {self.completion(n)}"
             data_set = "" if self.kind(n).digits else f"{self.kind(n).title}, "
-            out.append((f"{n} ({data_set}latent {m['latent_dim']}, β {e.config.get('beta', 1):g}{kind}{mine})", n))
+            out.append((f"{n} ({data_set}{m['latent_dim']} numbers, β {e.config.get('beta', 1):g}{kind}{mine})", n))
         return out
 
     def completion(self, name: str) -> str:
