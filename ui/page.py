@@ -113,6 +113,9 @@ footer { display: none !important; }
   #beta-row > * { width: 100%; }
   #beta-controls { display: contents; }
   #beta-text { order: 2; }
+  /* Generate's buttons just below its digit, above the sliders (below 8 of them, "A random digit" changed a
+     picture 800 px up, off the screen). */
+  #generate-temperature, #generate-buttons { order: -1; }
   /* the diagram at a readable size, swiped sideways from its left edge (centred, both ends were cut off) */
   #how-picture .image-container, #how-picture .image-container > * { overflow-x: auto; justify-content: flex-start; }
   #how-picture img { min-width: 680px; max-width: none; object-position: left; }

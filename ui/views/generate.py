@@ -30,11 +30,11 @@ def render(page) -> None:
             image = gr.Image(label="decoded digit", elem_classes="digit", height=260, interactive=False)
         with gr.Column(scale=2):
             sliders = [Z.slider(f"z{i + 1}", visible=i < 2) for i in range(MAX_SLIDERS)]
-            with gr.Row():
+            with gr.Row(elem_id="generate-temperature"):
                 # "temperature" and "prior" are in How it works' glossary; here the words say what they do.
                 temperature = TEMPERATURE.slider("how far random codes stray from the middle",
                                                  info="0: always the middle; 1: as far as real digits' codes do")
-            with gr.Row():
+            with gr.Row(elem_id="generate-buttons"):
                 random_btn = gr.Button("A random digit", variant="primary")
                 reset_btn = gr.Button("Back to the middle")
                 grid_btn = gr.Button(f"{GRID_SIDE ** 2} random digits")

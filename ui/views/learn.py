@@ -36,7 +36,7 @@ SKIP = [gr.skip()] * 6  # every output but the status line left as it is
 
 def render(page) -> None:
     gr.Markdown("**Watch a model learn from nothing.** A new model starts as random numbers: it puts every "
-                "digit in the same grey blob and draws only fog. Press *Start*: it studies a few thousand "
+                "digit in the same grey blob and draws only fog. Press *Start learning*: it studies a few thousand "
                 "handwritten digits, a few times over, and you watch the digits sort themselves into groups "
                 "(one dot per test digit, coloured by what it really is) and the fog turn into digits "
                 "(what it draws at each spot). Its *loss* says how badly it draws digits back: it falls as it "

@@ -15,6 +15,7 @@ from .. import figures
 from ..common import (check_class, class_choices, concepts_of, current_image, digit_from_test_set, digit_tensor,
                       download_file, gallery_indices, get_model, marked_map, need_test_images, picture, recognise,
                       recognition_words, refuse, test_source)
+from ..page import on_phone_show
 from ..state import CTX
 
 TITLE, ID = "Reconstruct", "reconstruct"
@@ -47,7 +48,7 @@ def render(page) -> None:
                 upload = gr.File(label="a picture of one digit (PNG, JPEG…)", file_types=["image"],
                                  type="filepath")
         with gr.Column(scale=1):
-            with gr.Row():
+            with gr.Row(elem_id="recon-pair"):
                 seen = gr.Image(label="as the model sees it", elem_classes="digit", height=200, interactive=False)
                 recon = gr.Image(label="reconstruction", elem_classes="digit", height=200, interactive=False)
             text = gr.Markdown(ASK)
@@ -72,9 +73,13 @@ def render(page) -> None:
     page.worded((digits_tab, "label", "Test digits"), (upload, "label", upload.label),
                 (eps_grid, "label", eps_grid.label), (morph_note, "value", MORPH_NOTE))
     page.on_show(show_current, [page.current, page.digit, page.source], picked)
-    gallery.select(pick_gallery, page.model, picked, api_name=False)
-    sketch_btn.click(pick_sketch, [page.model, sketch, page.digit, page.source], picked, api_name="encode_sketch")
-    upload.upload(pick_upload, [page.model, upload], picked, api_name="encode_upload")
+    # On a phone the pair of pictures is below the gallery, the pad or the upload: brought on screen when drawn.
+    shown = on_phone_show("#recon-pair")
+    gallery.select(pick_gallery, page.model, picked, api_name=False).then(None, js=shown, api_name=False)
+    sketch_btn.click(pick_sketch, [page.model, sketch, page.digit, page.source], picked, api_name="encode_sketch"
+                     ).then(None, js=shown, api_name=False)
+    upload.upload(pick_upload, [page.model, upload], picked, api_name="encode_upload").then(None, js=shown,
+                                                                                           api_name=False)
     eps_btn.click(resample, [page.model, page.digit], eps_grid, api_name="resample")
     morph_to.input(morph, [page.model, page.digit, page.source, morph_to], [place, morph_text, morph_anim],
                    api_name="morph")
