@@ -104,7 +104,7 @@ def test_the_tour_and_the_page_tell_a_fashion_model_in_its_own_words(fashion):
     step = tour.show_step(0, FASHION)
     assert "Every item becomes a point" in step[2] and step[3] is not None
     walk = tour.show_step(2, FASHION)
-    assert "the codes of a dress and of a bag" in walk[2]
+    assert "the codes of a pullover and of a dress" in walk[2]
     beta = tour.show_step(5, FASHION)
     assert "(Shown here on the digit models.)" in beta[2]  # the β ladder is MNIST's
     assert "Every digit becomes a point" in tour.show_step(0, "mnist-z32")[2]
