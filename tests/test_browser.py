@@ -277,6 +277,8 @@ def test_a_phone_sees_the_map_and_the_digit_above_its_sliders(browser, app_url, 
         _go(page, view)  # every view one tap away on a phone
         time.sleep(2.0)
         assert page.evaluate(fits), view
+        top = page.evaluate("() => document.querySelector('#views').getBoundingClientRect().top")
+        assert abs(top) <= 5, (view, top)  # and it starts at the top of the screen, not below the header
         _shot(page, shots, f"phone-{name}.png")
     page.close()
 

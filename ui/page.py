@@ -177,9 +177,12 @@ HEAD = """
 
 def on_phone_show(selector: str, block: str = "nearest") -> str:
     """js for an event: on a phone (640 px wide or less), scroll the page so that `selector` is on screen once
-    drawn; "nearest" scrolls the least that shows it, "start" brings its top to the screen's top."""
-    return ("() => { if (window.innerWidth > 640) return; setTimeout(() => { const el = document.querySelector('%s'); "
-            "if (el) el.scrollIntoView({block: '%s', behavior: 'smooth'}); }, 150); }" % (selector, block))
+    drawn; "nearest" scrolls the least that shows it, "start" brings its top to the screen's top. Again a
+    moment later: a view still being drawn left the page too short to scroll that far (the Tour stopped
+    107 px short)."""
+    return ("() => { if (window.innerWidth > 640) return; const go = () => { const el = document.querySelector('%s'); "
+            "if (el) el.scrollIntoView({block: '%s', behavior: 'smooth'}); }; setTimeout(go, 150); setTimeout(go, 900); }"
+            % (selector, block))
 
 
 # A chart drawn while its tab was hidden has the wrong width; a resize once the tab shows redraws it.
