@@ -256,6 +256,10 @@ def test_visitor_mistakes_are_one_log_line_each_not_a_traceback(client, app):
                  lambda: client.predict(["x"], [0.0] * 32, api_name="/decode"),
                  lambda: client.predict(20.0, 1, 500, api_name="/train")):  # past the β slider's range
         _error(call)
+    # Values no component can read answer a sentence too (they were a bare "Error" and a traceback).
+    assert "does not fit its field (a slider)" in _error(lambda: client.predict("abc", api_name="/show_beta"))
+    nested = '{"index": ' + "[" * 5000 + "]" * 5000 + "}"
+    assert "unreadable click" in _error(lambda: client.predict(MAIN, nested, api_name="/map_click"))
     time.sleep(0.5)
     log = (app[1] / "app.log").read_text()
     assert "Traceback" not in log

@@ -17,10 +17,12 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 
 import gradio as gr
+from gradio.exceptions import ComponentProcessingError
 
 log = logging.getLogger("vae_explorer")
 MAX_BODY_BYTES = 1 << 20  # 1 MiB
@@ -218,4 +220,12 @@ def quiet_component_checks(demo) -> None:
             log.info("refused: %s", str(e.message).splitlines()[0][:200])
             e.print_exception = False
             raise
+        except ComponentProcessingError as e:  # a component that could not read a value (a word for a slider)
+            kind = re.search(r"\(a `(\w+)` component\)", str(e))
+            text = (f"A value sent does not fit its field{f' (a {kind.group(1)})' if kind else ''}: "
+                    "see the API page for what each one takes.")
+            log.info("refused: %s", text)
+            error = gr.Error(text)
+            error.print_exception = False
+            raise error from None
     demo.preprocess_data = checked

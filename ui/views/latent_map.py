@@ -162,7 +162,7 @@ def map_click(name: str, payload: str):
     """A click on the map, sent by the page's JavaScript bridge as JSON {index} or {x, y}."""
     try:
         click = json.loads(payload or "{}")
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: arrays nested thousands deep
         raise refuse("The map sent an unreadable click.") from None
     if not isinstance(click, dict):
         raise refuse('A map click is a JSON object: {"index": N} or {"x": X, "y": Y}.')
