@@ -1,6 +1,6 @@
 """Training on several processes (torchrun, DistributedDataParallel over gloo), on the CPU: two ranks end
-with the same weights, a step of 2 ranks x batch b is the step of one process with batch 2b, and a
-distributed run resumes."""
+with the same weights, a step of 2 ranks x batch b is the step of one process with batch 2b (for the
+ELBO under both reductions, and for the importance-weighted bound), and a distributed run resumes."""
 
 import json
 import os
@@ -16,7 +16,7 @@ from conftest import ROOT
 from vae_core import data, load_model
 from vae_core.config import TrainConfig
 from vae_core.model import VAE, ModelConfig
-from vae_core.losses import elbo_terms
+from vae_core.losses import elbo_terms, importance_weighted_terms
 from vae_core.train import _native_set, train
 
 B = 16
@@ -28,14 +28,14 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def _one_step(rank: int, world: int, port: int, data_dir: str, out: str, reduction: str) -> None:
+def _one_step(rank: int, world: int, port: int, data_dir: str, out: str, reduction: str, samples: int) -> None:
     import torch.distributed as dist
 
     os.environ.update(WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
     torch.set_num_threads(1)
     cfg = TrainConfig(epochs=1, batch_size=B, train_limit=2 * B, val_size=0, binarize=False, lr_schedule="constant",
-                      reduction=reduction, device="cpu")
+                      reduction=reduction, samples=samples, device="cpu")
     result = train(ModelConfig(latent_dim=2, width=8), cfg, data.load_mnist(data_dir, download=False))
     if rank == 0:
         torch.save({k: v.clone() for k, v in result.model.state_dict().items()}, out)  # a test's own scratch file
@@ -43,10 +43,10 @@ def _one_step(rank: int, world: int, port: int, data_dir: str, out: str, reducti
     dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("reduction", ["sum", "batch-sum"])
-def test_a_step_of_two_ranks_is_the_step_of_one_process_with_twice_the_batch(tmp_path, data_dir, reduction):
+@pytest.mark.parametrize("reduction, samples", [("sum", 1), ("batch-sum", 1), ("sum", 4)])
+def test_a_step_of_two_ranks_is_the_step_of_one_process_with_twice_the_batch(tmp_path, data_dir, reduction, samples):
     out = str(tmp_path / "ddp.pt")
-    mp.spawn(_one_step, args=(2, _port(), data_dir, out, reduction), nprocs=2, join=True)
+    mp.spawn(_one_step, args=(2, _port(), data_dir, out, reduction, samples), nprocs=2, join=True)
     distributed = torch.load(out)
     # One process, one step on the whole global batch of 2B (each half with the noise draws its rank made:
     # both ranks start from the same seed), its loss over all 2B images as the reduction defines it.
@@ -61,8 +61,12 @@ def test_a_step_of_two_ranks_is_the_step_of_one_process_with_twice_the_batch(tmp
     losses = []
     for half in (order[0::2], order[1::2]):
         torch.set_rng_state(noise)
-        out_, mu, logvar = model.forward_native(x[half])
-        losses.append(elbo_terms(out_, x[half], mu, logvar, model.likelihood, cfg.beta, reduction).loss)
+        if samples > 1:  # the importance-weighted bound of 4 codes per image
+            out_, mu, logvar, z = model.forward_samples_native(x[half], samples)
+            losses.append(importance_weighted_terms(out_, x[half], mu, logvar, z, cfg.beta).loss)
+        else:
+            out_, mu, logvar = model.forward_native(x[half])
+            losses.append(elbo_terms(out_, x[half], mu, logvar, model.likelihood, cfg.beta, reduction).loss)
     loss = (losses[0] + losses[1]) / (2 if reduction == "sum" else 1)  # a mean over 2B, or a sum over 2B
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     loss.backward()

@@ -84,6 +84,40 @@ def test_the_bound_in_bf16_tracks_fp32():
         evaluate(model, torch.zeros(2, 28, 28, dtype=torch.uint8), k=2, precision="fp16")
 
 
+def test_the_training_bound_is_the_evaluation_estimate_of_the_same_codes():
+    # Training with k codes per image (TrainConfig.samples) minimises exactly what evaluate.py estimates with
+    # k importance samples; the same seed draws the same codes in both.
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(latent_dim=4, width=8)).eval()
+    x = torch.rand(8, 1, 28, 28).round()
+    with torch.no_grad():
+        torch.manual_seed(1)
+        out, mu, logvar, z = model.forward_samples_native(x, 10)
+        terms = losses.importance_weighted_terms(out, x, mu, logvar, z)
+        torch.manual_seed(1)
+        estimate, elbo = importance_weighted(model, x, 10)
+    assert out.shape == (80, 1, 28, 28) and z.shape == (8, 10, 4)
+    assert torch.allclose(terms.loss, -estimate.mean(), rtol=1e-5)
+    # Its parts: the reconstruction averaged over the codes, the exact KL; together the ELBO, in expectation.
+    assert torch.allclose(-(terms.reconstruction + terms.kl), elbo.mean(), rtol=1e-5)
+    assert torch.allclose(terms.kl, losses.kl_divergence(mu, logvar).mean())
+
+
+def test_the_importance_weighted_loss_at_one_code_is_the_elbo_with_a_sampled_kl_and_beta_weighs_the_ratio():
+    g = torch.Generator().manual_seed(0)
+    out, x = torch.randn(6, 1, 28, 28, generator=g), torch.rand(6, 1, 28, 28, generator=g).round()
+    mu, logvar = torch.randn(3, 4, generator=g), torch.randn(3, 4, generator=g) * 0.3
+    z = mu.unsqueeze(1) + torch.exp(0.5 * logvar).unsqueeze(1) * torch.randn(3, 2, 4, generator=g)
+    log_px = losses.bernoulli_log_likelihood(out, x[[0, 0, 1, 1, 2, 2]]).view(3, 2)
+    log_ratio = losses.log_standard_normal(z) - losses.log_normal(z, mu.unsqueeze(1), logvar.unsqueeze(1))
+    for beta in (0.0, 1.0, 4.0):
+        terms = losses.importance_weighted_terms(out, x[[0, 1, 2]], mu, logvar, z, beta)
+        expected = -(torch.logsumexp(log_px + beta * log_ratio, 1) - math.log(2)).mean()
+        assert torch.allclose(terms.loss, expected, rtol=1e-6)
+    one = losses.importance_weighted_terms(out[0::2], x[[0, 1, 2]], mu, logvar, z[:, :1])
+    assert torch.allclose(one.loss, -(log_px[:, 0] + log_ratio[:, 0]).mean(), rtol=1e-6)
+
+
 def test_kl_warmup_ramps_linearly():
     assert losses.kl_warmup(2.0, 0.5, 2.0) == 0.5
     assert losses.kl_warmup(2.0, 5.0, 2.0) == 2.0

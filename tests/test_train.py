@@ -144,6 +144,11 @@ def test_cli_refuses_bad_values_with_a_message(tmp_path, data_dir):
     assert run.returncode == 2 and "epochs must be at least 1" in run.stderr
     run = _cli("--latent-dim", "500", "--out", str(tmp_path / "x"), data_dir=data_dir)
     assert run.returncode == 2 and "latent_dim" in run.stderr
+    run = _cli("--preset", "seed-conv", "--reduction", "sum", "--samples", "4", "--out", str(tmp_path / "x"),
+               data_dir=data_dir)
+    assert run.returncode == 2 and "needs a Bernoulli decoder" in run.stderr
+    run = _cli("--samples", "4", "--reduction", "mean", "--out", str(tmp_path / "x"), data_dir=data_dir)
+    assert run.returncode == 2 and "needs reduction sum" in run.stderr
     assert not (tmp_path / "x").exists()
 
 

@@ -52,6 +52,9 @@ class TrainConfig:
     precision: str = field(default="auto", metadata={
         "help": '"auto" (bf16 autocast on CUDA, fp32 elsewhere), "bf16" or "fp32"'})
     grad_clip: float = field(default=0.0, metadata={"help": "clip the gradient norm to this (0: off)"})
+    samples: int = field(default=1, metadata={
+        "help": "codes drawn per image: 1 trains the ELBO; k > 1 the tighter k-sample importance-weighted "
+                "bound (IWAE, Burda et al. 2015), k times the decoder's work per image"})
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -70,6 +73,17 @@ class TrainConfig:
             raise ValueError(f"device must be auto, cuda, mps or cpu, not {self.device!r}")
         if self.precision not in ("auto", "bf16", "fp32"):
             raise ValueError(f"precision must be auto, bf16 or fp32, not {self.precision!r}")
+        if not 1 <= self.samples <= 256:
+            raise ValueError(f"samples must be between 1 and 256, not {self.samples}")
+        if self.samples > 1 and self.reduction != "sum":
+            raise ValueError(f"samples > 1 (the importance-weighted bound) needs reduction sum, not {self.reduction!r}")
+
+    def validate_for(self, model: ModelConfig) -> None:
+        """The checks that need the architecture too."""
+        self.validate()
+        if self.samples > 1 and model.likelihood != "bernoulli":
+            raise ValueError("samples > 1 (the importance-weighted bound) needs a Bernoulli decoder: "
+                             "a Gaussian one's squared error is not a log-likelihood to weigh codes by")
 
 
 @dataclass

@@ -79,6 +79,26 @@ def elbo_terms(out: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: tor
     return LossTerms(loss=loss, reconstruction=rec_img.mean(), kl=kl_img.mean(), kl_per_dim=kl_el.mean(0))
 
 
+def importance_weighted_terms(out: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                              z: torch.Tensor, beta: float = 1.0) -> LossTerms:
+    """The k-sample importance-weighted bound (Burda et al. 2015) as a loss, for a Bernoulli decoder.
+
+    z (N, k, L) are k codes drawn from q(z|x) for each image and `out` (N * k, ...) their logits. With
+    log w = log p(x|z) + beta * (log p(z) - log q(z|x)), the loss is -mean over images of
+    log (1/k sum w): at beta = 1 a lower bound on log p(x) that tightens as k grows, at k = 1 the ELBO.
+    The reported reconstruction is -log p(x|z) averaged over the k codes, the KL the exact one.
+    """
+    n, k = z.shape[:2]
+    target = x.unsqueeze(1).expand(n, k, *x.shape[1:]).reshape(n * k, *x.shape[1:])
+    log_px = bernoulli_log_likelihood(out, target).view(n, k)
+    mu, logvar, z = mu.float(), logvar.float(), z.float()
+    log_ratio = log_standard_normal(z) - log_normal(z, mu.unsqueeze(1), logvar.unsqueeze(1))
+    bound = torch.logsumexp(log_px + beta * log_ratio, dim=1) - math.log(k)
+    kl_el = kl_per_dim(mu, logvar)
+    return LossTerms(loss=-bound.mean(), reconstruction=-log_px.mean(), kl=kl_el.sum(1).mean(),
+                     kl_per_dim=kl_el.mean(0))
+
+
 def kl_warmup(beta: float, epoch_progress: float, warmup_epochs: float) -> float:
     """beta ramped linearly from 0 over the first `warmup_epochs` epochs (Bowman et al. 2016)."""
     if warmup_epochs <= 0:

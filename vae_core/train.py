@@ -1,6 +1,7 @@
 """The training loop. It knows nothing of the model's internals or of any user interface.
 
-It asks the model for `forward_native` and `preprocess`, computes the loss with losses.elbo_terms,
+It asks the model for `forward_native` and `preprocess`, computes the loss with losses.elbo_terms (or,
+with `samples` > 1, the importance-weighted bound of losses.importance_weighted_terms),
 and reports through a callback: the CLI below turns that into a tqdm bar and a line per epoch, the app
 into a progress bar and a live loss plot. It stops between steps when `cancel` is set, and stops with
 TrainingDiverged, naming the step, when the loss is not finite; checkpoints are written only after a
@@ -36,7 +37,7 @@ import torch
 
 from . import checkpoints, data
 from .config import PRESETS, TrainConfig, add_dataclass_flags, equivalent_beta, replace
-from .losses import elbo_terms, kl_warmup
+from .losses import elbo_terms, importance_weighted_terms, kl_warmup
 from .model import VAE, ModelConfig
 
 CHECK_EVERY = 50  # steps between looks at the loss on an accelerator (each look waits for the device)
@@ -57,11 +58,13 @@ def _distributed() -> tuple[int, int]:
 class _Native(torch.nn.Module):
     """The model's training forward as a module's forward, which is what DistributedDataParallel wraps."""
 
-    def __init__(self, model: VAE):
+    def __init__(self, model: VAE, samples: int = 1):
         super().__init__()
-        self.model = model
+        self.model, self.samples = model, samples
 
     def forward(self, x):
+        if self.samples > 1:
+            return self.model.forward_samples_native(x, self.samples)
         return self.model.forward_native(x)
 
 
@@ -234,14 +237,16 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: s
     # The network's matmuls and convolutions in bf16 on CUDA; the losses are always summed in fp32.
     bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and cuda)
     model, opt, gens, start_epoch = _start(model_cfg, cfg, device, init_from, resume)
+    cfg.validate_for(model.cfg)
     shuffle_gen, bin_gen = gens["shuffle"], gens["binarize"]
     if world > 1:
         # Each rank its own binarisation stream (on resume too: only rank 0's was saved).
         bin_gen.manual_seed(cfg.seed + 1 + rank + 1000 * start_epoch)
-        step_fn = torch.nn.parallel.DistributedDataParallel(_Native(model))
+        step_fn = torch.nn.parallel.DistributedDataParallel(_Native(model, cfg.samples))
         callback = callback if rank == 0 else None
     else:
-        step_fn = torch.compile(model.forward_native) if (cfg.compile and cuda) else model.forward_native
+        step_fn = _Native(model, cfg.samples)
+        step_fn = torch.compile(step_fn) if (cfg.compile and cuda) else step_fn
 
     (train_x, _), (val_x, _) = data.split_train_val(mnist.train_images, mnist.train_labels, cfg.val_size)
     if cfg.train_limit:
@@ -320,8 +325,11 @@ def _step(model: VAE, step_fn, opt: torch.optim.Optimizer, xb: torch.Tensor, cfg
     if xb.is_cuda:
         xb = xb.contiguous(memory_format=torch.channels_last)
     with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=bf16):
-        out, mu, logvar = step_fn(xb)
-    terms = elbo_terms(out, xb, mu, logvar, model.likelihood, beta, cfg.reduction)
+        out, mu, logvar, *z = step_fn(xb)
+    if z:  # k codes per image: the importance-weighted bound
+        terms = importance_weighted_terms(out, xb, mu, logvar, z[0], beta)
+    else:
+        terms = elbo_terms(out, xb, mu, logvar, model.likelihood, beta, cfg.reduction)
     opt.zero_grad(set_to_none=True)
     loss = terms.loss * world if world > 1 and cfg.reduction == "batch-sum" else terms.loss
     loss.backward()
@@ -445,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model_cfg, train_cfg = configs_from_args(args)
         model_cfg.validate()
-        train_cfg.validate()
+        train_cfg.validate_for(model_cfg)
         dataset = args.dataset or (checkpoints.read_config(args.resume).get("dataset") if args.resume else None) or "mnist"
         mnist = data.load_dataset(dataset, args.data_dir)
     except (ValueError, RuntimeError) as e:
