@@ -28,6 +28,12 @@ def test_time_to_quality_smoke(data_dir):
     assert "pythae epoch   1:" in out or "pythae cannot run here: ModuleNotFoundError" in out
 
 
+def test_finetune_ideas_smoke(data_dir):
+    rows = _run("benchmarks.finetune_ideas").strip().splitlines()
+    assert rows[2].startswith("| none: the shipped model |")
+    assert [r.split(" | ")[0] for r in rows[3:]] == ["| elbo", "| iwae8-encoder", "| iwae8", "| iwae8-lr1e-3", "| iwae32"]
+
+
 def test_quality_smoke(data_dir):
     out = _run("benchmarks.quality", "--device", "cpu")
     assert "| mnist-z32 |" in out and "(published)" in out
