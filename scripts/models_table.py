@@ -25,6 +25,9 @@ def main() -> None:
         kl = f"{t['kl']:.2f}" if t else ""
         au = f"{t['active_units']}/{t['latent_dim']}" if t else ""
         trained = f"{tr.get('epochs', '?')} epochs, {tr.get('seconds', 0) / 60:.0f} min, {tr.get('device', '?')}"
+        if before := tr.get("init_from_training"):  # fine-tuned: the run it started from, then its own
+            trained = (f"{before['epochs']} + {tr.get('epochs', '?')} epochs, {before['seconds'] / 60:.0f} + "
+                       f"{tr.get('seconds', 0) / 60:.0f} min, {tr.get('device', '?')}")
         beta = f"{cfg.get('beta', 1):g}"
         if cfg.get("beta_per_image_sum", cfg.get("beta", 1)) != cfg.get("beta", 1):
             beta += f" (= {cfg['beta_per_image_sum']:g} per image)"
