@@ -26,7 +26,8 @@ import torch
 
 from vae_core import checkpoints, data
 from vae_core.evaluate import evaluate
-from vae_core.losses import elbo_terms, importance_weighted_terms
+from vae_core.config import TrainConfig
+from vae_core.train import _Native, _step
 
 MAIN = Path(__file__).resolve().parents[1] / "checkpoints" / "mnist-z32"
 
@@ -48,27 +49,18 @@ IDEAS = {
 
 
 def fine_tune(model, images: torch.Tensor, idea: Idea, seconds: float, bf16: bool, seed: int = 0) -> int:
-    """Train in place for `seconds`; returns the images seen."""
-    params = model.encoder.parameters() if idea.encoder_only else model.parameters()
-    opt = torch.optim.Adam(params, lr=idea.lr)
+    """Train in place for `seconds` with the trainer's own step; returns the images seen."""
+    model.decoder.requires_grad_(not idea.encoder_only)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=idea.lr)
+    cfg, step_fn = TrainConfig(lr=idea.lr, samples=idea.samples), _Native(model, idea.samples)
     model.train()
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     seen, t0 = 0, time.perf_counter()
     while (elapsed := time.perf_counter() - t0) < seconds:
-        for group in opt.param_groups:  # cosine over the budget, to lr/100
-            group["lr"] = idea.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * elapsed / seconds)))
+        lr = idea.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * elapsed / seconds)))  # cosine over the budget
         xb = torch.bernoulli(images[torch.randint(len(images), (128,), generator=g)], generator=g)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            if idea.samples > 1:
-                out, mu, logvar, z = model.forward_samples_native(xb, idea.samples)
-                loss = importance_weighted_terms(out, xb, mu, logvar, z).loss
-            else:
-                out, mu, logvar = model.forward_native(xb)
-                loss = elbo_terms(out, xb, mu, logvar).loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        _step(model, step_fn, opt, xb, cfg, lr, 1.0, bf16)
         seen += len(xb)
     model.eval()
     return seen

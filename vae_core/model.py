@@ -166,8 +166,7 @@ class VAE(nn.Module):
     def forward_samples_native(self, x: torch.Tensor, k: int) -> tuple[torch.Tensor, ...]:
         """k codes per image: (outputs (N * k, ...), mu, logvar, z (N, k, latent_dim)), for the k-sample bound."""
         mu, logvar = self.encode_native(x)
-        z = mu.unsqueeze(1) + torch.exp(0.5 * logvar).unsqueeze(1) * torch.randn(
-            len(mu), k, mu.shape[1], device=mu.device, dtype=mu.dtype)
+        z = self.reparameterize(mu.unsqueeze(1).expand(-1, k, -1), logvar.unsqueeze(1).expand(-1, k, -1))
         return self.decode_native(z.reshape(-1, mu.shape[1])), mu, logvar, z
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
