@@ -17,7 +17,7 @@ from vae_core import data, load_model
 from vae_core.config import TrainConfig
 from vae_core.model import VAE, ModelConfig
 from vae_core.losses import elbo_terms, importance_weighted_terms
-from vae_core.train import _native_set, train
+from vae_core.train import _leave_group, _native_set, train
 
 B = 16
 
@@ -29,8 +29,6 @@ def _port() -> int:
 
 
 def _one_step(rank: int, world: int, port: int, data_dir: str, out: str, reduction: str, samples: int) -> None:
-    import torch.distributed as dist
-
     os.environ.update(WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
     torch.set_num_threads(1)
@@ -39,8 +37,7 @@ def _one_step(rank: int, world: int, port: int, data_dir: str, out: str, reducti
     result = train(ModelConfig(latent_dim=2, width=8), cfg, data.load_mnist(data_dir, download=False))
     if rank == 0:
         torch.save({k: v.clone() for k, v in result.model.state_dict().items()}, out)  # a test's own scratch file
-    dist.barrier()  # both ranks done with the group before either leaves it (gloo aborted a rank that left early)
-    dist.destroy_process_group()
+    _leave_group(finished=True)  # both ranks done with the group before either leaves it
 
 
 @pytest.mark.parametrize("reduction, samples", [("sum", 1), ("batch-sum", 1), ("sum", 4)])

@@ -68,6 +68,17 @@ class _Native(torch.nn.Module):
         return self.model.forward_native(x)
 
 
+def _leave_group(finished: bool) -> None:
+    """Leave torchrun's process group, if this process joined one. After a finished run every rank first
+    waits for the others: gloo aborts a rank whose peer has left while it is still finishing a collective."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        if finished:
+            dist.barrier()
+        dist.destroy_process_group()
+
+
 def _all_mean(t: torch.Tensor, world: int) -> torch.Tensor:
     if world > 1:
         import torch.distributed as dist
@@ -475,6 +486,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{pick_device(train_cfg.device)}, {train_cfg.epochs} epochs, batch {train_cfg.batch_size}"
               + (f" per process x {os.environ['WORLD_SIZE']} processes" if int(os.environ.get("WORLD_SIZE", "1")) > 1
                  else ""), flush=True)
+    result = None
     try:
         result = train(model_cfg, train_cfg, mnist, out=args.out, callback=_Reporter(args.quiet),
                        init_from=args.init_from, resume=args.resume, run_info=run_info)
@@ -485,8 +497,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted: the last finished epoch's checkpoint is kept", file=sys.stderr)
         return 130
     finally:
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+        _leave_group(finished=result is not None)
     if lead:
         print(f"done in {result.seconds:.1f} s on {result.device}; checkpoint: {result.path}")
     return 0
