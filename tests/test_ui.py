@@ -148,6 +148,27 @@ def test_trained_models_are_capped_per_visitor_and_in_all_oldest_first(tmp_path,
     assert not (tmp_path / "runs" / "b0").exists() and (tmp_path / "shipped" / "main").exists()
 
 
+def test_a_model_damaged_after_listing_is_refused_without_the_servers_folders(tmp_path, monkeypatch, caplog):
+    from safetensors.torch import save_file
+    from vae_core import VAE, ModelConfig, save_checkpoint
+    from ui import state
+
+    monkeypatch.setenv("VAE_RUNS_DIR", str(tmp_path / "runs"))
+    ctx = state.Context(tmp_path)
+    model = VAE(ModelConfig(latent_dim=4, width=8))
+    save_checkpoint(tmp_path / "runs" / "spoilt", model, {"beta": 1.0})
+    ctx.registry.add(tmp_path / "runs" / "spoilt", owner="v")
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    next(iter(weights.values())).fill_(float("nan"))  # the header still reads: only loading finds it
+    save_file(weights, tmp_path / "runs" / "spoilt" / "model.safetensors")
+    monkeypatch.setattr(common, "CTX", ctx)
+    with caplog.at_level("WARNING", logger="vae_explorer"), pytest.raises(gr.Error) as refused:
+        common.get_model("spoilt")
+    assert "'spoilt' cannot be loaded: model.safetensors:" in refused.value.message
+    assert "not finite" in refused.value.message and str(tmp_path) not in refused.value.message
+    assert str(tmp_path) in caplog.text  # whoever runs the server can still find the file
+
+
 def test_unfinished_and_running_trainings_are_named_as_such(tmp_path, monkeypatch):
     from vae_core import VAE, ModelConfig, save_checkpoint
     from ui import state

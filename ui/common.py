@@ -96,7 +96,9 @@ def get_model(name: str):
     except KeyError:
         raise refuse(f"There is no model called {name[:80]!r}.") from None
     except CheckpointError as e:
-        raise refuse(f"That model cannot be loaded: {e}") from None
+        log.warning("model %r cannot be loaded: %s", name, e)  # the server's log names the folder, the page not
+        detail = re.sub(r"[^\s:]*/", "", str(e))  # file names without their folders
+        raise refuse(f"The model {name[:80]!r} cannot be loaded: {detail}") from None
 
 
 def need_test_images(name: str | None) -> torch.Tensor:
