@@ -21,19 +21,20 @@ from ui.views import generate, how_it_works, interpolate, latent_map, learn, mak
 from vae_core import concepts, data, images, latent
 
 
-def test_training_slot_runs_one_queues_two_and_refuses_the_rest():
+def test_training_slot_runs_one_then_its_line_in_order_and_refuses_the_rest():
     slot = TrainingSlot(max_waiting=2)
-    assert slot.try_enter() == 0  # runs now
-    assert slot.try_enter() == 1 and slot.try_enter() == 2  # wait in line
-    assert slot.try_enter() is None  # the line is full: the visitor is told it is busy
+    assert slot.try_enter("a").position == 0  # runs now
+    b, c = slot.try_enter("b"), slot.try_enter("c")
+    assert (b.position, c.position) == (1, 2)  # wait in line
+    assert slot.try_enter("d") is None  # the line is full: the visitor is told it is busy
     order = []
 
-    def waiter(tag):
-        assert slot.wait_turn(threading.Event())
+    def waiter(place, tag):
+        assert slot.wait_turn(place, threading.Event())
         order.append(tag)
         time.sleep(0.05)
         slot.leave()
-    threads = [threading.Thread(target=waiter, args=(t,)) for t in ("a", "b")]
+    threads = [threading.Thread(target=waiter, args=(p, t)) for p, t in ((c, "c"), (b, "b"))]
     for t in threads:
         t.start()
     time.sleep(0.1)
@@ -41,18 +42,54 @@ def test_training_slot_runs_one_queues_two_and_refuses_the_rest():
     slot.leave()
     for t in threads:
         t.join(5)
-    assert sorted(order) == ["a", "b"]
-    assert slot.try_enter() == 0
+    assert order == ["b", "c"]  # in the order they came, not the order they started waiting
+    assert slot.try_enter("d").position == 0
 
 
-def test_a_waiting_visitor_can_cancel():
-    slot = TrainingSlot(max_waiting=1)
-    slot.try_enter()
-    assert slot.try_enter() == 1
+def test_one_address_cannot_fill_the_training_line_or_jump_it():
+    slot = TrainingSlot(max_waiting=3)
+    assert slot.try_enter("script").position == 0
+    mine = slot.try_enter("script")
+    assert mine.position == 1  # a run of its own running, one more waiting
+    assert slot.try_enter("script") is None  # a third from the same address: refused, the line is not full
+    theirs = slot.try_enter("visitor")
+    assert theirs.position == 2
+    slot.leave()  # the script's run ends and it asks again at once: it cannot start before those waiting
+    again = slot.try_enter("script")
+    assert again is None  # it still has one waiting
+    assert slot.wait_turn(mine, threading.Event(), timeout=0.01)
+    again = slot.try_enter("script")
+    assert again.position == 2  # behind the visitor, who waits through one run of the script's only
+    slot.leave()
+    assert slot.wait_turn(theirs, threading.Event(), timeout=0.01)
+
+
+def test_a_waiting_visitor_can_cancel_and_a_vanished_one_is_dropped(monkeypatch):
+    slot = TrainingSlot(max_waiting=2)
+    slot.try_enter("a")
+    waiting = slot.try_enter("b")
     cancel = threading.Event()
     cancel.set()
-    assert slot.wait_turn(cancel, timeout=0.01) is False
-    assert slot.try_enter() == 1  # the cancelled visitor left the line
+    assert slot.wait_turn(waiting, cancel, timeout=0.01) is False
+    assert slot.try_enter("c").position == 1  # the cancelled visitor left the line
+    assert slot.try_enter("d").position == 2
+    monkeypatch.setattr(TrainingSlot, "STALE_SECONDS", 0.05)
+    slot.leave()  # c's page went away without a word: it never comes to take its turn
+    time.sleep(0.1)
+    place = slot.try_enter("e")
+    assert place.position == 2  # c was dropped: d is first in line
+    assert slot.wait_turn(slot._line[0], threading.Event(), timeout=0.01)  # d's turn
+
+
+def test_a_page_closed_while_in_the_training_line_gives_its_place_up(monkeypatch):
+    slot = TrainingSlot(max_waiting=1)
+    monkeypatch.setattr(CTX, "slot", slot)
+    slot.try_enter("someone")
+    waiting = training.enter_slot(SimpleNamespace(session_hash="v", client=None), lambda m: m)
+    assert next(waiting).startswith("Waiting for the trainer: 1 run(s) ahead")
+    assert slot.try_enter("else") is None  # the line is full
+    waiting.close()
+    assert slot.try_enter("else").position == 1  # the closed page's place went to the next
 
 
 def test_closing_the_tab_cancels_that_visitors_training():
@@ -98,7 +135,7 @@ def test_out_of_range_values_are_refused_by_the_handlers_themselves():
         next(learn.learn(10**6, 1, SimpleNamespace(session_hash="v")))
     with pytest.raises(gr.Error, match="passes must be between 1 and 20"):
         next(learn.learn(1000, 0, SimpleNamespace(session_hash="v")))
-    assert CTX.slot.try_enter() == 0  # none of them took the training slot
+    assert CTX.slot.try_enter().position == 0  # none of them took the training slot
     CTX.slot.leave()
 
 

@@ -74,7 +74,7 @@ def learn(digits: float, passes: float, request: gr.Request):
         raise refuse(NO_TRAINING_DATA)
     watched = need_test_images(None)[:WATCHED]  # MNIST's, as it learns digits
     owner = session_of(request)
-    cancel = yield from enter_slot(owner, lambda message: [message, *SKIP])
+    cancel = yield from enter_slot(request, lambda message: [message, *SKIP])
     if cancel is None:
         return
     try:

@@ -18,6 +18,7 @@ from vae_core.worker import TrainingProcess
 
 from .. import figures
 from ..common import BETA, Limit, concepts_of, refuse
+from ..guard import visitor_address
 from ..page import session_of
 from ..state import CTX, MAIN_MODEL
 
@@ -58,7 +59,7 @@ def train_beta(beta: float, epochs: float, images: float, request: gr.Request, p
     if not CTX.ladder():
         raise refuse("There is no shipped model to start from: none was found in checkpoints/.")
     owner = session_of(request)
-    cancel = yield from enter_slot(owner, lambda message: (message, None))
+    cancel = yield from enter_slot(request, lambda message: (message, None))
     if cancel is None:
         return
     try:
@@ -67,18 +68,23 @@ def train_beta(beta: float, epochs: float, images: float, request: gr.Request, p
         CTX.slot.leave()
 
 
-def enter_slot(owner: str, outputs):
-    """Take the one training slot that all visitors share, for `owner`'s run: a generator that yields
-    outputs(message) while in its short line, and returns the owner's cancel event once the run may
-    start (the caller then calls CTX.slot.leave() when it ends), or None when cancelled in line."""
-    cancel = CTX.cancels.setdefault(owner, threading.Event())
+def enter_slot(request: gr.Request, outputs):
+    """Take the one training slot that all visitors share: a generator that yields outputs(message) while
+    in its short line, and returns the visitor's cancel event once the run may start (the caller then calls
+    CTX.slot.leave() when it ends), or None when cancelled in line."""
+    cancel = CTX.cancels.setdefault(session_of(request), threading.Event())
     cancel.clear()
-    position = CTX.slot.try_enter()
-    if position is None:
-        raise refuse("The trainer is busy with other visitors' runs and its line is full. Try again in a few minutes.")
-    if position:
-        yield outputs(f"Waiting for the trainer: {position} run(s) ahead of yours…")
-        if not CTX.slot.wait_turn(cancel):
+    place = CTX.slot.try_enter(visitor_address(request))
+    if place is None:
+        raise refuse("The trainer is busy with other runs, and its line is full or already holds one from your "
+                     "network. Try again in a few minutes.")
+    if place.position:
+        try:
+            yield outputs(f"Waiting for the trainer: {place.position} run(s) ahead of yours…")
+        except GeneratorExit:  # the page went away while in line: its place goes to the next
+            CTX.slot.give_up(place)
+            raise
+        if not CTX.slot.wait_turn(place, cancel):
             yield outputs("Cancelled before it started.")
             return None
     return cancel
