@@ -190,7 +190,7 @@ def test_watching_a_model_learn_streams_its_map_then_adds_the_model(client, app)
     maps = [json.dumps(o[1]) for o in job.outputs() if o[1]]
     assert "After 128 digits (pass 1 of 1)" in maps[0] and "After 1,024 digits (pass 1 of 1)" in maps[-1]
     assert drawn and moment["maximum"] == moment["value"] == 7  # 8 steps of 128: a frame after each, 0 to 7
-    name = re.search(r"\*\*(learn-z2-\d+)\*\*", status).group(1)
+    name = re.search(r"\*\*(learn-z2-\d{6}-[0-9a-f]{8})\*\*", status).group(1)
     assert (app[1] / "runs" / name / "model.safetensors").exists()
     fig, *_ = client.predict(name, "PCA", True, api_name="/latent_map")  # a 2-D model: its own map
     assert f"{name}: the 2-D latent space itself" in json.dumps(fig)

@@ -206,6 +206,13 @@ def test_a_model_damaged_after_listing_is_refused_without_the_servers_folders(tm
     assert str(tmp_path) in caplog.text  # whoever runs the server can still find the file
 
 
+def test_a_trained_models_name_cannot_be_guessed_from_the_time_it_was_made():
+    from ui.state import trained_model_name
+
+    names = {trained_model_name("learn-z2") for _ in range(50)}
+    assert len(names) == 50 and all(re.fullmatch(r"learn-z2-\d{6}-[0-9a-f]{8}", n) for n in names)
+
+
 def test_unfinished_and_running_trainings_are_named_as_such(tmp_path, monkeypatch):
     from vae_core import VAE, ModelConfig, save_checkpoint
     from ui import state

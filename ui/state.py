@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -306,6 +307,12 @@ class Background:
         thread = threading.Thread(target=job, daemon=True, name=f"background-{getattr(fn, '__name__', 'job')}")
         thread.start()
         return thread
+
+
+def trained_model_name(prefix: str) -> str:
+    """A name for a model a visitor trains: readable, with a random part, so that no one else can guess it
+    and reach that visitor's model through the API (the menus list each visitor's own models only)."""
+    return f"{prefix}-{time.strftime('%H%M%S')}-{secrets.token_hex(4)}"
 
 
 @dataclass(eq=False)

@@ -19,7 +19,7 @@ from vae_core.worker import TrainingProcess
 from .. import figures
 from ..common import Limit, concepts_of, need_test_images, refuse
 from ..page import session_of
-from ..state import CTX
+from ..state import CTX, trained_model_name
 from .training import NO_TRAINING_DATA, cancel_training, enter_slot
 
 TITLE, ID = "Watch it learn", "learn"
@@ -85,7 +85,7 @@ def learn(digits: float, passes: float, request: gr.Request):
 
 def _run(n: int, epochs: int, watched, cancel, owner: str):
     CTX.make_room(owner)
-    name = f"learn-z2-{time.strftime('%H%M%S')}"
+    name = trained_model_name("learn-z2")
     out = CTX.registry.user_dir / name
     cfg = TrainConfig(epochs=epochs, val_size=0, train_limit=n)
     run_info = {"preset": "default", "save_optimizer": False, "command": f"app: watch a model learn ({n} digits)"}

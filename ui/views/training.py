@@ -20,7 +20,7 @@ from .. import figures
 from ..common import BETA, Limit, concepts_of, refuse
 from ..guard import visitor_address
 from ..page import session_of
-from ..state import CTX, MAIN_MODEL
+from ..state import CTX, MAIN_MODEL, trained_model_name
 
 EPOCHS = Limit(1, 10, 3, 1)
 IMAGES = Limit(500, 60000, 60000, 500)
@@ -93,7 +93,7 @@ def enter_slot(request: gr.Request, outputs):
 def _run_training(start: dict, beta, epochs, images, cancel, progress, owner: str):
     CTX.make_room(owner)
     base = CTX.registry.entry(start["name"])
-    name = f"{MAIN_MODEL}-beta{beta:g}-{time.strftime('%H%M%S')}"
+    name = trained_model_name(f"{MAIN_MODEL}-beta{beta:g}")
     out = CTX.registry.user_dir / name
     cfg = TrainConfig(epochs=epochs, beta=beta, lr=FINE_TUNE_LR, val_size=0, train_limit=images)
     # The app's models keep no optimizer state: it would triple their size and is never used here.
