@@ -22,9 +22,10 @@ from .state import CTX
 
 TITLE = "VAE latent space explorer"
 INTRO = ("# What does a VAE learn? Explore its latent space\n"
-         "A variational autoencoder squeezed 60,000 handwritten digits into a handful of numbers "
-         "each. Drag those numbers, draw your own digit, walk between two digits, and see what "
-         "the KL weight β does. New here? Take the **Tour**: six steps, one picture each.")
+         "A variational autoencoder, a small neural network, squeezed 60,000 handwritten digits into a "
+         "handful of numbers each and learnt to draw them back. Drag those numbers, draw your own digit, walk "
+         "between two digits, and see what squeezing harder (the KL weight β) does. New here? Take the "
+         "**Tour**: six steps, one picture each.")
 
 
 def intro(name: str | None) -> str:
