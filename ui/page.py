@@ -59,6 +59,8 @@ footer { display: none !important; }
 .digit label[data-testid="block-label"].float { position: static; margin-bottom: 4px; }
 /* ...so the frame grows by the label's height, rather than cutting off the picture's bottom rows. */
 .block.digit { height: auto !important; }
+/* Its buttons (full screen, download) up in the label's row, not over the picture's top right digit. */
+.digit .image-container .icon-button-wrapper.top-panel { top: -34px; }
 /* Long formulas scroll inside their line instead of running off a phone's screen. */
 .katex-display { overflow-x: auto; overflow-y: hidden; padding-bottom: 4px; }
 #tour-picture img { image-rendering: pixelated; }
