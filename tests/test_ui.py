@@ -206,6 +206,30 @@ def test_a_model_damaged_after_listing_is_refused_without_the_servers_folders(tm
     assert str(tmp_path) in caplog.text  # whoever runs the server can still find the file
 
 
+def test_messages_for_the_page_name_files_not_the_servers_folders():
+    assert common.without_folders("/srv/app/checkpoints/x/model.safetensors: not finite") == "model.safetensors: not finite"
+    assert (common.without_folders("OSError: [Errno 28] No space left on device: '/tmp/runs/a-1/model.tmp'")
+            == "OSError: [Errno 28] No space left on device: 'model.tmp'")
+    assert common.without_folders("files in ~/data/mnist (or ./data/)") == "files in mnist (or )"
+    kept = "the loss became NaN at step 12 of epoch 1/3 (β 0.5, 2.5e-4)"
+    assert common.without_folders(kept) == kept  # a fraction is not a folder
+
+
+def test_a_training_run_that_fails_says_why_without_the_servers_folders(mnist, monkeypatch):
+    class Failing:  # a run whose process ended with an error, before its first step
+        def __init__(self, *args, **kwargs):
+            self.outcome = {"error": "OSError: [Errno 28] No space left on device: '/srv/app/runs/x/model.tmp'"}
+
+        def updates(self, cancel_when):
+            return iter(())
+    monkeypatch.setattr(training, "TrainingProcess", Failing)
+    monkeypatch.setattr(CTX, "slot", TrainingSlot(max_waiting=1))
+    said = [status for status, _ in training.train_beta(1.0, 1, 500, SimpleNamespace(session_hash="v", client=None))]
+    assert said[-1] == ("Training stopped: OSError: [Errno 28] No space left on device: 'model.tmp'. "
+                        "Nothing was added.")
+    assert CTX.slot.try_enter().position == 0  # the failed run gave the trainer back
+
+
 def test_a_trained_models_name_cannot_be_guessed_from_the_time_it_was_made():
     from ui.state import trained_model_name
 

@@ -34,6 +34,11 @@ CONCEPT_DIGITS, SCORED_DIGITS = 2000, 400
 UNLIKE_A_DIGIT = 1.0  # below this percentile of the test digits' scores, the model doubts it is a digit
 
 
+def without_folders(text: str) -> str:
+    """A message for the page with every path cut to its file's name: the server's folders are its own."""
+    return re.sub(r"(?<![\w./])[~.]{0,2}/(?:[^\s:'\"()/]+/)*", "", text)
+
+
 def refuse(message: str) -> gr.Error:
     """The error for a visitor's mistake: a sentence on the page, one line in the log (no traceback)."""
     log.info("refused: %s", message.splitlines()[0][:200])
@@ -97,8 +102,7 @@ def get_model(name: str):
         raise refuse(f"There is no model called {name[:80]!r}.") from None
     except CheckpointError as e:
         log.warning("model %r cannot be loaded: %s", name, e)  # the server's log names the folder, the page not
-        detail = re.sub(r"[^\s:]*/", "", str(e))  # file names without their folders
-        raise refuse(f"The model {name[:80]!r} cannot be loaded: {detail}") from None
+        raise refuse(f"The model {name[:80]!r} cannot be loaded: {without_folders(str(e))}") from None
 
 
 def need_test_images(name: str | None) -> torch.Tensor:

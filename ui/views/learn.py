@@ -17,7 +17,7 @@ from vae_core.model import ModelConfig
 from vae_core.worker import TrainingProcess
 
 from .. import figures
-from ..common import Limit, concepts_of, need_test_images, refuse
+from ..common import Limit, concepts_of, log, need_test_images, refuse, without_folders
 from ..page import session_of
 from ..state import CTX, trained_model_name
 from .training import NO_TRAINING_DATA, cancel_training, enter_slot
@@ -109,7 +109,8 @@ def _run(n: int, epochs: int, watched, cancel, owner: str):
         CTX.training_now.discard(name)
     outcome = run.outcome
     if "error" in outcome:
-        yield f"Training stopped: {outcome['error']}. Nothing was added.", *SKIP
+        log.warning("training stopped: %s", outcome["error"])
+        yield f"Training stopped: {without_folders(outcome['error'])}. Nothing was added.", *SKIP
         return
     replay = [recorded, gr.update(value=len(recorded) - 1, maximum=len(recorded) - 1),
               gr.update(visible=len(recorded) > 1)]

@@ -17,7 +17,7 @@ from vae_core.config import TrainConfig
 from vae_core.worker import TrainingProcess
 
 from .. import figures
-from ..common import BETA, Limit, concepts_of, refuse
+from ..common import BETA, Limit, concepts_of, log, refuse, without_folders
 from ..guard import visitor_address
 from ..page import session_of
 from ..state import CTX, MAIN_MODEL, trained_model_name
@@ -110,7 +110,8 @@ def _run_training(start: dict, beta, epochs, images, cancel, progress, owner: st
         CTX.training_now.discard(name)
     outcome = run.outcome
     if "error" in outcome:
-        yield f"Training stopped: {outcome['error']}. Nothing was added.", None
+        log.warning("training stopped: %s", outcome["error"])
+        yield f"Training stopped: {without_folders(outcome['error'])}. Nothing was added.", None
         return
     if not outcome["epochs"]:
         yield "Cancelled before the first epoch finished; nothing was saved.", None
