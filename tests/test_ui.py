@@ -557,14 +557,17 @@ def test_a_random_digit_puts_its_sliders_on_their_step():
     assert [round(z[d], 2) for d in range(3)] == [v["value"] for v in values]  # the digit drawn is the one shown
 
 
-def test_every_unused_number_of_the_code_is_marked_whatever_the_scale():
-    """A grey square on the axis for each unused number: drawn as a stub scaled to the chart, it was a hair
-    nobody saw next to a tall bar (and once stood above the least used blue bars)."""
+def test_every_number_of_the_code_is_marked_whatever_the_scale():
+    """A square on the axis for each number, grey if unused, blue if in use: drawn as a stub scaled to the
+    chart, an unused one was a hair nobody saw next to a tall bar (and once stood above the least used blue
+    bars), and at β = 8 the least used blue bars were hairs too."""
     from ui import figures
     kl = np.array([40.0, 0.002, 6.0, 0.0001, 0.01, 0.0])
     active = np.array([True, False, True, False, True, False])
     fig = figures.kl_bars(kl, active)
-    bars, unused = fig.data
+    bars, squares = fig.data
     assert list(bars.x) == ["1", "3", "5", "2", "4", "6"] and list(bars.y) == sorted(kl, reverse=True)  # true heights
-    assert sorted(unused.x) == ["2", "4", "6"] and set(unused.y) == {0} and unused.cliponaxis is False
+    assert list(squares.x) == list(bars.x) and set(squares.y) == {0} and squares.cliponaxis is False
+    assert list(squares.marker.color) == list(bars.marker.color) == ["#0072B2"] * 3 + ["#999"] * 3
+    assert list(squares.customdata) == ["in use"] * 3 + ["unused"] * 3  # what a tap on one says
     assert "3 of 6 numbers in use (grey squares: unused)" in fig.layout.title.text

@@ -175,10 +175,12 @@ def kl_bars(kl_per_dim: np.ndarray, active: np.ndarray) -> go.Figure:
                            hovertemplate="number %{x}: %{y:.3f} nats<extra></extra>"))
     # An unused number's bar is about zero high, so a grey square on the axis marks it: a stub drawn to a
     # share of the axis stood above the least used blue bars at one beta, and was a hair, unseen, at another.
+    # A number in use gets a blue square too: at a large beta the least used are hairs beside the most used.
     unused = ~active[order]
-    fig.add_trace(go.Scatter(x=[n for n, u in zip(names, unused) if u], y=np.zeros(int(unused.sum())),
-                             mode="markers", marker=dict(symbol="square", size=8, color="#999"), cliponaxis=False,
-                             name="unused", hovertemplate="number %{x}: unused<extra></extra>"))
+    fig.add_trace(go.Scatter(x=names, y=np.zeros(len(names)), mode="markers", cliponaxis=False, name="squares",
+                             marker=dict(symbol="square", size=8, color=colours),
+                             customdata=np.where(unused, "unused", "in use"),
+                             hovertemplate="number %{x}: %{customdata}<extra></extra>"))
     fig.update_layout(height=330, margin=dict(l=50, r=10, t=56, b=52), plot_bgcolor="white",
                       title=dict(text=f"How much each number of the code is used:<br>{count} of {len(values)} "
                                       "numbers in use (grey squares: unused)", font=dict(size=13), x=0.01),
