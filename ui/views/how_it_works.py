@@ -99,9 +99,9 @@ The test **negative log-likelihood** is estimated by importance sampling with $k
 $\log p(x) \approx \log \frac1k \sum_i \frac{p(x\mid z_i)\,p(z_i)}{q(z_i\mid x)}$ (Burda et al. 2015),
 in nats on binarised test digits: lower is better. Published figures: an MLP VAE 86.76, a
 two-layer IWAE 82.90. The figures of the shipped models are in the model line at the top. The main
-model learnt on the ELBO first, then on this same sum with $k = 16$ codes per digit (an *importance-weighted
-autoencoder*): a tighter target, which made it less surprised by new digits. Its encoder still gives
-every digit one $\mu$ and one $\sigma$ per number, as everywhere in this app.
+model and the 2-D model learnt on the ELBO first, then on this same sum with $k = 16$ codes per digit (an
+*importance-weighted autoencoder*): a tighter target, which made them less surprised by new digits. Their
+encoders still give every digit one $\mu$ and one $\sigma$ per number, as everywhere in this app.
 """
 
 
