@@ -17,10 +17,10 @@ from vae_core.model import ModelConfig
 from vae_core.worker import TrainingProcess
 
 from .. import figures
-from ..common import Limit, concepts_of, log, need_test_images, refuse, without_folders
+from ..common import Limit, concepts_of, need_test_images, refuse
 from ..page import session_of
 from ..state import CTX, trained_model_name
-from .training import NO_TRAINING_DATA, cancel_training, enter_slot
+from .training import NO_TRAINING_DATA, cancel_training, enter_slot, error_sentence
 
 TITLE, ID = "Watch it learn", "learn"
 DIGITS = Limit(1000, 10000, 3000, 500)  # training digits: 3,000 x 10 passes take about 25 s on 2 CPU cores
@@ -109,8 +109,7 @@ def _run(n: int, epochs: int, watched, cancel, owner: str):
         CTX.training_now.discard(name)
     outcome = run.outcome
     if "error" in outcome:
-        log.warning("training stopped: %s", outcome["error"])
-        yield f"Training stopped: {without_folders(outcome['error'])}. Nothing was added.", *SKIP
+        yield error_sentence(outcome), *SKIP
         return
     replay = [recorded, gr.update(value=len(recorded) - 1, maximum=len(recorded) - 1),
               gr.update(visible=len(recorded) > 1)]

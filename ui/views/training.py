@@ -110,8 +110,7 @@ def _run_training(start: dict, beta, epochs, images, cancel, progress, owner: st
         CTX.training_now.discard(name)
     outcome = run.outcome
     if "error" in outcome:
-        log.warning("training stopped: %s", outcome["error"])
-        yield f"Training stopped: {without_folders(outcome['error'])}. Nothing was added.", None
+        yield error_sentence(outcome), None
         return
     if not outcome["epochs"]:
         yield "Cancelled before the first epoch finished; nothing was saved.", None
@@ -123,6 +122,12 @@ def _run_training(start: dict, beta, epochs, images, cancel, progress, owner: st
     curve = figures.loss_curve(history, "Loss while training") if history else None
     yield (f"Done{stopped}: **{name}** joined the model list after {outcome['epochs']} epoch(s) "
            f"in {outcome['seconds']:.0f} s on {outcome['device']}."), curve
+
+
+def error_sentence(outcome: dict) -> str:
+    """The page's sentence for a run whose process ended with an error (the whole error goes to the log)."""
+    log.warning("training stopped: %s", outcome["error"])
+    return f"Training stopped: {without_folders(outcome['error'])}. Nothing was added."
 
 
 def _progress(updates, history: list, progress, epochs: int):
