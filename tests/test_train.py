@@ -152,6 +152,21 @@ def test_cli_refuses_bad_values_with_a_message(tmp_path, data_dir):
     assert not (tmp_path / "x").exists()
 
 
+def test_cli_grows_a_trained_model_by_residual_blocks_and_refuses_any_other_change(tmp_path, data_dir):
+    tiny = ["--latent-dim", "8", "--width", "8", "--epochs", "1", *SMALL]
+    assert _cli(*tiny, "--out", str(tmp_path / "small"), data_dir=data_dir).returncode == 0
+    run = _cli(*tiny, "--encoder-blocks", "1", "--decoder-blocks-14x14", "1", "--init-from", str(tmp_path / "small"),
+               "--out", str(tmp_path / "grown"), data_dir=data_dir)
+    assert run.returncode == 0, run.stderr
+    config = json.loads((tmp_path / "grown" / "config.json").read_text())["model"]
+    assert (config["encoder_blocks"], config["decoder_blocks_7x7"], config["decoder_blocks_14x14"]) == (1, 1, 1)
+    assert load_model(tmp_path / "grown").num_parameters() > load_model(tmp_path / "small").num_parameters()
+    run = _cli(*tiny[:2], "--width", "16", *tiny[4:], "--init-from", str(tmp_path / "small"),
+               "--out", str(tmp_path / "wider"), data_dir=data_dir)
+    assert run.returncode == 1 and "only added residual blocks can start from a smaller model" in run.stderr
+    assert "Traceback" not in run.stderr and not (tmp_path / "wider").exists()
+
+
 def test_cli_flags_come_from_the_dataclass_fields(capsys):
     from dataclasses import dataclass, field
 

@@ -210,8 +210,9 @@ def _restore_optimizer(opt: torch.optim.Optimizer, gens: dict[str, torch.Generat
         g.set_state(tensors[f"rng.{name}"])
 
 
-def _start(model_cfg: ModelConfig, cfg: TrainConfig, device: torch.device, init_from, resume):
-    """The model, its optimizer and the random streams, fresh, warm-started or where a saved run stopped."""
+def _start(model_cfg: ModelConfig, cfg: TrainConfig, device: torch.device, init_from, resume, channels_last: bool):
+    """The model, its optimizer and the random streams, fresh, warm-started (from a checkpoint folder or a
+    model in memory) or where a saved run stopped."""
     torch.manual_seed(cfg.seed)
     shuffle_gen = torch.Generator().manual_seed(cfg.seed)
     start_epoch = 0
@@ -222,9 +223,9 @@ def _start(model_cfg: ModelConfig, cfg: TrainConfig, device: torch.device, init_
     model = VAE(model_cfg)
     source = resume or init_from
     if source is not None:
-        model.load_state_dict(checkpoints.load_model(source).state_dict())
+        model.load_from(source if isinstance(source, VAE) else checkpoints.load_model(source))
     model.to(device).train()
-    if device.type == "cuda":
+    if channels_last:
         model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     gens = {"shuffle": shuffle_gen, "binarize": torch.Generator(device=device).manual_seed(cfg.seed + 1)}
@@ -235,7 +236,7 @@ def _start(model_cfg: ModelConfig, cfg: TrainConfig, device: torch.device, init_
 
 def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: str | Path | None = None,
           callback: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None,
-          init_from: str | Path | None = None, resume: str | Path | None = None,
+          init_from: str | Path | VAE | None = None, resume: str | Path | None = None,
           run_info: dict | None = None) -> TrainResult:
     """Train a VAE. `init_from` warm-starts from a checkpoint's weights; `resume` continues its run."""
     cfg.validate()
@@ -247,7 +248,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: s
     cuda = device.type == "cuda"
     # The network's matmuls and convolutions in bf16 on CUDA; the losses are always summed in fp32.
     bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and cuda)
-    model, opt, gens, start_epoch = _start(model_cfg, cfg, device, init_from, resume)
+    model, opt, gens, start_epoch = _start(model_cfg, cfg, device, init_from, resume, channels_last=cuda)
     cfg.validate_for(model.cfg)
     shuffle_gen, bin_gen = gens["shuffle"], gens["binarize"]
     if world > 1:
@@ -408,7 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", default=None, help="folder with the dataset's IDX files (else $VAE_DATA_DIR for "
                         "MNIST, $VAE_FASHION_DIR for Fashion-MNIST, else ./data)")
     parser.add_argument("--resume", default=None, help="continue the run saved in this checkpoint folder")
-    parser.add_argument("--init-from", default=None, help="warm-start from this checkpoint's weights")
+    parser.add_argument("--init-from", default=None, help="warm-start from this checkpoint's weights (a model with "
+                        "more residual blocks grows from it: --encoder-blocks, --decoder-blocks-7x7, -14x14)")
     parser.add_argument("--no-optimizer-state", action="store_true", help="leave the optimizer state out (smaller files)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_dataclass_flags(parser, ModelConfig, skip=("arch",))
@@ -490,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = train(model_cfg, train_cfg, mnist, out=args.out, callback=_Reporter(args.quiet),
                        init_from=args.init_from, resume=args.resume, run_info=run_info)
-    except TrainingDiverged as e:
+    except (TrainingDiverged, ValueError) as e:  # ValueError: an --init-from the model cannot start from
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
