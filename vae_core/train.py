@@ -248,7 +248,9 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: s
     cuda = device.type == "cuda"
     # The network's matmuls and convolutions in bf16 on CUDA; the losses are always summed in fp32.
     bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and cuda)
-    model, opt, gens, start_epoch = _start(model_cfg, cfg, device, init_from, resume, channels_last=cuda)
+    # cuDNN's and, in bf16, oneDNN's fastest convolutions want channels last (on this CPU in bf16 11% more
+    # images a second at batch 128; in fp32 none).
+    model, opt, gens, start_epoch = _start(model_cfg, cfg, device, init_from, resume, channels_last=cuda or bf16)
     cfg.validate_for(model.cfg)
     shuffle_gen, bin_gen = gens["shuffle"], gens["binarize"]
     if world > 1:
@@ -334,7 +336,7 @@ def _step(model: VAE, step_fn, opt: torch.optim.Optimizer, xb: torch.Tensor, cfg
     `world` processes the gradients are averaged; a loss summed over the batch is scaled to match."""
     for group in opt.param_groups:
         group["lr"] = lr
-    if xb.is_cuda:
+    if xb.is_cuda or bf16:
         xb = xb.contiguous(memory_format=torch.channels_last)
     with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=bf16):
         out, mu, logvar, *z = step_fn(xb)
