@@ -55,6 +55,9 @@ class TrainConfig:
     samples: int = field(default=1, metadata={
         "help": "codes drawn per image: 1 trains the ELBO; k > 1 the tighter k-sample importance-weighted "
                 "bound (IWAE, Burda et al. 2015), k times the decoder's work per image"})
+    dreg: bool = field(default=False, metadata={
+        "help": "with samples > 1: the encoder's gradient by the doubly reparameterised estimator (Tucker et al. "
+                "2018), whose signal does not fade as k grows; the same loss, the same decoder gradient"})
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -75,6 +78,8 @@ class TrainConfig:
             raise ValueError(f"precision must be auto, bf16 or fp32, not {self.precision!r}")
         if not 1 <= self.samples <= 256:
             raise ValueError(f"samples must be between 1 and 256, not {self.samples}")
+        if self.dreg and self.samples == 1:
+            raise ValueError("dreg is an estimator of the importance-weighted bound's gradient: it needs samples > 1")
         if self.samples > 1 and self.reduction != "sum":
             raise ValueError(f"samples > 1 (the importance-weighted bound) needs reduction sum, not {self.reduction!r}")
 

@@ -80,20 +80,31 @@ def elbo_terms(out: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: tor
 
 
 def importance_weighted_terms(out: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
-                              z: torch.Tensor, beta: float = 1.0) -> LossTerms:
+                              z: torch.Tensor, beta: float = 1.0, dreg: bool = False) -> LossTerms:
     """The k-sample importance-weighted bound (Burda et al. 2015) as a loss, for a Bernoulli decoder.
 
     z (N, k, L) are k codes drawn from q(z|x) for each image and `out` (N * k, ...) their logits. With
     log w = log p(x|z) + beta * (log p(z) - log q(z|x)), the loss is -mean over images of
     log (1/k sum w): at beta = 1 a lower bound on log p(x) that tightens as k grows, at k = 1 the ELBO.
     The reported reconstruction is -log p(x|z) averaged over the k codes, the KL the exact one.
+
+    dreg: the same loss, but the encoder's gradient by the doubly reparameterised estimator (Tucker et al.
+    2018): sum_i w~_i^2 d(log w_i)/dz_i dz_i/dphi with w~ the normalised weights, q's own parameters held
+    fixed inside log q. It has the same expectation and, unlike the plain estimator, a signal that does
+    not fade as k grows (Rainforth et al. 2018). The decoder's gradient is unchanged. z must be the
+    tensor the codes were decoded from, so that its gradient can be reweighted.
     """
     n, k = z.shape[:2]
     target = x.unsqueeze(1).expand(n, k, *x.shape[1:]).reshape(n * k, *x.shape[1:])
     log_px = bernoulli_log_likelihood(out, target).view(n, k)
-    mu, logvar, z = mu.float(), logvar.float(), z.float()
-    log_ratio = log_standard_normal(z) - log_normal(z, mu.unsqueeze(1), logvar.unsqueeze(1))
-    bound = torch.logsumexp(log_px + beta * log_ratio, dim=1) - math.log(k)
+    mu, logvar, zf = mu.float(), logvar.float(), z.float()
+    q_mu, q_logvar = (mu.detach(), logvar.detach()) if dreg else (mu, logvar)
+    log_w = log_px + beta * (log_standard_normal(zf) - log_normal(zf, q_mu.unsqueeze(1), q_logvar.unsqueeze(1)))
+    if dreg and z.requires_grad:
+        # d(-bound)/dz_i = -w~_i d(log w_i)/dz_i; one more w~_i on its way to the encoder makes it w~_i^2.
+        weights = torch.softmax(log_w.detach(), dim=1).unsqueeze(-1)
+        z.register_hook(lambda grad: grad * weights.to(grad.dtype))
+    bound = torch.logsumexp(log_w, dim=1) - math.log(k)
     kl_el = kl_per_dim(mu, logvar)
     return LossTerms(loss=-bound.mean(), reconstruction=-log_px.mean(), kl=kl_el.sum(1).mean(),
                      kl_per_dim=kl_el.mean(0))

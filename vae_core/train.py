@@ -341,7 +341,7 @@ def _step(model: VAE, step_fn, opt: torch.optim.Optimizer, xb: torch.Tensor, cfg
     with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=bf16):
         out, mu, logvar, *z = step_fn(xb)
     if z:  # k codes per image: the importance-weighted bound
-        terms = importance_weighted_terms(out, xb, mu, logvar, z[0], beta)
+        terms = importance_weighted_terms(out, xb, mu, logvar, z[0], beta, dreg=cfg.dreg)
     else:
         terms = elbo_terms(out, xb, mu, logvar, model.likelihood, beta, cfg.reduction)
     opt.zero_grad(set_to_none=True)
