@@ -149,6 +149,8 @@ def test_cli_refuses_bad_values_with_a_message(tmp_path, data_dir):
     assert run.returncode == 2 and "needs a Bernoulli decoder" in run.stderr
     run = _cli("--samples", "4", "--reduction", "mean", "--out", str(tmp_path / "x"), data_dir=data_dir)
     assert run.returncode == 2 and "needs reduction sum" in run.stderr
+    run = _cli("--dreg", "--out", str(tmp_path / "x"), data_dir=data_dir)
+    assert run.returncode == 2 and "dreg is an estimator of the importance-weighted bound's gradient" in run.stderr
     assert not (tmp_path / "x").exists()
 
 
