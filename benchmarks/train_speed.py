@@ -9,6 +9,7 @@ or slows down during the run affects all of them alike:
               mse + 0.1 * mean KL, one .item() per step;
   seed-conv   the same network and loss through our trainer (data resident on the device, batches by slicing);
   ours        the default preset through our trainer;
+  ours-bf16   the same in bf16 autocast (with --bf16), as the main model's importance-weighted run trains;
   pythae      with --pythae: the default preset's network through pythae's own trainer (the library a
               user would pick instead; benchmarks/pythae_peer.py, requirements-bench.txt).
 The gap between reference and seed-conv is the data path; between seed-conv and ours, the model.
@@ -90,10 +91,11 @@ def reference_round(root: Path, device: torch.device, seconds: float, state: dic
     return images / (time.perf_counter() - t0) if t0 and images else 0.0
 
 
-def trainer_round(preset: str, mnist: data.MNIST, device: torch.device, seconds: float, limit: int) -> float:
+def trainer_round(preset: str, mnist: data.MNIST, device: torch.device, seconds: float, limit: int,
+                  precision: str = "auto") -> float:
     """Our trainer on a preset for `seconds` (stopped through its cancel event); images per second."""
     p = PRESETS[preset]
-    cfg = replace(p.train, device=device.type, epochs=1000, val_size=0, train_limit=limit)
+    cfg = replace(p.train, device=device.type, epochs=1000, val_size=0, train_limit=limit, precision=precision)
     if device.type == "cuda" and p.cuda_batch_size:
         cfg = replace(cfg, batch_size=p.cuda_batch_size)
     cancel, marks = threading.Event(), []
@@ -119,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=4, help="DataLoader workers of the reference (the tutorial's 4)")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--pythae", action="store_true", help="pythae's trainer as a fourth contestant")
+    parser.add_argument("--bf16", action="store_true", help="our trainer in bf16 autocast as one more contestant")
     parser.add_argument("--smoke", action="store_true", help="a few seconds on tiny sizes, to check the script runs")
     args = parser.parse_args(argv)
     device = pick_device(args.device)
@@ -127,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         seconds, rounds, workers, limit = 6, 1, 0, 2000
     rates: dict[str, list[float]] = {"reference": [], "seed-conv": [], "ours": []}
+    if args.bf16:
+        rates["ours-bf16"] = []
     peer = None
     if args.pythae:
         missing = pythae_peer.available()
@@ -145,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             rates["reference"].append(reference_round(root, device, per, state, workers))
             rates["seed-conv"].append(trainer_round("seed-conv", mnist, device, per, limit))
             rates["ours"].append(trainer_round("default", mnist, device, per, limit))
+            if args.bf16:
+                rates["ours-bf16"].append(trainer_round("default", mnist, device, per, limit, precision="bf16"))
             if peer:
                 rates["pythae"].append(pythae_peer.timed_round(peer, per, WARMUP_STEPS))
             print(f"round {r + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]:.0f} img/s" for k, v in rates.items()), flush=True)
@@ -156,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{statistics.median(rates['seed-conv']) / max(ref, 1e-9):.2f}x")
     if peer:
         print(f"pythae's trainer on the same network: ours is {ours / max(statistics.median(rates['pythae']), 1e-9):.2f}x")
+    if args.bf16:
+        print(f"ours in bf16 against the reference: {statistics.median(rates['ours-bf16']) / max(ref, 1e-9):.2f}x")
     print(f"speedup {ours / max(ref, 1e-9):.2f} (ours {ours:.0f} img/s, reference {ref:.0f} img/s, device {device.type})")
     return 0
 

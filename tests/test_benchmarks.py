@@ -17,13 +17,14 @@ def _run(module, *args):
 
 
 def test_train_speed_smoke(data_dir):
-    last = _run("benchmarks.train_speed", "--device", "cpu").strip().splitlines()[-1]
-    assert last.startswith("speedup ") and "device cpu" in last
+    out = _run("benchmarks.train_speed", "--device", "cpu", "--bf16").strip().splitlines()
+    assert out[-1].startswith("speedup ") and "device cpu" in out[-1]
+    assert out[-2].startswith("ours in bf16 against the reference: ")
 
 
 def test_time_to_quality_smoke(data_dir):
-    out = _run("benchmarks.time_to_quality", "--device", "cpu", "--pythae")
-    assert "ours epoch   1:" in out and "86 nats:" in out
+    out = _run("benchmarks.time_to_quality", "--device", "cpu", "--pythae", "--then-epochs", "1", "--then-samples", "2")
+    assert "ours epoch   1:" in out and "ours epoch   2:" in out and "86 nats:" in out  # epoch 2: the bound's
     # pythae is a benchmark-only peer (requirements-bench.txt): it runs, or says in one line why it cannot
     assert "pythae epoch   1:" in out or "pythae cannot run here: ModuleNotFoundError" in out
 
@@ -31,7 +32,9 @@ def test_time_to_quality_smoke(data_dir):
 def test_finetune_ideas_smoke(data_dir):
     rows = _run("benchmarks.finetune_ideas").strip().splitlines()
     assert rows[2].startswith("| none: the shipped model |")
-    assert [r.split(" | ")[0] for r in rows[3:]] == ["| elbo", "| iwae8-encoder", "| iwae8", "| iwae8-lr1e-3", "| iwae32"]
+    assert [r.split(" | ")[0] for r in rows[3:]] == ["| elbo", "| iwae8-encoder", "| iwae8", "| iwae8-lr1e-3", "| iwae32",
+                                                     "| iwae16", "| dreg16", "| grow-14x14-2", "| grow-both",
+                                                     "| grow-encoder", "| grow-encoder-dreg"]
 
 
 def test_quality_smoke(data_dir):
@@ -63,3 +66,8 @@ def test_concepts_smoke(data_dir):
 def test_watch_smoke(data_dir):
     out = _run("benchmarks.watch")
     assert "watch a model learn: first frame median" in out and "8 frames" in out
+
+
+def test_inference_gap_smoke(data_dir):
+    out = _run("benchmarks.inference_gap")
+    assert "| amortised, k = 10 |" in out and "| refined (3 steps), k = 10 |" in out and "amortisation gap" in out
