@@ -47,6 +47,17 @@ class ModelConfig:
     def blocks(self) -> tuple[int, ...]:
         return tuple(getattr(self, f) for f in BLOCK_FIELDS)
 
+    def check_grows_from(self, other: "ModelConfig") -> None:
+        """Raise ValueError unless a model of this config can start from one of `other`'s: the same, or the
+        same with more residual blocks."""
+        same_layers = dataclasses.replace(self, **{f: getattr(other, f) for f in BLOCK_FIELDS})
+        changed = [f"{f.name} {getattr(other, f.name)} -> {getattr(self, f.name)}" for f in dataclasses.fields(self)
+                   if getattr(other, f.name) != getattr(same_layers, f.name)]
+        fewer = [f"{f} {b} -> {a}" for f, a, b in zip(BLOCK_FIELDS, self.blocks(), other.blocks()) if a < b]
+        if changed or fewer:
+            raise ValueError(f"cannot start from that model ({', '.join(changed + fewer)}): only added residual "
+                             "blocks can start from a smaller model")
+
     def validate(self) -> None:
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {ARCHS}, not {self.arch!r}")
@@ -211,10 +222,7 @@ class VAE(nn.Module):
         if other.cfg == self.cfg:
             self.load_state_dict(other.state_dict())
             return
-        same_layers = dataclasses.replace(self.cfg, **{f: getattr(other.cfg, f) for f in BLOCK_FIELDS})
-        if same_layers != other.cfg or any(a < b for a, b in zip(self.cfg.blocks(), other.cfg.blocks())):
-            raise ValueError(f"cannot start a {self.cfg} from a {other.cfg}: only added residual blocks can "
-                             "start from a smaller model")
+        self.cfg.check_grows_from(other.cfg)
         for mine, theirs in ((self.encoder, other.encoder), (self.decoder, other.decoder)):
             theirs = list(theirs.children())
             j = 0

@@ -490,11 +490,17 @@ def main(argv: list[str] | None = None) -> int:
               f"{pick_device(train_cfg.device)}, {train_cfg.epochs} epochs, batch {train_cfg.batch_size}"
               + (f" per process x {os.environ['WORLD_SIZE']} processes" if int(os.environ.get("WORLD_SIZE", "1")) > 1
                  else ""), flush=True)
+    if args.init_from:
+        try:  # before any work: a model that cannot start from those weights
+            model_cfg.check_grows_from(checkpoints.read_config(args.init_from)["model_config"])
+        except (ValueError, checkpoints.CheckpointError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
     result = None
     try:
         result = train(model_cfg, train_cfg, mnist, out=args.out, callback=_Reporter(args.quiet),
                        init_from=args.init_from, resume=args.resume, run_info=run_info)
-    except (TrainingDiverged, ValueError) as e:  # ValueError: an --init-from the model cannot start from
+    except TrainingDiverged as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
