@@ -151,7 +151,7 @@ def visitor(app: App, tally: Tally, until: float, seed: int, slider_only: bool =
         tally.call(page, "move_slider", [MAIN, None, None, *values], slider=True)
         if not slider_only and rng.random() < 0.15:
             name, data = rng.choice([("decode", [MAIN, [0.0] * 32]), ("sample_grid", [MAIN, 1.0]),
-                                     ("random_digit", [str(rng.randrange(10))]), ("show_beta", [2.0]),
+                                     ("random_digit", [str(rng.randrange(10)), MAIN]), ("show_beta", [2.0]),
                                      ("interpolate_codes", [MAIN, rng.randrange(10000), rng.randrange(10000), 8,
                                                             "linear"]),
                                      ("latent_map", [MAIN, "PCA", True])])

@@ -55,6 +55,7 @@ def test_load_smoke(data_dir):
     out = _run("benchmarks.load")
     assert "loaded (visitors + one training):" in out and "kill -9 of the CLI trainer" in out
     assert " 0 errors" in out and "refused" in out
+    assert "loaded (visitors + one training): " in out and ", 0 errors, " in out.split("loaded (visitors")[1].split("\n")[0]
 
 
 def test_concepts_smoke(data_dir):
