@@ -163,6 +163,15 @@ def test_cli_grows_a_trained_model_by_residual_blocks_and_refuses_any_other_chan
     config = json.loads((tmp_path / "grown" / "config.json").read_text())["model"]
     assert (config["encoder_blocks"], config["decoder_blocks_7x7"], config["decoder_blocks_14x14"]) == (1, 1, 1)
     assert load_model(tmp_path / "grown").num_parameters() > load_model(tmp_path / "small").num_parameters()
+    # metrics.json keeps the run it grew from: every phase's command and time
+    training = json.loads((tmp_path / "grown" / "metrics.json").read_text())["training"]
+    small = json.loads((tmp_path / "small" / "metrics.json").read_text())["training"]
+    assert training["init_from_training"] == small and "--encoder-blocks 1" in training["command"]
+    run = _cli("--resume", str(tmp_path / "grown"), "--epochs", "2", "--out", str(tmp_path / "grown"), *SMALL,
+               data_dir=data_dir)
+    assert run.returncode == 0, run.stderr
+    training = json.loads((tmp_path / "grown" / "metrics.json").read_text())["training"]
+    assert training["init_from_training"] == small and len(training["history"]) == 2
     run = _cli(*tiny[:2], "--width", "16", *tiny[4:], "--init-from", str(tmp_path / "small"),
                "--out", str(tmp_path / "wider"), data_dir=data_dir)
     assert run.returncode == 1 and "only added residual blocks can start from a smaller model" in run.stderr

@@ -381,6 +381,8 @@ def _save(path: Path, model: VAE, cfg: TrainConfig, epoch: int, history: list[di
                             "commands": [*info.get("commands_before", []), info.get("command")],
                             "torch": torch.__version__,
                             "history": history}}
+    if info.get("init_from_training"):
+        metrics["training"]["init_from_training"] = info["init_from_training"]
     state = _optimizer_state(opt, gens) if info.get("save_optimizer", True) else None
     checkpoints.save_checkpoint(path, model, config, metrics, state)
 
@@ -483,6 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         # Every command of a run that was resumed, oldest first: the first one set it up.
         run_info["commands_before"] = previous.get("commands") or [c for c in [previous.get("command")] if c]
         run_info["seconds_before"] = previous.get("seconds", 0.0)
+        run_info["init_from_training"] = previous.get("init_from_training")
     lead = int(os.environ.get("RANK", "0")) == 0  # under torchrun, one process speaks for all
     if lead:
         print(f"training {args.preset} (latent {model_cfg.latent_dim}, {VAE(model_cfg).num_parameters():,} parameters, "
@@ -493,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.init_from:
         try:  # before any work: a model that cannot start from those weights
             model_cfg.check_grows_from(checkpoints.read_config(args.init_from)["model_config"])
+            # The run those weights came from, so that metrics.json holds every command of a recipe in phases.
+            run_info["init_from_training"] = checkpoints.read_metrics(args.init_from).get("training")
         except (ValueError, checkpoints.CheckpointError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
