@@ -33,17 +33,18 @@ def available() -> str | None:
 
 
 class Peer:
-    """Our default network inside pythae's VAE; `ours` is a vae_core.VAE sharing the very same modules."""
+    """Our network (the default preset's unless `model_cfg` says another) inside pythae's VAE; `ours` is a
+    vae_core.VAE sharing the very same modules."""
 
     def __init__(self, mnist: data.MNIST, device: torch.device, lr: float, batch_size: int, seed: int = 0,
-                 limit: int = 0):
+                 limit: int = 0, model_cfg=None):
         from pythae.data.datasets import BaseDataset
         from pythae.models import VAE as PythaeVAE, VAEConfig
         from pythae.models.base.base_utils import ModelOutput
         from pythae.models.nn import BaseDecoder, BaseEncoder
 
         torch.manual_seed(seed)
-        self.ours = VAE(PRESETS["default"].model)
+        self.ours = VAE(model_cfg or PRESETS["default"].model)
         latent = self.ours.latent_dim
 
         class Encoder(BaseEncoder):

@@ -2,8 +2,10 @@
 
     python -m benchmarks.time_to_quality --device cpu --epochs 60 [--eval-images 1000 --k 200] [--precision bf16]
         [--then-samples 8 --then-epochs 2 --then-lr 1e-3] [--eval-precision bf16] [--pythae] [--smoke]
+        [--width 48 --encoder-blocks 2 --decoder-blocks-7x7 3 --decoder-blocks-14x14 2]
 
-Trains the default preset (as the main model; with --precision bf16, its network in bfloat16 autocast)
+Trains the default preset (as the main model; with --precision bf16, its network in bfloat16 autocast;
+with the architecture flags, a larger network of the same kind)
 and, after each epoch, estimates the test NLL on the
 first N test images with k importance samples. Evaluation time is left out of the training clock.
 The estimate on a subset with k = 200 is a little pessimistic against k = 1000 on all 10,000.
@@ -19,7 +21,8 @@ import argparse
 import time
 
 from vae_core import PRESETS, data
-from vae_core.config import replace
+from vae_core.config import add_dataclass_flags, replace
+from vae_core.model import BLOCK_FIELDS, ModelConfig
 from vae_core.evaluate import evaluate
 from vae_core.train import pick_device, train
 
@@ -68,10 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pythae", action="store_true",
                         help="then the same network, data and epochs through pythae's trainer (requirements-bench.txt)")
     parser.add_argument("--smoke", action="store_true", help="one tiny epoch, to check the script runs")
+    add_dataclass_flags(parser, ModelConfig, skip=("arch", "likelihood", "latent_dim"))
     args = parser.parse_args(argv)
+    preset = PRESETS["default"]
+    model_cfg = replace(preset.model, **{f: getattr(args, f) for f in ("width", *BLOCK_FIELDS)})
+    try:
+        model_cfg.validate()
+    except ValueError as e:
+        parser.error(str(e))
     device = pick_device(args.device)
     mnist = data.load_mnist(args.data_dir)
-    preset = PRESETS["default"]
     cfg = replace(preset.train, epochs=args.epochs, device=device.type, val_size=0, precision=args.precision)
     if device.type == "cuda":
         cfg = replace(cfg, batch_size=preset.cuda_batch_size)
@@ -79,13 +88,14 @@ def main(argv: list[str] | None = None) -> int:
         cfg = replace(cfg, epochs=1, train_limit=500)
         args.eval_images, args.k = 50, 5
     test = mnist.test_images[:args.eval_images]
-    print(f"device {device}, batch {cfg.batch_size}, precision {cfg.precision}, NLL on {len(test)} test images "
+    print(f"device {device}, batch {cfg.batch_size}, precision {cfg.precision}, width {model_cfg.width}, "
+          f"residual blocks (encoder, decoder 7x7, 14x14) {model_cfg.blocks()}, NLL on {len(test)} test images "
           f"with k = {args.k}")
     def run_ours(clock):
-        model = train(preset.model, cfg, mnist, callback=lambda p: clock.tick(p.kind, p.model)).model
+        model = train(model_cfg, cfg, mnist, callback=lambda p: clock.tick(p.kind, p.model)).model
         if args.then_epochs:
             then = replace(cfg, epochs=args.then_epochs, samples=args.then_samples, lr=args.then_lr)
-            train(preset.model, then, mnist, init_from=model, callback=lambda p: clock.tick(p.kind, p.model))
+            train(model_cfg, then, mnist, init_from=model, callback=lambda p: clock.tick(p.kind, p.model))
 
     contestants = [("ours", run_ours)]
     if args.pythae:
@@ -94,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"pythae cannot run here: {missing}")
         else:
             def run_pythae(clock):
-                peer = pythae_peer.Peer(mnist, device, cfg.lr, cfg.batch_size, limit=cfg.train_limit)
+                peer = pythae_peer.Peer(mnist, device, cfg.lr, cfg.batch_size, limit=cfg.train_limit,
+                                        model_cfg=model_cfg)
                 peer.train(cfg.epochs, on_step=lambda: clock.tick("step", None),
                            on_epoch=lambda epoch: clock.tick("epoch", peer.ours))
             contestants.append(("pythae", run_pythae))

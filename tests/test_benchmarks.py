@@ -23,10 +23,18 @@ def test_train_speed_smoke(data_dir):
 
 
 def test_time_to_quality_smoke(data_dir):
-    out = _run("benchmarks.time_to_quality", "--device", "cpu", "--pythae", "--then-epochs", "1", "--then-samples", "2")
+    out = _run("benchmarks.time_to_quality", "--device", "cpu", "--pythae", "--then-epochs", "1", "--then-samples", "2",
+               "--decoder-blocks-14x14", "1")
     assert "ours epoch   1:" in out and "ours epoch   2:" in out and "86 nats:" in out  # epoch 2: the bound's
+    assert "width 32, residual blocks (encoder, decoder 7x7, 14x14) (0, 1, 1)," in out
     # pythae is a benchmark-only peer (requirements-bench.txt): it runs, or says in one line why it cannot
     assert "pythae epoch   1:" in out or "pythae cannot run here: ModuleNotFoundError" in out
+
+
+def test_time_to_quality_refuses_a_network_it_cannot_build():
+    out = subprocess.run([sys.executable, "-m", "benchmarks.time_to_quality", "--encoder-blocks", "9"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "encoder_blocks must be between 0 and 8, not 9" in out.stderr
 
 
 def test_finetune_ideas_smoke(data_dir):
@@ -72,3 +80,4 @@ def test_watch_smoke(data_dir):
 def test_inference_gap_smoke(data_dir):
     out = _run("benchmarks.inference_gap")
     assert "| amortised, k = 10 |" in out and "| refined (3 steps), k = 10 |" in out and "amortisation gap" in out
+
