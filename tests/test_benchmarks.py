@@ -1,5 +1,6 @@
 """Every benchmark script runs in its --smoke mode, so none of them can rot. No timing is asserted."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -81,3 +82,16 @@ def test_inference_gap_smoke(data_dir):
     out = _run("benchmarks.inference_gap")
     assert "| amortised, k = 10 |" in out and "| refined (3 steps), k = 10 |" in out and "amortisation gap" in out
 
+
+def test_train_main_on_budget_smoke(data_dir, tmp_path):
+    """The GPU session's one command: a probe, both phases fitted to the budget, the test figure."""
+    out = subprocess.run([sys.executable, "scripts/train_main_on_budget.py", "--smoke", "--device", "cpu",
+                          "--minutes", "0.2", "--out", str(tmp_path / "main")], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "probe: " in out.stdout and "test NLL" in out.stdout
+    metrics = json.loads((tmp_path / "main" / "metrics.json").read_text())
+    assert "--samples 16 --dreg" in metrics["training"]["command"]
+    assert "--decoder-blocks-14x14 2" in metrics["training"]["init_from_training"]["command"]
+    assert metrics["test"]["command"].startswith("python -m vae_core.evaluate ")
+    assert not (tmp_path / "main-probe").exists()
