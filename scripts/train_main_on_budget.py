@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from vae_core import checkpoints  # noqa: E402
 from vae_core import evaluate as evaluate_cli  # noqa: E402
 from vae_core import train as train_cli  # noqa: E402
+from vae_core.model import BLOCK_FIELDS  # noqa: E402
 
-ARCH_FLAGS = ("width", "encoder_blocks", "decoder_blocks_7x7", "decoder_blocks_14x14")
 IW = ["--samples", "16", "--dreg", "--lr", "5e-4"]
 
 
@@ -56,10 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < args.iw_share < 1 or args.minutes <= 0:
         parser.error("--minutes must be positive and --iw-share between 0 and 1")
     out = Path(args.out)
-    elbo, probe = out.with_name(out.name + "-elbo"), out.with_name(out.name + "-probe")
+    elbo, probe, probe_iw = (out.with_name(out.name + tail) for tail in ("-elbo", "-probe", "-probe-iw"))
     common = ["--preset", "default", "--latent-dim", "32", "--beta", "1", "--precision", "bf16", "--val-size", "0",
               "--quiet", "--no-optimizer-state", "--device", args.device]
-    common += [x for f in ARCH_FLAGS for x in ("--" + f.replace("_", "-"), str(getattr(args, f)))]
+    common += [x for f in ("width", *BLOCK_FIELDS) for x in ("--" + f.replace("_", "-"), str(getattr(args, f)))]
     if args.smoke:
         common += ["--train-limit", "500"]
     start = time.perf_counter()
@@ -68,9 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     # epoch give each phase's seconds per epoch.
     _train(common + ["--epochs", "2", "--out", str(probe)])
     per_elbo = _epoch_seconds(probe)
-    _train(common + IW + ["--epochs", "1", "--init-from", str(probe), "--out", str(probe) + "-iw"])
-    per_iw = _epoch_seconds(Path(str(probe) + "-iw"))
-    shutil.rmtree(probe), shutil.rmtree(str(probe) + "-iw")
+    _train(common + IW + ["--epochs", "1", "--init-from", str(probe), "--out", str(probe_iw)])
+    per_iw = _epoch_seconds(probe_iw)
+    for folder in (probe, probe_iw):
+        shutil.rmtree(folder)
     left = max(args.minutes * 60 - (time.perf_counter() - start), 0.0)
     elbo_epochs = max(1, math.floor(left * (1 - args.iw_share) / per_elbo))
     iw_epochs = max(1, math.floor(left * args.iw_share / per_iw))
