@@ -7,6 +7,9 @@ A checkpoint is a folder:
   metrics.json                test figures, training time, device, the exact command
   training_state.safetensors  optional: optimizer moments and RNG states, to resume training
 
+Weights are saved in float32. A model that is only served may have them rewritten in float16
+(`halve_weights`, half the bytes); loading casts them back to float32.
+
 A folder is written whole into a temporary sibling (config.json last, so a folder with a config is
 whole) and renamed into place, so a crash leaves either the old checkpoint or the new one, never half
 of one; a crash between the two renames is finished by the next read (`recover`). Loading never
@@ -171,7 +174,10 @@ def update_metrics(path: str | os.PathLike, updates: dict) -> None:
     """Merge `updates` into metrics.json, through a temporary file renamed into place."""
     path = Path(path)
     read_config(path)
-    metrics = {**read_metrics(path), **updates}
+    _replace_metrics(path, {**read_metrics(path), **updates})
+
+
+def _replace_metrics(path: Path, metrics: dict) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".metrics-", dir=path)
     with os.fdopen(fd, "w") as f:
         f.write(json.dumps(metrics, indent=2) + "\n")
@@ -230,6 +236,47 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> V
         first = str(e).strip().splitlines()[0:3]
         raise CheckpointError(f"{path / WEIGHTS}: does not match {CONFIG} ({' '.join(first)})") from None
     return model.to(device).eval()
+
+
+def halve_weights(path: str | os.PathLike) -> dict:
+    """Rewrite a checkpoint's weights in float16, half the bytes, for a model that is only served (the shipped
+    beta ladder). Loading casts them back to float32, so the model computes as before up to float16's rounding;
+    its test figures are dropped from metrics.json, as they were another model's, and `vae_core.evaluate`
+    measures the halved one. Refused, changing nothing, for a folder that can resume training (its weights
+    must stay exact) or a weight beyond float16's range. Returns what it records in metrics.json."""
+    path = Path(path)
+    cfg = read_config(path)
+    check_weights(path, cfg["model_config"])
+    if (path / STATE).exists():
+        raise CheckpointError(f"{path}: holds {STATE}, for resuming training, which needs its weights exact")
+    tensors = _load_tensors(path / WEIGHTS)
+    metrics = read_metrics(path)
+    if all(t.dtype == torch.float16 for t in tensors.values() if t.is_floating_point()):
+        return metrics.get("weights", {"dtype": "float16"})  # halved already: nothing to do
+    limit = torch.finfo(torch.float16).max
+    halved, change = {}, 0.0
+    for k, t in tensors.items():
+        if t.is_floating_point():
+            if not torch.isfinite(t).all() or t.abs().max() > limit:
+                raise CheckpointError(f"{path / WEIGHTS}: {k} holds values beyond float16's range")
+            h = t.half()
+            change = max(change, (h.float() - t.float()).abs().max().item())
+            halved[k] = h.contiguous()
+        else:
+            halved[k] = t
+    record = {"dtype": "float16", "largest_change": change}
+    # The figures go first: a crash before the weights are replaced leaves a model to halve again, never
+    # float16 weights beside float32's figures.
+    _replace_metrics(path, {**{k: v for k, v in metrics.items() if k != "test"}, "weights": record})
+    fd, tmp = tempfile.mkstemp(prefix=".weights-", dir=path)
+    os.close(fd)
+    try:
+        save_file(halved, tmp)
+        os.replace(tmp, path / WEIGHTS)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return record
 
 
 def load_training_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
