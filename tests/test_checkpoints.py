@@ -201,3 +201,39 @@ def test_a_young_leftover_is_left_alone_in_case_its_save_is_still_running(tmp_pa
     _crash(tmp_path, "while writing")
     list_checkpoints(tmp_path)
     assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_halved_weights_take_half_the_bytes_and_load_into_the_same_model(tmp_path):
+    model = _model()
+    folder = tmp_path / "m"
+    save_checkpoint(folder, model, {"beta": 2.0}, {"training": {"seconds": 5}, "test": {"nll": 90.0}})
+    before = (folder / WEIGHTS).stat().st_size
+    record = checkpoints.halve_weights(folder)
+    assert (folder / WEIGHTS).stat().st_size < 0.55 * before
+    assert 0 < record["largest_change"] < 1e-3 and record["dtype"] == "float16"
+    # The float32 model's test figures are not the halved one's; the rest of metrics.json stays.
+    assert checkpoints.read_metrics(folder) == {"training": {"seconds": 5}, "weights": record}
+    loaded = load_model(folder)
+    assert {p.dtype for p in loaded.state_dict().values()} == {torch.float32}
+    x = torch.rand(5, 1, 28, 28)
+    assert torch.allclose(model.encode(x)[0], loaded.encode(x)[0], atol=1e-2)
+    assert torch.allclose(model.decode(torch.ones(2, 4)), loaded.decode(torch.ones(2, 4)), atol=1e-2)
+    assert not torch.equal(model.decode(torch.ones(2, 4)), loaded.decode(torch.ones(2, 4)))
+    snapshot = _snapshot(folder)
+    assert checkpoints.halve_weights(folder) == record  # halved already: nothing changes
+    assert _snapshot(folder) == snapshot
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
+
+
+def test_halving_is_refused_for_a_resumable_run_or_a_weight_beyond_float16(tmp_path):
+    save_checkpoint(tmp_path / "run", _model(), {"beta": 1.0}, training_state={"step": torch.tensor([3])})
+    model = _model()
+    with torch.no_grad():
+        next(model.parameters())[0] = 1e6
+    save_checkpoint(tmp_path / "big", model, {"beta": 1.0})
+    for name, message in (("run", "resuming training"), ("big", "beyond float16's range")):
+        before = _snapshot(tmp_path / name)
+        with pytest.raises(CheckpointError, match=message):
+            checkpoints.halve_weights(tmp_path / name)
+        assert _snapshot(tmp_path / name) == before
+
