@@ -24,10 +24,11 @@ def main() -> None:
         elbo = f"{t['neg_elbo']:.2f}" if t else ""
         kl = f"{t['kl']:.2f}" if t else ""
         au = f"{t['active_units']}/{t['latent_dim']}" if t else ""
-        trained = f"{tr.get('epochs', '?')} epochs, {tr.get('seconds', 0) / 60:.0f} min, {tr.get('device', '?')}"
-        if before := tr.get("init_from_training"):  # fine-tuned: the run it started from, then its own
-            trained = (f"{before['epochs']} + {tr.get('epochs', '?')} epochs, {before['seconds'] / 60:.0f} + "
-                       f"{tr.get('seconds', 0) / 60:.0f} min, {tr.get('device', '?')}")
+        runs = [tr]  # fine-tuned: the runs it started from, oldest first, then its own
+        while runs[0].get("init_from_training"):
+            runs.insert(0, runs[0]["init_from_training"])
+        trained = (" + ".join(str(r.get("epochs", "?")) for r in runs) + " epochs, "
+                   + " + ".join(f"{r.get('seconds', 0) / 60:.0f}" for r in runs) + f" min, {tr.get('device', '?')}")
         beta = f"{cfg.get('beta', 1):g}"
         if cfg.get("beta_per_image_sum", cfg.get("beta", 1)) != cfg.get("beta", 1):
             beta += f" (= {cfg['beta_per_image_sum']:g} per image)"

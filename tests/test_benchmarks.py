@@ -95,3 +95,28 @@ def test_train_main_on_budget_smoke(data_dir, tmp_path):
     assert "--decoder-blocks-14x14 2" in metrics["training"]["init_from_training"]["command"]
     assert metrics["test"]["command"].startswith("python -m vae_core.evaluate ")
     assert not (tmp_path / "main-probe").exists()
+
+
+def test_shipping_scripts_halve_weights_and_keep_only_the_shipped_models_umaps(tmp_path):
+    """scripts/halve_weights.py rewrites a served model in float16; scripts/ship_umaps.py then drops the UMAP of
+    weights no longer shipped (here the float32 ones) and has none to make for a 2-D model."""
+    import torch
+    from safetensors import safe_open
+
+    from vae_core import VAE, ModelConfig, save_checkpoint
+    from vae_core.registry import file_digest
+
+    save_checkpoint(tmp_path / "z2", VAE(ModelConfig(latent_dim=2, width=8)), {"beta": 1.0})
+    old = tmp_path / ".umap" / f"umap-{file_digest(tmp_path / 'z2' / 'model.safetensors')}.npy"
+    old.parent.mkdir()
+    old.write_bytes(b"stale")
+    out = subprocess.run([sys.executable, "scripts/halve_weights.py", str(tmp_path / "z2")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert " bytes, largest change of a weight " in out.stdout
+    with safe_open(str(tmp_path / "z2" / "model.safetensors"), framework="pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    out = subprocess.run([sys.executable, "scripts/ship_umaps.py", str(tmp_path)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "no shipped model has those weights" in out.stdout and not old.exists()
