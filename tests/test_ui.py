@@ -388,6 +388,17 @@ def test_the_tour_cannot_step_past_its_ends():
     assert last[4].interactive is True and last[5].interactive is False
 
 
+def test_the_tours_map_leaves_out_the_codes_past_its_edge_instead_of_piling_them_on_it(mnist):
+    emb = CTX.registry.embedding("mnist-z2", common.need_test_images("mnist-z2"))
+    extent = latent.plane_extent(emb.mu)
+    assert (np.abs(emb.mu) > extent).any()  # the shipped 2-D model has a few such codes
+    dots = tour._dots("mnist-z2", MAIN)[:tour.CANVAS]
+    coloured = dots.min(axis=2) < 200
+    for edge, inner in ((coloured[:, :3], coloured[:, 3:6]), (coloured[:, -3:], coloured[:, -6:-3]),
+                        (coloured[:3], coloured[3:6]), (coloured[-3:], coloured[-6:-3])):
+        assert edge.sum() <= inner.sum() + 27  # no pile-up: the edge holds about as many dots as the band inside
+
+
 def test_a_long_interpolation_wraps_into_rows_that_stay_readable(mnist):
     a = interpolate._test_digit(MAIN, 0)[0]
     b = interpolate._test_digit(MAIN, 1)[0]

@@ -39,11 +39,12 @@ def _dots(first: str, main: str) -> np.ndarray:
     if emb.mu.shape[1] != 2:
         raise KeyError(f"{first} is not a 2-D model")
     extent = latent.plane_extent(emb.mu)
-    xy = ((emb.mu + extent) / (2 * extent) * (CANVAS - 1)).clip(0, CANVAS - 2).astype(int)
+    xy = ((emb.mu + extent) / (2 * extent) * (CANVAS - 1)).astype(int)
     canvas = Image.new("RGB", (CANVAS, CANVAS + 60), "white")
     draw = ImageDraw.Draw(canvas)
     labels = CTX.test_labels(first).numpy()
-    for (x, y), label in zip(xy, labels):
+    inside = ((xy >= 0) & (xy <= CANVAS - 2)).all(1)  # the few codes past the map's edge (0.1%) are left out,
+    for (x, y), label in zip(xy[inside], labels[inside]):  # not piled up along it
         draw.rectangle([x, CANVAS - 1 - y, x + 2, CANVAS + 1 - y], fill=figures.colour(label))
     for d in sorted(set(labels.tolist()))[:10]:  # the legend: a real image in each colour
         digit = images.upscale(images.to_uint8(data.to_float(need_test_images(first)[[int(np.argmax(labels == d))]]))[0], 2)
