@@ -1,37 +1,43 @@
 #!/usr/bin/env bash
 # Trains and evaluates every model shipped in checkpoints/, one after another.
 # Needs MNIST (VAE_DATA_DIR) and Fashion-MNIST (VAE_FASHION_DIR). On the 2-core CPUs used for the shipped models it
-# took about 4.5 hours (the main model's importance-weighted fine-tune 50 minutes, the test figures of the 7
-# MNIST models of the recipe 70 minutes, the wide Fashion-MNIST model alone about an hour of training and 15-30 minutes of
-# evaluation); on a GPU it takes minutes.
+# takes about 5 hours (the main model about an hour, its beta ladder and the 2-D model about an hour, the test
+# figures of the 7 MNIST models of the recipe 85 minutes, the wide Fashion-MNIST model alone about an hour of
+# training and 15-30 minutes of evaluation); on a GPU it takes minutes.
 #   VAE_DATA_DIR=/path/to/mnist bash scripts/train_shipped.sh [OUT_DIR]
 set -euo pipefail
 OUT=${1:-checkpoints}
 train() { python -m vae_core.train --no-optimizer-state --quiet --val-size 0 "$@"; }
 
-# The main model: latent 32, beta 1, trained from scratch on the ELBO (60 epochs), then fine-tuned for 20 epochs
-# on the 16-sample importance-weighted bound (IWAE, Burda et al. 2015; in bfloat16), which lowered its test
-# NLL more per CPU-minute than anything else tried (benchmarks/finetune_ideas.py; RESULTS.md section 3).
+# The main model: latent 32, beta 1, the default width with more residual blocks (2 in the encoder, 3 in the
+# decoder at 7x7 and 2 at 14x14: 777,217 parameters), trained from scratch on the ELBO (60 epochs, bfloat16), then
+# fine-tuned for 5 epochs on the 16-sample importance-weighted bound (IWAE, Burda et al. 2015) with the doubly
+# reparameterised encoder gradient (--dreg); why: benchmarks/RESULTS.md sections 2 and 3.
+DEEP="--encoder-blocks 2 --decoder-blocks-7x7 3 --decoder-blocks-14x14 2"
 [ -f "$OUT/mnist-z32/model.safetensors" ] || {
-  train --preset default --latent-dim 32 --beta 1 --epochs 60 --out "$OUT/mnist-z32-elbo"
-  train --preset default --latent-dim 32 --beta 1 --samples 16 --lr 5e-4 --epochs 20 --precision bf16 \
+  train --preset default --latent-dim 32 --beta 1 $DEEP --epochs 60 --precision bf16 --out "$OUT/mnist-z32-elbo"
+  train --preset default --latent-dim 32 --beta 1 $DEEP --samples 16 --dreg --lr 5e-4 --epochs 5 --precision bf16 \
         --init-from "$OUT/mnist-z32-elbo" --out "$OUT/mnist-z32"
   rm -rf "$OUT/mnist-z32-elbo"
 }
 
-# The beta ladder: the same network fine-tuned from the main model at each beta (on the beta-weighted ELBO).
+# The beta ladder: the same network fine-tuned from the main model at each beta (on the beta-weighted ELBO), its
+# weights then stored in float16 (half the bytes, so that checkpoints/ stays within 25 MiB; evaluated so).
 for beta in 0.1 0.5 2 4 8; do
-  train --preset default --latent-dim 32 --beta "$beta" --epochs 6 --lr 5e-4 --precision bf16 \
+  [ -f "$OUT/mnist-z32-beta$beta/model.safetensors" ] && continue
+  train --preset default --latent-dim 32 --beta "$beta" $DEEP --epochs 6 --lr 5e-4 --precision bf16 \
         --init-from "$OUT/mnist-z32" --out "$OUT/mnist-z32-beta$beta"
+  python scripts/halve_weights.py "$OUT/mnist-z32-beta$beta"
 done
 
-# A 2-D model, whose latent space is its own map: the main model's recipe, shorter (10 epochs on the ELBO,
-# then 6 on the 16-sample importance-weighted bound).
+# A 2-D model, whose latent space is its own map: the main model's network and recipe, shorter (12 epochs on the
+# ELBO, then 3 on the 16-sample importance-weighted bound).
 [ -f "$OUT/mnist-z2/model.safetensors" ] || {
-  train --preset default --latent-dim 2 --beta 1 --epochs 10 --out "$OUT/mnist-z2-elbo"
-  train --preset default --latent-dim 2 --beta 1 --samples 16 --lr 5e-4 --epochs 6 --precision bf16 \
+  train --preset default --latent-dim 2 --beta 1 $DEEP --epochs 12 --precision bf16 --out "$OUT/mnist-z2-elbo"
+  train --preset default --latent-dim 2 --beta 1 $DEEP --samples 16 --dreg --lr 5e-4 --epochs 3 --precision bf16 \
         --init-from "$OUT/mnist-z2-elbo" --out "$OUT/mnist-z2"
   rm -rf "$OUT/mnist-z2-elbo"
+  python scripts/halve_weights.py "$OUT/mnist-z2"  # served only, like the ladder: float16 weights
 }
 
 # Fashion-MNIST (VAE_FASHION_DIR): its main model is the same recipe with twice the width (64 channels, in

@@ -4,6 +4,7 @@ import json
 import os
 import pickle
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -237,3 +238,11 @@ def test_halving_is_refused_for_a_resumable_run_or_a_weight_beyond_float16(tmp_p
             checkpoints.halve_weights(tmp_path / name)
         assert _snapshot(tmp_path / name) == before
 
+
+def test_the_shipped_models_fit_in_25_mib_and_each_has_the_test_figures_of_its_own_weights():
+    root = Path(__file__).resolve().parents[1] / "checkpoints"
+    assert sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) <= 25 * 2**20
+    shipped = list_checkpoints(root)
+    assert len(shipped) >= 6
+    for c in shipped:  # halving drops a model's figures, so figures here are of the weights shipped
+        assert c["metrics"]["test"]["images"] >= 2000, c["name"]
