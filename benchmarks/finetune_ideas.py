@@ -71,7 +71,9 @@ def start(path: str, idea: Idea):
     model = checkpoints.load_model(path)
     if idea.blocks is None:
         return model
-    grown = VAE(dataclasses.replace(model.cfg, **dict(zip(BLOCK_FIELDS, idea.blocks))))
+    # At least the idea's blocks and never fewer than the model has: only added blocks can grow from it.
+    blocks = {f: max(n, getattr(model.cfg, f)) for f, n in zip(BLOCK_FIELDS, idea.blocks)}
+    grown = VAE(dataclasses.replace(model.cfg, **blocks))
     grown.load_from(model)
     return grown
 
