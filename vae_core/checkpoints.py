@@ -240,7 +240,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> V
 
 def halve_weights(path: str | os.PathLike) -> dict:
     """Rewrite a checkpoint's weights in float16, half the bytes, for a model that is only served (the shipped
-    beta ladder). Loading casts them back to float32, so the model computes as before up to float16's rounding;
+    beta ladder and 2-D model). Loading casts them back to float32, so the model computes as before up to float16's rounding;
     its test figures are dropped from metrics.json, as they were another model's, and `vae_core.evaluate`
     measures the halved one. Refused, changing nothing, for a folder that can resume training (its weights
     must stay exact) or a weight beyond float16's range. Returns what it records in metrics.json."""
