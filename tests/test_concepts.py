@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw
+from safetensors.numpy import save_file
 
 from benchmarks.concepts import auroc, non_digits
 from conftest import MAIN, ROOT
-from vae_core import concepts, latent, load_model
+from vae_core import concepts, data, latent, load_model
 
 
 def _picture(draw) -> np.ndarray:
@@ -85,8 +86,24 @@ def test_concepts_survive_a_save_and_load(fitted, tmp_path):
     _, c = fitted
     c.save(tmp_path / "concepts.safetensors")
     back = concepts.Concepts.load(tmp_path / "concepts.safetensors")
-    for field in ("means", "chols", "directions", "per_unit", "test_bounds", "test_typicality", "typicality_weight"):
+    for field in ("means", "chols", "directions", "per_unit", "test_bounds", "test_typicality", "typicality_weight",
+                  "sample_chols"):
         assert np.array_equal(getattr(back, field), getattr(c, field))
+
+
+def test_new_digits_are_drawn_from_the_spread_of_the_class_means_and_older_files_from_the_class_gaussian(
+        fitted, mnist, tmp_path):
+    model, c = fitted
+    with torch.no_grad():
+        mu, _ = model.encode(data.to_float(mnist.train_images[:3000][mnist.train_labels[:3000] == 3]))
+    made = c.sample(3, 20000, 1.0, torch.Generator().manual_seed(0)).double().numpy()
+    # The made codes spread as the encoder's means of real 3s do, not wider by the encoder's uncertainty.
+    assert np.trace(np.cov(made.T)) == pytest.approx(np.trace(np.cov(mu.double().numpy().T)), rel=0.05)
+    assert np.trace(np.cov(made.T)) < 0.8 * np.trace(c.chols[3] @ c.chols[3].T)
+    older = {f: getattr(c, f) for f in ("means", "chols", "directions", "per_unit", "test_bounds", "test_typicality")}
+    save_file({**older, "typicality_weight": np.array([c.typicality_weight], dtype=np.float32)},
+              str(tmp_path / "older.safetensors"))
+    assert np.array_equal(concepts.Concepts.load(tmp_path / "older.safetensors").sample_chols, c.chols)
 
 
 def test_auroc_is_the_chance_a_positive_outranks_a_negative():

@@ -66,11 +66,21 @@ class Concepts:
     test_bounds: np.ndarray  # (N,) log-likelihood bounds of test digits, paired with test_typicality
     test_typicality: np.ndarray  # (N,) log density of the same test digits' codes under log_prior
     typicality_weight: float = 1.0  # how much the code's typicality counts beside the bound (0: not at all)
+    # (10, d, d) Cholesky factor of the spread of each class's means alone: what new digits are drawn from.
+    # Concepts saved before it existed draw from `chols`.
+    sample_chols: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.sample_chols is None:
+            self.sample_chols = self.chols
 
     def sample(self, digit: int, n: int, variety: float, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n codes of class `digit`: its mean plus variety times a draw from its Gaussian (0: the mean)."""
+        """n codes of class `digit`: its mean plus variety times a draw from the spread of its codes' means
+        (0: the mean). Not from its Gaussian, which adds the encoder's uncertainty: the decoder learnt to draw
+        from codes as the encoder places them, and those the uncertainty adds make fewer digits of the class
+        (benchmarks/RESULTS.md, section 7)."""
         eps = torch.randn(n, self.means.shape[1], generator=generator)
-        z = torch.from_numpy(self.means[digit]) + variety * eps @ torch.from_numpy(self.chols[digit]).T
+        z = torch.from_numpy(self.means[digit]) + variety * eps @ torch.from_numpy(self.sample_chols[digit]).T
         return z.float()
 
     def per_class(self, z: torch.Tensor) -> torch.Tensor:
@@ -119,13 +129,14 @@ class Concepts:
         save_file({"means": self.means, "chols": self.chols, "directions": self.directions,
                    "per_unit": self.per_unit, "test_bounds": self.test_bounds,
                    "test_typicality": self.test_typicality,
-                   "typicality_weight": np.array([self.typicality_weight], dtype=np.float32)}, str(path))
+                   "typicality_weight": np.array([self.typicality_weight], dtype=np.float32),
+                   "sample_chols": self.sample_chols}, str(path))
 
     @classmethod
     def load(cls, path: str | Path) -> "Concepts":
         t = load_file(str(path))
         return cls(t["means"], t["chols"], t["directions"], t["per_unit"], t["test_bounds"], t["test_typicality"],
-                   float(t["typicality_weight"][0]))
+                   float(t["typicality_weight"][0]), t.get("sample_chols"))
 
 
 @torch.no_grad()
@@ -192,11 +203,14 @@ def fit(model: VAE, images: torch.Tensor, labels: torch.Tensor, test_images: tor
     y = labels.numpy()
     d = mu.shape[1]
     # Each class's codes as the encoder draws them (mu plus sigma noise): the spread of its means plus its
-    # average uncertainty. A dimension the model does not use keeps its sigma of about 1.
+    # average uncertainty. A dimension the model does not use keeps its sigma of about 1. New digits are
+    # drawn from the spread of the means alone (sample_chols).
     members = [y == c if (y == c).sum() >= 2 else np.ones_like(y, dtype=bool) for c in range(n_classes)]
     means = np.stack([mu[y == c].mean(0) if (y == c).any() else mu.mean(0) for c in range(n_classes)])
-    chols = np.stack([np.linalg.cholesky(np.atleast_2d(np.cov(mu[m].T)) + np.diag(var[m].mean(0)) + RIDGE * np.eye(d))
-                      for m in members])
+    spreads = [np.atleast_2d(np.cov(mu[m].T)) for m in members]
+    chols = np.stack([np.linalg.cholesky(s + np.diag(var[m].mean(0)) + RIDGE * np.eye(d))
+                      for s, m in zip(spreads, members)])
+    sample_chols = np.stack([np.linalg.cholesky(s + RIDGE * np.eye(d)) for s in spreads])
     props = measure(x)
     design = np.hstack([mu, np.ones((len(mu), 1))])
     directions, per_unit = [], []
@@ -210,7 +224,8 @@ def fit(model: VAE, images: torch.Tensor, labels: torch.Tensor, test_images: tor
     # bound alone, 0.88 with both; on the 32-D model 0.90 and 0.97).
     empty = np.zeros(0, dtype=np.float32)
     fitted = Concepts(means.astype(np.float32), chols.astype(np.float32), np.stack(directions).astype(np.float32),
-                      np.array(per_unit, dtype=np.float32), empty, empty, 1.0 if d > 2 else 0.0)
+                      np.array(per_unit, dtype=np.float32), empty, empty, 1.0 if d > 2 else 0.0,
+                      sample_chols.astype(np.float32))
     fitted.test_bounds = bounds(model, test_images, fitted).astype(np.float32)
     fitted.test_typicality = typicality(model, test_images, fitted).astype(np.float32)
     return fitted

@@ -81,7 +81,7 @@ def make_shown(name: str, digit, variety):
 
 @torch.no_grad()
 def make(name: str, digit, variety):
-    """New digits of a class: codes drawn from the class's Gaussian, decoded, and checked by the model."""
+    """New digits of a class: codes drawn from the spread of its codes, decoded, and checked by the model."""
     need_test_images(name)
     kind = CTX.kind(name)
     d = check_class(name, digit if digit is not None else 0, "the class to make")
