@@ -186,9 +186,9 @@ def test_watching_a_model_learn_streams_its_map_then_adds_the_model(client, app)
     job = client.submit(1000, 1, api_name="/watch_learn")
     outputs = list(job)
     status, fig, drawn, moment = job.outputs()[-1]  # (the layout rows and the frames kept are not outputs)
-    assert "Done in" in status and "began to put digits of a kind near each other" in status, outputs
+    assert "Done in" in status and "putting digits of a kind near each other" in status, outputs
     maps = [json.dumps(o[1]) for o in job.outputs() if o[1]]
-    assert "After 128 digits (pass 1 of 1)" in maps[0] and "After 1,024 digits (pass 1 of 1)" in maps[-1]
+    assert "After 128 digits (pass 1 of 1)" in maps[0] and "After 1,000 digits (pass 1 of 1)" in maps[-1]
     assert drawn and moment["maximum"] == moment["value"] == 7  # 8 steps of 128: a frame after each, 0 to 7
     name = re.search(r"\*\*(learn-z2-\d{6}-[0-9a-f]{8})\*\*", status).group(1)
     assert (app[1] / "runs" / name / "model.safetensors").exists()

@@ -135,6 +135,7 @@ class Progress:
     lr: float
     val: dict | None = None  # epoch only: validation figures (elbo, reconstruction, kl)
     model: VAE | None = None  # the model being trained, to evaluate or snapshot (training resumes after)
+    images_seen: int = 0  # training images the run has stepped over, on all ranks, since its first epoch
 
 
 @dataclass
@@ -316,7 +317,8 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: s
                 if callback is not None:
                     seen = (i + 1) * cfg.batch_size
                     callback(Progress("step", epoch + 1, cfg.epochs, step, steps_per_epoch,
-                                      *piece.tolist(), seen / (time.perf_counter() - t_epoch), lr, model=model))
+                                      *piece.tolist(), seen / (time.perf_counter() - t_epoch), lr, model=model,
+                                      images_seen=epoch * n + min(seen * world, n)))
         if cancelled:
             break
         _check_finite(pending)
@@ -328,7 +330,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, mnist: data.MNIST, *, out: s
         history.append(record)
         if callback is not None:
             callback(Progress("epoch", epoch + 1, cfg.epochs, step, steps_per_epoch, *mean,
-                              n / seconds, lr_at(cfg, step, total_steps), val, model))
+                              n / seconds, lr_at(cfg, step, total_steps), val, model, (epoch + 1) * n))
             model.train()
         if path is not None and rank == 0:
             _save(path, model, cfg, epoch + 1, history, opt, gens, device, run_info,

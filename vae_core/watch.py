@@ -2,7 +2,7 @@
 digits and of what its decoder draws across the plane. For a model with two latent numbers this is
 its map organising itself, from one grey blob to ten groups.
 
-    recorder = Recorder(test_images[:1000], frames=40, batch_size=cfg.batch_size)
+    recorder = Recorder(test_images[:1000], frames=40)
     train(model_cfg, cfg, mnist, callback=lambda p: recorder(p) and frames.append(recorder.last))
 
 The snapshots come after a growing number of steps (1, 2, 3, 5, 8, ... up to the last), because a
@@ -28,7 +28,7 @@ class Frame:
     """One snapshot of a model in training."""
 
     step: int  # training steps taken
-    images_seen: int  # training images seen (steps x batch size)
+    images_seen: int  # training images stepped over so far (a pass's last batch may be smaller)
     epoch: int  # the pass over the training digits it was taken in (1-based)
     loss: float  # the latest step's loss, nats per image
     codes: np.ndarray  # (N, 2) float32: the encoder's means of the watched digits
@@ -48,9 +48,9 @@ class Recorder:
     """A training callback's helper: `recorder(progress)` returns a Frame at the scheduled steps (and
     keeps it as `.last`), else None. For 2-D models, whose codes are the map."""
 
-    def __init__(self, images: torch.Tensor, frames: int, batch_size: int):
+    def __init__(self, images: torch.Tensor, frames: int):
         self.x = data.to_float(images) if images.dtype == torch.uint8 else images.float().reshape(-1, 1, 28, 28)
-        self.frames, self.batch_size = frames, batch_size
+        self.frames = frames
         self.due: list[int] | None = None  # the steps still to snapshot, once the run's length is known
         self.last: Frame | None = None
 
@@ -68,6 +68,6 @@ class Recorder:
         codes = torch.cat([model.encode(self.x[s:s + 1000].to(next(model.parameters()).device))[0].float().cpu()
                            for s in range(0, len(self.x), 1000)]).numpy()
         drawn, _ = latent.manifold(model, n=GRID, extent=EXTENT)
-        self.last = Frame(progress.step, progress.step * self.batch_size, progress.epoch, float(progress.loss),
+        self.last = Frame(progress.step, progress.images_seen, progress.epoch, float(progress.loss),
                           codes.astype(np.float32), drawn)
         return self.last

@@ -34,7 +34,7 @@ def _child(model_cfg, cfg, data_dir, out, init_from, run_info, updates, cancel, 
 
     os.nice(niceness)
     torch.set_num_threads(threads)
-    recorder = None if watch is None else Recorder(torch.from_numpy(watch[0]), watch[1], cfg.batch_size)
+    recorder = None if watch is None else Recorder(torch.from_numpy(watch[0]), watch[1])
 
     def report(p) -> None:
         if os.getppid() != parent:  # the program that started the run is gone: stop between steps

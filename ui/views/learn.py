@@ -120,9 +120,9 @@ def _run(n: int, epochs: int, watched, cancel, owner: str):
     CTX.registry.add(out, owner=owner)
     CTX.background.start(concepts_of, name)  # its digit classes, ready before Reconstruct asks for them
     stopped = " (cancelled: it kept the passes it finished)" if outcome["cancelled"] else ""
-    yield (f"**Done in {time.monotonic() - t0:.0f} s**{stopped}: without ever being told which digit is which, the "
-           f"model began to put digits of a kind near each other (how well, after so short a training, the map "
-           f"shows: longer ones sort them better). Drag the slider or press *Play* to "
+    yield (f"**Done in {time.monotonic() - t0:.0f} s**{stopped}. Nobody told the model which digit is which: the "
+           f"map shows how far it got in putting digits of a kind near each other (more digits or more passes "
+           f"sort them better). Drag the slider or press *Play* to "
            f"watch it again. It is in the model menu as **{name}**: open *Latent map* to explore it."), *last, *replay
 
 
