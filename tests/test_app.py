@@ -168,12 +168,12 @@ def test_beta_view_counts_active_units_as_the_model_card_does(client):
     assert f"{metrics['test']['active_units']} of 32 numbers in use" in title  # the card's words
 
 
-def test_tiny_training_run_adds_a_model(client, app):
-    job = client.submit(1.0, 1, 500, api_name="/train")
+def test_tiny_training_run_adds_a_model_and_the_view_shows_it(client, app):
+    job = client.submit(3.0, 1, 500, api_name="/train")  # between the rungs β = 2 and 4
     outputs = list(job)
     final = job.outputs()[-1]
     status = final[0]
-    assert "joined the model list" in status, outputs
+    assert "joined the model list" in status and "The pictures above show it now." in status, outputs
     runs = list((app[1] / "runs").iterdir())
     assert len(runs) == 1 and (runs[0] / "model.safetensors").exists()
     assert not (runs[0] / "training_state.safetensors").exists()  # no optimizer state: a third of the disk

@@ -237,6 +237,26 @@ def test_switching_beta_changes_the_model(browser, app_url, shots):
     page.close()
 
 
+def test_a_model_trained_at_the_sliders_beta_is_what_the_view_then_shows(browser, app_url):
+    page = _open(browser, app_url)
+    _tab(page, "KL weight β")
+    _wait_for(lambda: "Slider β = 1" in page.inner_text("body"), what="the beta view")
+    page.get_by_role("button", name="Train with this β").first.click()  # opens the accordion
+    for label, value in {"β (KL weight)": "3", "epochs": "1", "training images": "500"}.items():
+        box = page.get_by_label(f"number input for {label}", exact=True)
+        box.fill(value)
+        box.press("Enter")
+    page.locator("button.primary:has-text('Train with this β')").click()
+    status = _wait_for(lambda: (t := page.inner_text("body")) and "joined the model list" in t and t, timeout=180,
+                       what="the run to end")
+    name = re.search(r"(mnist-z32-beta3-\d{6}-[0-9a-f]{8}) joined the model list", status).group(1)
+    assert "The pictures above show it now." in status
+    _wait_for(lambda: f"Slider β = 3: showing {name}, exactly this β" in page.inner_text("body"),
+              what="the view to show the new model")
+    assert _toasts(page) == []
+    page.close()
+
+
 def test_a_phone_sees_the_map_and_the_digit_above_its_sliders(browser, app_url, shots):
     page = _open(browser, app_url, width=390, height=844)
     time.sleep(1.0)

@@ -53,7 +53,7 @@ def render(page) -> None:
         kl_plot = gr.Plot(show_label=False)
     beta_map = gr.Plot(show_label=False)
     with gr.Accordion("Train with this β", open=False):
-        training.render(page, beta)
+        trained = training.render(page, beta)
     with gr.Accordion("Compare two models on the same digits", open=False):
         with gr.Row():
             model_a = page.model_menu(value=MAIN_MODEL if MAIN_MODEL in CTX.registry.names() else None,
@@ -74,6 +74,7 @@ def render(page) -> None:
     outputs = [head, recon, samples, beta_map, rd_plot, kl_plot]
     page.on_show(show_beta, [beta], outputs, per_model=False)
     beta.release(show_beta, beta, outputs, api_name="show_beta")
+    trained.then(show_beta, beta, outputs, api_name=False)  # a model trained at the slider's β: show it
     compare_btn.click(compare, [model_a, model_b], [recon_a, samples_a, recon_b, samples_b, table],
                       api_name="compare")
 

@@ -32,7 +32,9 @@ FINE_TUNE_LR = 5e-4  # a quarter of the default recipe's: the run starts from a 
 PLOT_EVERY_SECONDS = 1.0  # a point on the loss curve at most this often: more would flood the page
 
 
-def render(page, beta: gr.Slider) -> None:
+def render(page, beta: gr.Slider):
+    """The trainer's controls under the β slider; returns the training's event, for the view to show the new
+    model when it ends."""
     gr.Markdown("Fine-tunes the nearest shipped model at the slider's β for a few epochs "
                 "(about 30 s an epoch of 20,000 digits on a laptop CPU, seconds on a GPU). One run at a time "
                 "for everyone; closing the tab cancels yours.", elem_classes="note")
@@ -45,10 +47,12 @@ def render(page, beta: gr.Slider) -> None:
     status = gr.Markdown()
     plot = gr.Plot(show_label=False)
 
-    page.models_added.append(train_btn.click(train_beta, [beta, epochs, images], [status, plot],
-                                             api_name="train", concurrency_limit=3))
+    trained = train_btn.click(train_beta, [beta, epochs, images], [status, plot], api_name="train",
+                              concurrency_limit=3)
+    page.models_added.append(trained)
     cancel_btn.click(cancel_training, None, status, api_name="cancel_training")
     page.demo.unload(visitor_left)
+    return trained
 
 
 def train_beta(beta: float, epochs: float, images: float, request: gr.Request, progress=gr.Progress()):
@@ -122,8 +126,9 @@ def _run_training(start: dict, beta, epochs, images, cancel, progress, owner: st
         CTX.background.start(concepts_of, name)
     stopped = " (cancelled: kept the finished epochs)" if outcome["cancelled"] else ""
     curve = figures.loss_curve(history, "Loss while training") if history else None
+    shown = " The pictures above show it now." if CTX.nearest_ladder(beta, owner)["name"] == name else ""
     yield (f"Done{stopped}: **{name}** joined the model list after {outcome['epochs']} epoch(s) "
-           f"in {outcome['seconds']:.0f} s on {outcome['device']}."), curve
+           f"in {outcome['seconds']:.0f} s on {outcome['device']}.{shown}"), curve
 
 
 def error_sentence(outcome: dict) -> str:
