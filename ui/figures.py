@@ -132,6 +132,47 @@ def posterior_bars(mu: np.ndarray, sigma: np.ndarray, dims: list[int] | None = N
     return fig
 
 
+# Where a point's label may go, the first free one taken: above it, as on the ladder, then below, beside.
+LABEL_PLACES = ("top center", "bottom center", "middle right", "middle left", "top right", "bottom left",
+                "top left", "bottom right")
+
+
+def label_places(xs: list[float], ys: list[float], labels: list[str], width_px: float = 380.0,
+                 height_px: float = 240.0) -> list[str]:
+    """A text position for each point's label, so that no two labels, and no label and another point,
+    overlap on a plot of about `width_px` by `height_px` (a model trained at β = 1.2 beside the ladder's
+    β = 1 put its label on top of the rung's). Where every place is taken, the label goes on top."""
+    if not xs:
+        return []
+    sx = (max(xs) - min(xs)) or 1.0
+    sy = (max(ys) - min(ys)) or 1.0
+    px = [(x - min(xs)) / sx * width_px for x in xs]
+    py = [(y - min(ys)) / sy * height_px for y in ys]  # upwards, as on the plot
+    h, gap = 14.0, 9.0  # a label's height and its distance from its point's centre, in pixels
+
+    def box(i: int, place: str) -> tuple[float, float, float, float]:
+        w = 6.5 * len(labels[i])
+        vertical, horizontal = place.split()
+        cy = {"top": py[i] + gap + h / 2, "bottom": py[i] - gap - h / 2, "middle": py[i]}[vertical]
+        cx = {"center": px[i], "right": px[i] + gap + w / 2, "left": px[i] - gap - w / 2}[horizontal]
+        return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+
+    def clash(a, b) -> bool:
+        return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+    dots = [(x - 6, y - 6, x + 6, y + 6) for x, y in zip(px, py)]
+    taken: list[tuple[float, float, float, float]] = []
+    places = []
+    for i in sorted(range(len(xs)), key=lambda i: xs[i]):
+        free = [pl for pl in LABEL_PLACES
+                if not any(clash(box(i, pl), t) for t in taken)
+                and not any(clash(box(i, pl), d) for j, d in enumerate(dots) if j != i)]
+        place = free[0] if free else LABEL_PLACES[0]
+        taken.append(box(i, place))
+        places.append((i, place))
+    return [place for _, place in sorted(places)]
+
+
 def rate_distortion(points: list[dict], current: str | None) -> go.Figure:
     """Reconstruction loss (distortion) against KL (rate), one point per model, labelled with beta."""
     fig = go.Figure()
@@ -140,11 +181,13 @@ def rate_distortion(points: list[dict], current: str | None) -> go.Figure:
         fig.add_trace(go.Scatter(x=[p["rate"] for p in ladder], y=[p["distortion"] for p in ladder],
                                  mode="lines", line=dict(color="#bbb", dash="dot"), hoverinfo="skip",
                                  showlegend=False))
-    for p in points:
+    labels = [f"β={p['beta']:g}" for p in points]
+    places = label_places([p["rate"] for p in points], [p["distortion"] for p in points], labels)
+    for p, label, place in zip(points, labels, places):
         is_current = p["name"] == current
         fig.add_trace(go.Scatter(
-            x=[p["rate"]], y=[p["distortion"]], mode="markers+text", text=[f"β={p['beta']:g}"],
-            textposition="top center", name=p["name"], showlegend=False,
+            x=[p["rate"]], y=[p["distortion"]], mode="markers+text", text=[label],
+            textposition=place, name=p["name"], showlegend=False,
             marker=dict(size=16 if is_current else 10, color="#d62728" if is_current else "#0072B2",
                         symbol="star" if is_current else ("circle" if p.get("ladder") else "diamond")),
             hovertemplate=f"{p['name']}<br>KL %{{x:.1f}} nats<br>reconstruction %{{y:.1f}} nats<extra></extra>"))
