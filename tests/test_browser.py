@@ -111,6 +111,15 @@ def _dot(page) -> dict:
     }""")
 
 
+# A picture's label is shown whole: not cut short, and no button of the picture's over it (with three
+# buttons beside them, the clicked digit's labels read "test digi" and "decode").
+LABEL_IN_FULL = """sel => { const block = document.querySelector(sel), label = block.querySelector('[data-testid="block-label"]');
+    const l = label.getBoundingClientRect();
+    const clear = [...block.querySelectorAll('button')].map(b => b.getBoundingClientRect()).filter(r => r.width > 0)
+        .every(r => r.left >= l.right - 1 || r.right <= l.left + 1 || r.top >= l.bottom - 1 || r.bottom <= l.top + 1);
+    return clear && [label, ...label.querySelectorAll('*')].every(e => e.scrollWidth <= e.clientWidth + 1); }"""
+
+
 def test_map_click_shows_the_digit(browser, app_url, mnist, shots):
     page = _open(browser, app_url)
     point = _dot(page)
@@ -122,6 +131,8 @@ def test_map_click_shows_the_digit(browser, app_url, mnist, shots):
     shown, label = re.search(r"Test image #(\d+), an? (\d)", text).groups()
     assert int(mnist.test_labels[int(shown)]) == int(label)
     _wait_for(lambda: page.locator("#click-digit img").is_visible(), what="the clicked digit's image")
+    for picture in ("#click-digit", "#click-decoded"):  # each label whole, not under the picture's buttons
+        assert page.evaluate(LABEL_IN_FULL, picture), picture
     ring = _ring(page)
     x, y = page.evaluate(f"() => {{ const t = document.querySelector('#latent-map .js-plotly-plot')._fullData"
                          f".find(t => t.type.startsWith('scatter') && [...t.customdata].includes({shown}));"

@@ -50,12 +50,13 @@ def render(page) -> None:
             manifold = gr.Checkbox(label="Show decoded digits under a 2-D map", value=OPENS_ON[1])
             gr.Markdown("**Clicked point**", elem_id="click-heading")
             # Hidden until the first click, so the page opens on no empty frames. Side by side, so that on a
-            # phone the pair stays small enough to sit just below the map.
+            # phone the pair stays small enough to sit just below the map. Full screen is their one button
+            # (for a projector): with download and share beside it, the labels read "test digi" and "decode".
             with gr.Row(elem_id="click-result"):
                 clicked = gr.Image(label="test digit", elem_id="click-digit", elem_classes="digit", height=150,
-                                   interactive=False, visible=False, min_width=100)
+                                   interactive=False, visible=False, min_width=100, buttons=["fullscreen"])
                 decoded = gr.Image(label="decoded", elem_id="click-decoded", elem_classes="digit", height=150,
-                                   interactive=False, visible=False, min_width=100)
+                                   interactive=False, visible=False, min_width=100, buttons=["fullscreen"])
             click_text = gr.Markdown("Click a dot on the map.", elem_id="click-text")
     click_box = gr.Textbox(elem_id="map-click", show_label=False, container=False)
     click_btn = gr.Button(elem_id="map-click-btn", elem_classes="hidden-bridge")
