@@ -111,6 +111,13 @@ def _dot(page) -> dict:
     }""")
 
 
+# Where the main map's title, legend and plotting area are, top to bottom, from the top of the chart.
+MAP_BANDS = """() => { const gd = document.querySelector('#latent-map .js-plotly-plot');
+    const top = gd.getBoundingClientRect().top, box = s => gd.querySelector(s).getBoundingClientRect();
+    return {title: box('.legendtitletext').top - top, legend: box('.legend').bottom - top,
+            plot: box('.nsewdrag').top - top}; }"""
+
+
 # A picture's label is shown whole: not cut short, and no button of the picture's over it (with three
 # buttons beside them, the clicked digit's labels read "test digi" and "decode").
 LABEL_IN_FULL = """sel => { const block = document.querySelector(sel), label = block.querySelector('[data-testid="block-label"]');
@@ -120,8 +127,16 @@ LABEL_IN_FULL = """sel => { const block = document.querySelector(sel), label = b
     return clear && [label, ...label.querySelectorAll('*')].every(e => e.scrollWidth <= e.clientWidth + 1); }"""
 
 
+def _no_white_band_above_the_map(page) -> None:
+    """The title at the top, the legend under it and the map under that: a top margin fixed for a phone's
+    four rows of legend left 60 px of white between the title and a laptop's one row."""
+    bands = page.evaluate(MAP_BANDS)
+    assert bands["title"] <= 20 and 0 <= bands["plot"] - bands["legend"] <= 20, bands
+
+
 def test_map_click_shows_the_digit(browser, app_url, mnist, shots):
     page = _open(browser, app_url)
+    _no_white_band_above_the_map(page)
     point = _dot(page)
     assert not page.locator("#click-digit").is_visible()  # no empty frames before the first click
     page.mouse.click(point["x"], point["y"])
@@ -276,6 +291,7 @@ def test_a_phone_sees_the_map_and_the_digit_above_its_sliders(browser, app_url, 
     plot = page.locator("#latent-map .js-plotly-plot").bounding_box()
     assert plot["width"] >= 300  # the map keeps the phone's width (a legend beside it would squeeze it)
     assert plot["height"] <= plot["width"] + 200  # the square 2-D plane, its legend and title: no empty bands
+    _no_white_band_above_the_map(page)  # the legend in three rows, the title still above it
     # A tap on a dot: the digit shows just below the map, and the map stays where it was under the finger
     # (the digit's pictures, above the map, pushed it down).
     page.locator("#latent-map").scroll_into_view_if_needed()
@@ -371,8 +387,9 @@ def test_every_view_follows_a_model_switch_without_errors_and_charts_fit_their_t
     page.close()
 
 
+# A map's title is the first line of its legend's (figures._base_layout); other charts have their own.
 VISIBLE_PLOT_TITLES = """() => [...document.querySelectorAll('#views .js-plotly-plot')].filter(p => p.offsetParent !== null)
-    .map(p => (p.querySelector('.gtitle') || {}).textContent || '')"""
+    .map(p => (p.querySelector('.legendtitletext') || p.querySelector('.gtitle') || {}).textContent || '')"""
 
 
 def test_generate_shows_the_map_of_a_model_chosen_while_another_view_was_open(browser, app_url):
@@ -536,7 +553,7 @@ def test_the_tour_tells_the_story_and_sends_the_visitor_to_try_it(browser, app_u
         page.close()
 
 
-LEARN_TITLE = "() => { const t = document.querySelector('#learn-map .gtitle'); return t ? t.textContent : ''; }"
+LEARN_TITLE = "() => { const t = document.querySelector('#learn-map .legendtitletext'); return t ? t.textContent : ''; }"
 LEARN_POINTS = "() => document.querySelectorAll('#learn-map .scatterlayer .point').length"
 
 

@@ -71,7 +71,7 @@ def test_a_fashion_model_speaks_of_items_and_their_class_names(fashion):
     # Its map: one trace per class, named by it, with a legend of items.
     fig = common.map_figure(FASHION_2D, "PCA", webgl=True)
     names = [t.name for t in fig.data if t.type == "scattergl"]
-    assert names == list(fashion.classes) and fig.layout.legend.title.text == "item:"
+    assert names == list(fashion.classes) and fig.layout.legend.title.text.endswith("<br>item:")
     assert "Every dot is one real item" in latent_map.show_map(FASHION, "PCA", False)[1]
     # Morph into a class; the words say which.
     morph_map, words, gif = reconstruct.morph(FASHION, digit, source, "5")

@@ -504,8 +504,9 @@ def test_the_recorded_frames_of_a_model_learning_play_back_in_order(monkeypatch)
                "codes": rng.normal(0, s / 8, (1000, 2)).astype(np.float32),
                "drawn": np.full((224, 224), 20 * s, np.uint8)} for s in range(1, 9)]
     fig, drawn = learn.show_frame(frames, 2)
-    assert fig.layout.title.text == "After 384 digits (pass 1 of 2): loss 167" and drawn.shape == (448, 448)
-    assert learn.show_frame(frames, 39)[0].layout.title.text.startswith("After 1,024 digits (pass 2 of 2)")  # the last
+    title = lambda fig: re.match(r"<span[^>]*>(.*)</span><br>digit:$", fig.layout.legend.title.text).group(1)
+    assert title(fig) == "After 384 digits (pass 1 of 2): loss 167" and drawn.shape == (448, 448)
+    assert title(learn.show_frame(frames, 39)[0]).startswith("After 1,024 digits (pass 2 of 2)")  # the last
     assert learn.show_frame([], 0) == (gr.skip(), gr.skip())  # nothing recorded yet: nothing changes
     with pytest.raises(gr.Error, match="between 0 and 39"):
         learn.show_frame(frames, -1)

@@ -33,15 +33,21 @@ def colour(label: int) -> str:
     return DIGIT_COLOURS[int(label) % len(DIGIT_COLOURS)]
 
 
+def map_title(title: str, legend_title: str, size: int = 15) -> str:
+    """A map's title and its legend's, as the legend's title text (see _base_layout)."""
+    return f"<span style='font-size:{size}px'>{title}</span><br>{legend_title}"
+
+
 def _base_layout(fig: go.Figure, title: str, x_title: str, y_title: str, height: int | None = None,
-                 legend_title: str = "digit:", entry_width: int | None = 30) -> go.Figure:
+                 legend_title: str = "digit:", entry_width: int | None = 30, title_size: int = 15) -> go.Figure:
     fig.update_layout(
-        title=dict(text=title, x=0.01, y=0.99, yanchor="top", font=dict(size=15)), height=height,
-        margin=dict(l=50, r=10, t=120, b=45), plot_bgcolor="white", paper_bgcolor="white",
-        # A horizontal legend above the plot: beside it, it would squeeze the map on a phone. The top
-        # margin leaves room for it to wrap to four rows on a phone without reaching the title.
-        legend=dict(title=legend_title, itemsizing="constant", orientation="h",
-                    yanchor="bottom", y=1.01, xanchor="left", x=0, entrywidth=entry_width),
+        height=height, margin=dict(l=50, r=10, t=10, b=45), plot_bgcolor="white", paper_bgcolor="white",
+        # A horizontal legend above the plot: beside it, it would squeeze the map on a phone. The map's title
+        # is the first line of the legend's, so the top margin grows to fit the two, in one row on a laptop or
+        # four on a phone: a title of its own could not push the margin past the legend, and a margin fixed
+        # for a phone's rows left 60 px of white under the title on a laptop.
+        legend=dict(title=dict(text=map_title(title, legend_title, title_size), side="top"), itemsizing="constant",
+                    orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0, entrywidth=entry_width),
         hoverlabel=dict(bgcolor="white"), dragmode="pan", uirevision="keep",
         xaxis=dict(title=x_title, zeroline=False, gridcolor="#eee"),
         yaxis=dict(title=y_title, zeroline=False, gridcolor="#eee"),
@@ -53,7 +59,8 @@ def latent_map(coords: np.ndarray, labels: np.ndarray, title: str, x_title: str,
                background: tuple[np.ndarray, np.ndarray] | None = None, clickable_extent: float | None = None,
                marker_size: int = 4, height: int | None = None, index: np.ndarray | None = None,
                webgl: bool = False, regions: list[np.ndarray] | None = None,
-               classes: tuple[str, ...] = tuple("0123456789"), noun: str = "digit") -> go.Figure:
+               classes: tuple[str, ...] = tuple("0123456789"), noun: str = "digit",
+               title_size: int = 15) -> go.Figure:
     """A scatter of codes coloured by class (a digit, for MNIST), one trace per class so the legend can
     hide each; `classes` names them and `noun` says what one image is. Past ten classes the colours repeat.
 
@@ -89,7 +96,8 @@ def latent_map(coords: np.ndarray, labels: np.ndarray, title: str, x_title: str,
                       line=dict(color=colour(label), width=2, dash="dash"))
     # Digits pack into a fixed width each; class names take their own length, several to a row.
     short = max((len(c) for c in classes), default=1) <= 2
-    _base_layout(fig, title, x_title, y_title, height, legend_title=f"{noun}:", entry_width=30 if short else None)
+    _base_layout(fig, title, x_title, y_title, height, legend_title=f"{noun}:", entry_width=30 if short else None,
+                 title_size=title_size)
     if clickable_extent is not None:
         # A square plane (z1 and z2 on one scale) that the decoded digits cover edge to edge: the plot
         # narrows to fit rather than widening its range past the mosaic.

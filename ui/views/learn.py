@@ -137,10 +137,10 @@ def _draw(frame: dict) -> tuple:
     fig = figures.latent_map(np.clip(frame["codes"], -RANGE, RANGE), labels,
                              f"After {frame['images_seen']:,} digits (pass {frame['epoch']} of {frame['epochs']}): "
                              f"loss {frame['loss']:.0f}", "code number 1", "code number 2",
-                             marker_size=5)
+                             marker_size=5, title_size=13)
     fig.update_xaxes(range=[-RANGE, RANGE], constrain="domain")
     fig.update_yaxes(range=[-RANGE, RANGE], scaleanchor="x", scaleratio=1, constrain="domain")
-    fig.update_layout(transition=dict(duration=250, easing="cubic-in-out"), uirevision=None, title_font_size=13)
+    fig.update_layout(transition=dict(duration=250, easing="cubic-in-out"), uirevision=None)
     return fig, images.upscale(frame["drawn"], 2)
 
 
