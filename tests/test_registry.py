@@ -19,7 +19,7 @@ def test_umap_cache_is_reused_and_invalidated_when_the_model_changes(tmp_path, m
     def fake_umap(codes, seed=42):  # the real UMAP is exercised by the app tests; here only the cache
         calls.append(len(codes))
         return codes[:, :2] * 2
-    monkeypatch.setattr(registry, "umap_embed", fake_umap)
+    monkeypatch.setattr(registry, "umap_apart", fake_umap)
     codes = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
     first = registry.cached_umap(codes, "model-a", tmp_path)
     again = registry.cached_umap(codes, "model-a", tmp_path)

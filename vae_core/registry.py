@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from . import checkpoints, data
-from .latent import encode_images, pca, umap_embed
+from .latent import encode_images, pca, umap_apart
 from .losses import kl_per_dim
 from .model import VAE
 
@@ -52,7 +52,7 @@ def cached_umap(codes: np.ndarray, model_digest: str, cache_dir: str | os.PathLi
                 return cached
         except (OSError, ValueError):
             pass  # a damaged cache file is recomputed
-    embedding = umap_embed(codes)
+    embedding = umap_apart(codes)  # in a process of its own: the caller's other threads keep answering
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp-{os.getpid()}-{threading.get_ident()}.npy")
     np.save(tmp, embedding, allow_pickle=False)
