@@ -49,9 +49,12 @@ def build_demo() -> gr.Blocks:
                 tab.select(None, js=RESIZE_PLOTS, api_name=False)
                 page.opens(tab.select(lambda v=view.ID: (v, v), None, [page.shown, page.nav], api_name=False),
                            view.ID)
-        page.go_to(page.nav.input, lambda view: view, page.nav)
-        # A view chosen on a phone starts at the screen's top (below the header and this list, it began off it).
+        # A view chosen on a phone starts at the screen's top (below the header and this list, it began off it):
+        # at once, and again once the server has switched the view (on a busy server that took over a second,
+        # and the page, still short, had stopped scrolling 400 px short).
+        switched = page.go_to(page.nav.input, lambda view: view, page.nav)
         page.nav.input(None, js=on_phone_show("#views", "start"), api_name=False)
+        switched.then(None, js=on_phone_show("#views", "start"), api_name=False)
         page.on_model(header_words, page.current, [page.intro, page.nav, *tabs])
         page.wire()
         api.register()

@@ -322,10 +322,12 @@ def test_a_phone_sees_the_map_and_the_digit_above_its_sliders(browser, app_url, 
     for view, name in [("Reconstruct", "reconstruct"), ("Interpolate", "interpolate"), ("KL weight β", "beta"),
                        ("How it works", "how-it-works")]:
         _go(page, view)  # every view one tap away on a phone
-        time.sleep(2.0)
+        # ... and it starts at the top of the screen, not below the header (once the server has switched it:
+        # on a busy machine that took more than the 2 s this test once waited)
+        top = "() => document.querySelector('#views').getBoundingClientRect().top"
+        _wait_for(lambda: abs(page.evaluate(top)) <= 5, timeout=20, what=f"{view} at the top of the screen")
+        time.sleep(1.0)  # the view's last pictures
         assert page.evaluate(fits), view
-        top = page.evaluate("() => document.querySelector('#views').getBoundingClientRect().top")
-        assert abs(top) <= 5, (view, top)  # and it starts at the top of the screen, not below the header
         _shot(page, shots, f"phone-{name}.png")
     page.close()
 

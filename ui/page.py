@@ -250,12 +250,15 @@ class Page:
         words.__name__ = "words"
         self.on_show(words, [self.current], components)
 
-    def go_to(self, trigger, view_of, inputs) -> None:
-        """trigger(view_of, inputs, ...) sends the visitor to the view view_of(*inputs) names, and draws it."""
+    def go_to(self, trigger, view_of, inputs):
+        """trigger(view_of, inputs, ...) sends the visitor to the view view_of(*inputs) names, and draws it;
+        returns the event that switches the view."""
         def go(*args):
             view = view_of(*args)
             return gr.Tabs(selected=view), view, view
-        self.opens(trigger(go, inputs, [self.tabs, self.shown, self.nav], api_name=False))
+        event = trigger(go, inputs, [self.tabs, self.shown, self.nav], api_name=False)
+        self.opens(event)
+        return event
 
     def opens(self, event, view: str | None = None) -> None:
         """`event` sets `shown`: draw the view it opens (`view`, or whichever it chose when None) once
