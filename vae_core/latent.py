@@ -5,11 +5,10 @@ Everything here takes a model and plain tensors or arrays and returns the same; 
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 
+from .apart import run_apart
 from .images import to_uint8
 from .model import VAE
 
@@ -103,25 +102,7 @@ def umap_embed(codes: np.ndarray, seed: int = 42) -> np.ndarray:
     return reducer.fit_transform(codes).astype(np.float32)
 
 
-UMAP_NICENESS = 10  # how much lower than its parent a UMAP process is scheduled
-
-
 def umap_apart(codes: np.ndarray, seed: int = 42) -> np.ndarray:
-    """umap_embed in a process of its own, at a lower priority, for a program that must answer meanwhile.
-
-    In a server's thread, numba's compiling and UMAP's Python loops hold the interpreter lock for most of
-    their run, and every request waits for its turn at the lock each time it reads or writes: a visitor's
-    request to the app went 5 s unanswered (the client gave up) while a trained model's UMAP ran."""
-    import concurrent.futures
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")  # no copy of the parent's threads and locks
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context, initializer=_lower_priority) as pool:
-        return pool.submit(umap_embed, codes, seed).result()
-
-
-def _lower_priority() -> None:
-    try:
-        os.nice(UMAP_NICENESS)
-    except (AttributeError, OSError):  # no niceness on this system: the process still keeps the lock apart
-        pass
+    """umap_embed in a process of its own (apart.run_apart), for a program that must answer meanwhile:
+    in a server's thread, numba's compiling and UMAP's Python loops hold the interpreter lock."""
+    return run_apart(umap_embed, codes, seed)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from . import checkpoints, data
+from .export import export_apart
 from .latent import encode_images, pca, umap_apart
 from .losses import kl_per_dim
 from .model import VAE
@@ -99,6 +100,7 @@ class Registry:
         self._lock = threading.Lock()
         self._entries: dict[str, Entry] = {}
         self._extra: dict[str, Path] = {}  # models named on the command line: listed like shipped ones
+        self._exports: dict[str, threading.Lock] = {}  # weights digest -> the lock of its ONNX export
         self.refresh()
 
     def refresh(self) -> None:
@@ -195,6 +197,24 @@ class Registry:
             except Exception as e:  # surfaced in the status line, never a crash of the page
                 emb.umap_status = f"failed: {type(e).__name__}: {e}"
                 raise
+
+    def by_digest(self, digest: str) -> str | None:
+        """The name of a listed model whose weights have this digest (once it was loaded), else None."""
+        with self._lock:
+            return next((e.name for e in self._entries.values() if e.digest == digest), None)
+
+    def decoder_onnx(self, name: str) -> Path:
+        """The model's decoder as ONNX (vae_core.export), made once in a process of its own and kept on disk
+        under its weights' digest; slow the first time (seconds), so ask ahead where a page will need it."""
+        self.model(name)  # the digest
+        entry = self.entry(name)
+        path = self.cache_dir / "onnx" / f"decoder-{entry.digest}.onnx"
+        with self._lock:
+            lock = self._exports.setdefault(entry.digest, threading.Lock())
+        with lock:  # one export per model, however many pages ask at once
+            if not path.is_file():
+                export_apart(entry.path, path)
+        return path
 
     def add(self, path: str | os.PathLike, owner: str | None = None) -> None:
         """Register a checkpoint folder that training just wrote, under its folder's name."""
