@@ -18,7 +18,7 @@ import gradio as gr
 import torch
 from starlette.middleware import Middleware
 
-from ui import api, guard
+from ui import api, drawing, guard
 from ui.page import CSS, HEAD, RESIZE_PLOTS, THEME, TITLE, build_header, intro, on_phone_show
 from ui.state import CTX
 from ui.views import beta, generate, how_it_works, interpolate, latent_map, learn, make, reconstruct, tour
@@ -82,6 +82,7 @@ def warm_up(name: str | None) -> None:
         for d in CTX.ladder():
             CTX.registry.embedding(d["name"], CTX.test_images(d["name"]))
         beta.rd_points()  # the beta view's rate-distortion chart
+        drawing.warm_up([name, CTX.main_of(name)])  # the decoders the pages ask for first
     except Exception as e:  # start-up must never fail on a bad model; the views say what is wrong
         print(f"warm-up: {e}")
 
@@ -115,9 +116,10 @@ def main(argv: list[str] | None = None) -> None:
     demo.queue(default_concurrency_limit=8, max_size=guard.QUEUE_SIZE)
     guard.limit_queue_per_visitor(demo)
     guard.quiet_component_checks(demo)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size="20mb", css=CSS,
+    css = CSS + "".join(getattr(view, "CSS", "") for view in VIEWS)  # the frame's, then each view's own
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size="20mb", css=css,
                 head=HEAD, theme=THEME, footer_links=["api"],
-                app_kwargs={"middleware": [Middleware(guard.BodyLimit)]})
+                app_kwargs={"middleware": [Middleware(guard.BodyLimit), Middleware(drawing.BrowserFiles)]})
 
 
 if __name__ == "__main__":

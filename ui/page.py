@@ -49,7 +49,6 @@ CSS = """
    the fold. */
 #intro h1 { font-size: 1.6rem; margin: 0 0 0.2em 0; }
 #intro p { margin: 0; }
-#map-click, #map-click-btn { display: none !important; }
 .digit img { image-rendering: pixelated; }
 /* The gallery's label above its thumbnails, not over the first one. */
 #gallery label[data-testid="block-label"].float { position: static; margin-bottom: 4px; }
@@ -127,31 +126,9 @@ footer { display: none !important; }
 }
 """
 
-# Gradio's Plot has no click event: this bridge listens to Plotly's own click on the maps and hands the
-# point (its test-image index, or its x, y) to a hidden button, whose click event's `js` hands the
-# payload to Python as the value of a hidden textbox.
 HEAD = """
 <script>
 (() => {
-  function bind(plot) {
-    if (plot.__vaeBound || typeof plot.on !== 'function') return;
-    plot.__vaeBound = true;
-    plot.on('plotly_click', (ev) => {
-      const p = ev && ev.points && ev.points[0];
-      if (!p) return;
-      const index = p.data.type.startsWith('scatter') && p.customdata !== undefined
-        ? Number(p.customdata) : null;
-      window.__vaeClick = JSON.stringify({index: index, x: Number(p.x), y: Number(p.y), t: Date.now()});
-      // Ring the spot clicked (a shape: redrawing it leaves the 10,000 dots alone).
-      // The map's own shapes (a 2-D map's digit regions) stay; the previous ring goes.
-      const kept = ((plot.layout && plot.layout.shapes) || []).filter((s) => s.name !== 'ring');
-      if (window.Plotly) window.Plotly.relayout(plot, {shapes: [...kept, {type: 'circle', xref: 'x', yref: 'y',
-        name: 'ring', xsizemode: 'pixel', ysizemode: 'pixel', xanchor: Number(p.x), yanchor: Number(p.y),
-        x0: -10, x1: 10, y0: -10, y1: 10, line: {color: '#d62728', width: 3}}]});
-      const button = document.querySelector('#map-click-btn');
-      if (button) button.click();
-    });
-  }
   // The sketchpad opens with no tool chosen (strokes did nothing): choose the brush when the Draw tab
   // opens and after every Clear, as soon as the pad is drawn (on a slow phone that can take seconds).
   // A chosen tool is "highlight"ed; clicking a chosen one would put it away, so only an unchosen one is
@@ -170,9 +147,6 @@ HEAD = """
   document.addEventListener('click', (ev) => {
     if (ev.target.closest && ev.target.closest('#sketch button[aria-label="Clear canvas"]')) window.__vaeBrush();
   }, true);
-  const scan = () => document.querySelectorAll('#latent-map .js-plotly-plot').forEach(bind);
-  new MutationObserver(scan).observe(document.documentElement, {childList: true, subtree: true});
-  setInterval(scan, 1000);
 })();
 </script>
 """

@@ -1,14 +1,17 @@
-"""Generate: drag latent sliders and watch the decoded digit change while you drag; draw samples."""
+"""Generate: drag latent sliders and watch the decoded digit change while you drag; draw samples.
+
+The digit is drawn by the visitor's browser (ui/drawing.py): a drag costs the server nothing once the
+decoder has loaded there; before that, or where WebAssembly is missing, the server draws it."""
 
 from __future__ import annotations
 
 import gradio as gr
-import numpy as np
 import torch
 
 from vae_core import data, images, latent
 
-from ..common import Limit, get_model, marked_map, picture
+from ..drawing import DigitCanvas, moved_code, picture_value, when_settled
+from ..common import CODE_LIMIT, Limit, get_model, marked_map
 from ..page import on_phone_show
 from ..state import CTX
 
@@ -23,11 +26,10 @@ MAP_HEIGHT = 380
 
 def render(page) -> None:
     info = gr.Markdown(elem_classes="note")
-    z_state, dims_state = gr.State([]), gr.State([])
     with gr.Row():
         # The digit comes first, so that on a phone it stays above the sliders that move it.
         with gr.Column(scale=1, min_width=240):
-            image = gr.Image(label="decoded digit", elem_classes="digit", height=260, interactive=False)
+            digit = DigitCanvas("decoded digit", "generate-digit")
         with gr.Column(scale=2):
             sliders = [Z.slider(f"z{i + 1}", visible=i < 2) for i in range(MAX_SLIDERS)]
             with gr.Row(elem_id="generate-temperature"):
@@ -41,35 +43,38 @@ def render(page) -> None:
     with gr.Row():
         sample_grid_image = gr.Image(label=f"{GRID_SIDE ** 2} new digits, drawn from random codes",
                                      elem_classes="digit", interactive=False, elem_id="sample-grid")
-        map_plot = gr.Plot(label="where this code sits on the map (updated when you let go)")
-    page.worded((image, "label", "decoded digit"), (temperature, "info", temperature.info),
+        map_plot = gr.Plot(label="where this code sits on the map (updated when you pause)")
+    page.worded((digit, "label", "decoded digit"), (temperature, "info", temperature.info),
                 (sample_grid_image, "label", sample_grid_image.label), (grid_btn, "value", grid_btn.value),
                 (random_btn, "value", random_btn.value))
 
-    point = [page.model, z_state]
+    point = [page.model, digit, *sliders]
     # A new model in three requests, so that the sliders and their digit come first, then the map, then the
     # samples. Three handlers, not one generator yielding in stages: Gradio sends a generator's later
     # values as differences from its earlier ones, and a chart that first came as "no change" was now and
     # then left empty or stale on the page (1 page load in 5 here).
-    page.on_show(setup, [page.current], [z_state, dims_state, info, *sliders, image])
+    page.on_show(setup, [page.current], [digit, info, *sliders])
     page.on_show(start_on_map, [page.current], [map_plot])
     page.on_show(sample_grid, [page.current, temperature], [sample_grid_image])
-    for i, s in enumerate(sliders):
-        # The first slider's event is callable by scripts (undocumented): benchmarks/load.py drives it.
-        s.input(decode_point, [page.model, z_state, dims_state, *sliders], [image, z_state],
-                api_name="move_slider" if i == 0 else False, api_visibility="undocumented" if i == 0 else "private",
-                show_progress="hidden", trigger_mode="always_last")
-        s.release(point_on_map, point, map_plot, api_name=False, show_progress="hidden")
-    random_btn.click(random_point, [page.model, dims_state, temperature], [z_state, image, *sliders],
+    for s in sliders:
+        # Drawn in the browser while dragging; the server draws only where the browser cannot (server_draw).
+        s.input(None, sliders, None, js=MOVE, api_name=False, show_progress="hidden")
+    digit.server_draw(draw_moved, point, digit, api_name=False, show_progress="hidden", trigger_mode="always_last")
+    when_settled(digit, point_on_map, point, map_plot, trigger_mode="always_last")
+    random_btn.click(random_point, [page.model, digit, temperature], [digit, *sliders],
                      api_name="random_sample").then(point_on_map, point, map_plot, api_name=False)
-    reset_btn.click(reset_point, [page.model, dims_state], [z_state, image, *sliders], api_name=False).then(
+    reset_btn.click(reset_point, [page.model, digit], [digit, *sliders], api_name=False).then(
         point_on_map, point, map_plot, api_name=False)
     grid_btn.click(sample_grid, [page.model, temperature], sample_grid_image, api_name="sample_grid").then(
         None, js=on_phone_show("#sample-grid"), api_name=False)  # on a phone the grid is below the buttons
 
 
+# A slider moved: the browser redraws the digit from the sliders' numbers (drawing.js).
+MOVE = "(...amounts) => { window.vaeDraw.get('generate-digit').move(amounts); }"
+
+
 def setup(name: str):
-    """A new model: pick which dimensions the sliders drive, reset the point to the origin."""
+    """A new model: pick which dimensions the sliders drive, start at a real digit's code."""
     model = get_model(name)
     if model.latent_dim == 2:
         dims = [0, 1]
@@ -83,10 +88,12 @@ def setup(name: str):
         dims = list(range(min(MAX_SLIDERS, model.latent_dim)))
         info = f"The sliders drive dimensions 1 to {len(dims)}; the others stay at the current point."
     z = _start_code(name, model)
+    for d in dims:  # each number on its slider's step, so digit and sliders agree
+        z[0, d] = round(float(z[0, d]), 2)
     sliders = [gr.update(visible=i < len(dims), value=round(float(z[0, dims[i]]), 2) if i < len(dims) else 0,
                          label=f"number {dims[i] + 1} of {model.latent_dim}" if i < len(dims) else "")
                for i in range(MAX_SLIDERS)]
-    return [z[0].tolist(), dims, CTX.kind(name).say(info), *sliders, picture(latent.decode_images(model, z))]
+    return [picture_value(name, z, dims=dims), CTX.kind(name).say(info), *sliders]
 
 
 def _start_words(name: str) -> str:
@@ -107,37 +114,42 @@ def _start_code(name: str, model) -> torch.Tensor:
     return mu.clamp(Z.lo, Z.hi)
 
 
-def decode_point(name: str, z: list[float], dims: list[int], *values):
-    """Slider moved: set those dimensions of the current point and decode it."""
+def _point(name: str, shown, amounts) -> tuple[torch.Tensor, list[int]]:
+    """The code the page shows (its value, with the sliders' numbers), checked; and the sliders' dimensions."""
     model = get_model(name)
-    z = list(z or [0.0] * model.latent_dim)
-    if len(z) != model.latent_dim:
-        z = [0.0] * model.latent_dim
-    for d, v in zip(dims or [], values):
-        z[d] = Z.check(v, f"z{d + 1}")
-    return picture(latent.decode_images(model, torch.tensor([z]))), z
+    if not isinstance(shown, dict) or not shown.get("codes") or len(shown["codes"][0]) != model.latent_dim:
+        return torch.zeros(1, model.latent_dim), []  # another model's code (or none): start from the middle
+    dims = [int(d) for d in shown.get("dims") or [] if isinstance(d, (int, float)) and 0 <= d < model.latent_dim]
+    for d, v in zip(dims, amounts):
+        Z.check(v, f"z{d + 1}")
+    return moved_code({"codes": shown["codes"], "dims": dims}, amounts).clamp(-CODE_LIMIT, CODE_LIMIT), dims
 
 
-def _set_point(model, z: torch.Tensor, dims: list[int]):
+def draw_moved(name: str, shown, *amounts):
+    """The browser cannot draw yet: the server draws the code the sliders set."""
+    z, dims = _point(name, shown, amounts)
+    return picture_value(name, z, dims=dims)
+
+
+def _set_point(name: str, z: torch.Tensor, shown, dims: list[int]):
     """The new point, its digit, and the sliders moved to it (those not in use left alone); a slider's number
     on its step (0.01: a random one showed "-1.301"), and the point with it, so digit and sliders agree."""
     for d in dims:
         z[0, d] = round(float(z[0, d]), 2)
     values = [gr.update(value=round(float(z[0, d]), 2)) for d in dims]
-    return [z[0].tolist(), picture(latent.decode_images(model, z)), *values,
-            *[gr.skip()] * (MAX_SLIDERS - len(dims))]
+    return [picture_value(name, z, shown, dims=dims), *values, *[gr.skip()] * (MAX_SLIDERS - len(dims))]
 
 
-def random_point(name: str, dims: list[int], temperature: float):
+def random_point(name: str, shown, temperature: float):
     model = get_model(name)
     t = TEMPERATURE.check(temperature, "temperature")
     z = (torch.randn(1, model.latent_dim) * t).clamp(Z.lo, Z.hi)
-    return _set_point(model, z, dims or [])
+    return _set_point(name, z, shown, _point(name, shown, [])[1])
 
 
-def reset_point(name: str, dims: list[int]):
+def reset_point(name: str, shown):
     model = get_model(name)
-    return _set_point(model, torch.zeros(1, model.latent_dim), dims or [])
+    return _set_point(name, torch.zeros(1, model.latent_dim), shown, _point(name, shown, [])[1])
 
 
 def sample_grid(name: str, temperature: float):
@@ -149,10 +161,9 @@ def sample_grid(name: str, temperature: float):
 
 def start_on_map(name: str):
     """The map with the code the sliders start at."""
-    return point_on_map(name, _start_code(name, get_model(name))[0].tolist())
+    return marked_map(name, _start_code(name, get_model(name))[0].numpy(), "current point", MAP_HEIGHT)
 
 
-def point_on_map(name: str, z: list[float]):
-    if not z:
-        return None
-    return marked_map(name, np.array(z), "current point", MAP_HEIGHT)
+def point_on_map(name: str, shown, *amounts):
+    z, _ = _point(name, shown, amounts)
+    return marked_map(name, z[0].numpy(), "current point", MAP_HEIGHT)

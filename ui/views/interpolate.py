@@ -1,4 +1,7 @@
-"""Interpolate: walk in a straight line, or along the sphere, between the codes of two digits."""
+"""Interpolate: walk in a straight line, or along the sphere, between the codes of two digits.
+
+The walk's frames are drawn by the visitor's browser (ui/drawing.py): dragging the steps slider redraws
+them there; the server makes the map and the files to download."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import torch
 from vae_core import data, images, latent
 from vae_core.model import VAE
 
+from ..drawing import DigitCanvas, picture_value, when_settled
 from ..common import (Limit, check_class, class_choices, class_menu, current_image, digit_tensor, download_file, get_model, is_test_source,
                       marked_map, need_test_images, picture, refuse, test_source)
 from ..state import CTX
@@ -38,18 +42,17 @@ def render(page) -> None:
             mode = gr.Radio(list(MODES), value=MODES[0], label="path",
                             info="spherical keeps codes at a typical distance from the centre")
             go = gr.Button("Interpolate", variant="primary")
-    strip = gr.Image(label="decoded steps from A to B (read left to right, row by row)", elem_classes="digit",
-                     interactive=False)
+    strip = DigitCanvas("decoded steps from A to B (read left to right, row by row)", "interp-strip", height=300)
     with gr.Row():
         path_plot = gr.Plot(show_label=False)
         with gr.Column():
-            animation = gr.Image(label="the walk, played forward and back", elem_classes="digit", height=220,
-                                 interactive=False)
+            animation = DigitCanvas("the walk, played forward and back (click it to pause)", "interp-anim",
+                                    height=220)
             downloads = gr.File(label="download the strip (PNG) and the animation (GIF)", file_count="multiple")
     outputs = [strip, path_plot, animation, downloads]
 
     a, b = ends["A"][3][0], ends["B"][3][0]
-    walk = ([page.model, a, b, steps, mode], outputs)
+    walk = ([page.model, a, b, steps, mode, strip], outputs)
     for end, (menu, pick, use, shown) in ends.items():
         # A new end walks again at once: the strip never shows the walk between the old ends.
         pick.click(random_digit, [menu, page.model], shown,
@@ -59,9 +62,16 @@ def render(page) -> None:
         use.click(use_current, [page.model, page.digit, page.source], shown, api_name=False).success(interpolate, *walk,
                                                                                          api_name=False)
     go.click(interpolate, *walk, api_name="interpolate")
+    steps.input(None, steps, None, js=WALK, api_name=False, show_progress="hidden")  # redrawn in the browser
+    when_settled(strip, interpolate, *walk, trigger_mode="always_last")  # the map and the files follow
+    mode.input(interpolate, *walk, api_name=False)
     menus = [ends["A"][0], ends["B"][0]]
-    page.on_show(again, [page.current, a, b, ends["A"][3][2], ends["B"][3][2], *menus, steps, mode],
+    page.on_show(again, [page.current, a, b, ends["A"][3][2], ends["B"][3][2], *menus, steps, mode, strip],
                  [*menus, *ends["A"][3], *ends["B"][3], *outputs])
+
+
+# The steps slider moved: the browser walks again between the same ends, with that many steps.
+WALK = "(steps) => { for (const name of ['interp-strip', 'interp-anim']) window.vaeDraw.get(name).walk(steps); }"
 
 
 def random_digit(digit: float, name: str | None = None):
@@ -102,7 +112,7 @@ def interpolation(model: VAE, ends: torch.Tensor, steps, mode: str) -> tuple[tor
 
 
 def again(name: str, a: list | None, b: list | None, a_words: str, b_words: str, a_class, b_class, steps: float,
-          mode: str):
+          mode: str, shown=None):
     """The page opened or the model changed: the ends' menus list the model's classes, and the walk is
     between the two ends in the new model's space (on opening, or where an end is a test image of another
     dataset, the first test images of ENDS' classes, or the first two), so the view is never empty."""
@@ -118,17 +128,20 @@ def again(name: str, a: list | None, b: list | None, a_words: str, b_words: str,
             i = int(hits[0]) if len(hits) else min(k, len(labels) - 1)
             ends.append(_test_digit(name, i))
             menus.append(class_menu(name, str(int(labels[i])), start))
-    return (*menus, *ends[0], *ends[1], *interpolate(name, ends[0][0], ends[1][0], steps, mode))
+    return (*menus, *ends[0], *ends[1], *interpolate(name, ends[0][0], ends[1][0], steps, mode, shown))
 
 
-def interpolate(name: str, a: list | None, b: list | None, steps: float, mode: str):
+def interpolate(name: str, a: list | None, b: list | None, steps: float, mode: str, shown=None):
     if not a or not b:
         raise refuse("Choose both ends first: press Pick A and Pick B (or use the Reconstruct tab's digit).")
     model = get_model(name)
     path, frames = interpolation(model, torch.cat([digit_tensor(a), digit_tensor(b)]), steps, mode)
     rows = -(-len(frames) // STRIP_COLUMNS)  # as few rows as fit, the frames shared evenly between them
-    strip = images.grid(frames, ncols=-(-len(frames) // rows), factor=3)
+    columns = -(-len(frames) // rows)
+    walk = {"ends": [path[0].tolist(), path[-1].tolist()], "mode": mode, "most": STRIP_COLUMNS}
     big = [images.upscale(f, 6) for f in images.to_uint8(frames)]
-    files = [download_file(images.png_bytes(strip), "interpolation.png"),
+    files = [download_file(images.png_bytes(images.grid(frames, ncols=columns, factor=3)), "interpolation.png"),
              download_file(images.gif_bytes(big), "interpolation.gif")]
-    return strip, marked_map(name, path.numpy(), f"{mode} path", MAP_HEIGHT, line=True), files[1], files
+    return (picture_value(name, path, shown, frames, columns=columns, walk=walk),
+            marked_map(name, path.numpy(), f"{mode} path", MAP_HEIGHT, line=True),
+            picture_value(name, path, shown, frames, animate=True, walk=walk), files)

@@ -1,5 +1,6 @@
 """Latent map: every test digit as a dot where the encoder puts it. Click a dot to see the digit; on
-a 2-D model, click empty space to decode that spot. 32-D models are flattened by PCA or UMAP."""
+a 2-D model, click empty space to decode that spot (in the visitor's browser, once its decoder is
+ready: ui/drawing.py). 32-D models are flattened by PCA or UMAP."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from gradio.components.plot import PlotData
 
 from vae_core import data, latent
 
+from ..drawing import DigitCanvas, decoder_url, picture_value
 from ..common import (CODE_LIMIT, check_number, get_model, log, map_figure, need_test_images, no_data, picture,
                       refuse)
 from ..page import on_phone_show
 from ..state import CTX
 
 TITLE, ID = "Latent map", "map"
+CSS = "#map-click, #map-click-btn, #map-spot-btn { display: none !important; }\n"
 UMAP_POLL_SECONDS = 2.0  # how often an open page looks whether its background UMAP is ready
 CODE_DIMS_SHOWN = 6  # dimensions of the clicked digit's code written out
 OPENS_ON = ("UMAP", True)  # the map's first choices: flattened by UMAP; decoded digits under a 2-D map
@@ -55,11 +58,13 @@ def render(page) -> None:
             with gr.Row(elem_id="click-result"):
                 clicked = gr.Image(label="test digit", elem_id="click-digit", elem_classes="digit", height=150,
                                    interactive=False, visible=False, min_width=100, buttons=["fullscreen"])
-                decoded = gr.Image(label="decoded", elem_id="click-decoded", elem_classes="digit", height=150,
-                                   interactive=False, visible=False, min_width=100, buttons=["fullscreen"])
+                with gr.Column(min_width=100):
+                    decoded = DigitCanvas("decoded", "click-decoded", height=150)
             click_text = gr.Markdown("Click a dot on the map.", elem_id="click-text")
     click_box = gr.Textbox(elem_id="map-click", show_label=False, container=False)
     click_btn = gr.Button(elem_id="map-click-btn", elem_classes="hidden-bridge")
+    spot_btn = gr.Button(elem_id="map-spot-btn", elem_classes="hidden-bridge")
+    gr.HTML(js_on_load=CLICKS, elem_id="map-clicks", padding=False)
     umap_timer = gr.Timer(UMAP_POLL_SECONDS, active=False)  # ticks only while a UMAP is awaited
 
     map_inputs, map_outputs = [page.model, projection, manifold], [plot, note, status, umap_timer]
@@ -67,10 +72,51 @@ def render(page) -> None:
     projection.input(show_map, map_inputs, map_outputs, api_name="latent_map")
     manifold.input(show_map, map_inputs, map_outputs, api_name=False)
     umap_timer.tick(poll_umap, map_inputs, [plot, status, umap_timer], api_name=False, show_progress="hidden")
-    click_btn.click(map_click, [page.model, click_box], [clicked, decoded, click_text], api_name="map_click",
+    click_btn.click(map_click, [page.model, click_box, decoded], [clicked, decoded, click_text], api_name="map_click",
                     show_progress="hidden", trigger_mode="always_last",
-                    js="(name, payload) => [name, window.__vaeClick || payload]").then(None, js=on_phone_show("#click-result"),
-                                                                                      api_name=False)
+                    js="(name, payload, shown) => [name, window.__vaeClick || payload, shown]").then(
+        None, js=on_phone_show("#click-result"), api_name=False)
+    spot_btn.click(None, None, [clicked, click_text], js=SPOT_WORDS, api_name=False).then(
+        None, js=on_phone_show("#click-result"), api_name=False)
+
+
+# Gradio's Plot has no click event: this listens to Plotly's own clicks on the map. A click on empty space
+# of a 2-D model's plane is drawn here in the browser (the decoded picture, then #map-spot-btn's words);
+# any other click goes to the server (#map-click-btn, with the point as JSON: its test-image index, or x, y).
+CLICKS = """
+const bind = (plot) => {
+  if (plot.__vaeBound || typeof plot.on !== 'function') return;
+  plot.__vaeBound = true;
+  plot.on('plotly_click', (event) => {
+    const p = event && event.points && event.points[0];
+    if (!p) return;
+    const index = p.data.type.startsWith('scatter') && p.customdata !== undefined ? Number(p.customdata) : null;
+    const x = Number(p.x), y = Number(p.y);
+    // The spot clicked is ringed (a shape: redrawing it leaves the 10,000 dots alone); the map's own
+    // shapes (a 2-D map's digit regions) stay, the previous ring goes.
+    const kept = ((plot.layout && plot.layout.shapes) || []).filter((s) => s.name !== 'ring');
+    if (window.Plotly) window.Plotly.relayout(plot, {shapes: [...kept, {type: 'circle', xref: 'x', yref: 'y',
+      name: 'ring', xsizemode: 'pixel', ysizemode: 'pixel', xanchor: x, yanchor: y,
+      x0: -10, x1: 10, y0: -10, y1: 10, line: {color: '#d62728', width: 3}}]});
+    const spot = window.vaeDraw && window.vaeDraw.get('click-decoded');
+    if (index === null && spot && spot.drawsHere(2)) {
+      window.__vaeSpot = {x, y, noun: spot.value.noun || 'digit'};
+      spot.showCodes([[x, y]]);
+      document.querySelector('#map-spot-btn').click();
+      return;
+    }
+    window.__vaeClick = JSON.stringify({index, x, y, t: Date.now()});
+    document.querySelector('#map-click-btn').click();
+  });
+};
+const scan = () => document.querySelectorAll('#latent-map .js-plotly-plot').forEach(bind);
+new MutationObserver(scan).observe(document.querySelector('#latent-map') || document.body, {childList: true, subtree: true});
+setInterval(scan, 1000);
+"""
+SPOT_WORDS = """() => { const s = window.__vaeSpot;
+  return [{__type__: 'update', value: null, visible: false},
+          `**The spot z = (${s.x.toFixed(2)}, ${s.y.toFixed(2)})** (ringed in red): no test ${s.noun} needed; ` +
+          'this is what the decoder draws there.']; }"""
 
 
 def for_model(name: str | None, projection: str, manifold: bool):
@@ -78,9 +124,10 @@ def for_model(name: str | None, projection: str, manifold: bool):
     under it); the clicked point belongs to the old model, so its panel empties; and the map."""
     two_d = bool(name) and get_model(name).latent_dim == 2
     kind = CTX.kind(name)
-    hidden = gr.update(value=None, visible=False)
+    # Nothing decoded yet; on a 2-D plane the page gets the decoder that will draw the spots clicked.
+    spots = {"decoder": decoder_url(name), "codes": None, "noun": kind.noun} if two_d else None
     return (gr.update(visible=not two_d), gr.update(visible=two_d, label=kind.say("Show decoded digits under a 2-D map")),
-            gr.update(value=None, visible=False, label=f"test {kind.noun}"), hidden, "Click a dot on the map.",
+            gr.update(value=None, visible=False, label=f"test {kind.noun}"), spots, "Click a dot on the map.",
             *show_map(name, projection, manifold))
 
 
@@ -159,7 +206,7 @@ def poll_umap(name: str, projection: str, manifold: bool):
 
 
 @torch.no_grad()
-def map_click(name: str, payload: str):
+def map_click(name: str, payload: str, shown=None):
     """A click on the map, sent by the page's JavaScript bridge as JSON {index} or {x, y}."""
     try:
         click = json.loads(payload or "{}")
@@ -178,9 +225,9 @@ def map_click(name: str, payload: str):
         return gr.skip(), gr.skip(), "Click a dot: on a projected map, empty space has no single code."
     zx = check_number(click.get("x"), -CODE_LIMIT, CODE_LIMIT, "x")
     zy = check_number(click.get("y"), -CODE_LIMIT, CODE_LIMIT, "y")
-    image = latent.decode_images(model, torch.tensor([[zx, zy]]))
     # No test digit belongs to an empty spot: hide its frame rather than show an empty one.
-    return (gr.update(value=None, visible=False), gr.update(value=picture(image), visible=True),
+    return (gr.update(value=None, visible=False),
+            picture_value(name, torch.tensor([[zx, zy]]), shown, noun=CTX.kind(name).noun),
             f"**The spot z = ({zx:.2f}, {zy:.2f})** (ringed in red): no test {CTX.kind(name).noun} needed; this is "
             "what the decoder draws there.")
 
@@ -195,4 +242,4 @@ def _clicked_digit(name: str, model, i: int):
     code = ", ".join(f"number {d + 1} is {mu[0, d]:.2f} ± {sigma[d]:.2f}" for d in dims)
     text = (f"**Test image #{i}, {kind.a(label)}** (ringed in red on the map). Left: the {kind.noun}. Right: what the model draws back from its "
             f"code (the encoder's most likely numbers for it). The numbers it uses most (± how unsure): {code}.")
-    return gr.update(value=picture(x), visible=True), gr.update(value=picture(recon), visible=True), text
+    return gr.update(value=picture(x), visible=True), picture_value(name, mu, None, recon, noun=kind.noun), text

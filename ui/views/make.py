@@ -9,7 +9,9 @@ import torch
 
 from vae_core import concepts, images, latent
 
-from ..common import Limit, check_class, class_choices, class_menu, concepts_of, current_image, digit_tensor, get_model, need_test_images, picture, refuse
+from ..drawing import DigitCanvas, picture_value
+from ..common import (CODE_LIMIT, Limit, check_class, class_choices, class_menu, concepts_of, current_image,
+                      digit_tensor, get_model, need_test_images, refuse)
 from ..state import CTX
 
 TITLE, ID = "Make a digit", "make"
@@ -41,21 +43,25 @@ def render(page) -> None:
     with gr.Row():
         with gr.Column(scale=2):
             sliders = [CHANGE.slider(WORDS[p]) for p in concepts.PROPERTIES]
-        changed = gr.Image(label="the first one, changed", elem_classes="digit", height=220, interactive=False,
-                           scale=1)
-    codes = gr.State(None)
+        with gr.Column(scale=1, min_width=160):
+            changed = DigitCanvas("the first one, changed", "make-changed", height=220)
 
     page.worded((intro, "value", INTRO), (made, "label", made.label), (change_note, "value", CHANGE_NOTE),
                 (variety, "info", variety.info), (use_btn, "value", use_btn.value),
                 *[(slider, "label", slider.label) for slider in sliders])
-    page.on_show(make_shown, [page.current, digit, variety], [digit, codes, made, check, changed, *sliders])
+    page.on_show(make_shown, [page.current, digit, variety, changed], [digit, made, check, changed, *sliders])
     for trigger in (make_btn.click, digit.input, variety.release):
-        trigger(make, [page.model, digit, variety], [codes, made, check, changed, *sliders], api_name=False)
-    use_btn.click(use_digit, [page.model, page.digit, page.source], [codes, check, changed, *sliders],
+        trigger(make, [page.model, digit, variety, changed], [made, check, changed, *sliders], api_name=False)
+    use_btn.click(use_digit, [page.model, page.digit, page.source, changed], [check, changed, *sliders],
                   api_name=False)
-    for s in sliders:  # while dragging, as Generate's sliders do
-        s.input(change, [page.model, codes, *sliders], changed, api_name=False, show_progress="hidden",
-                trigger_mode="always_last")
+    for s in sliders:  # drawn in the browser while dragging, as Generate's sliders are
+        s.input(None, sliders, None, js=MOVE, api_name=False, show_progress="hidden")
+    changed.server_draw(change, [page.model, changed, *sliders], changed, api_name=False, show_progress="hidden",
+                        trigger_mode="always_last")
+
+
+# A slider moved: the browser moves the first digit's code along each slider's direction and redraws it.
+MOVE = "(...amounts) => { window.vaeDraw.get('make-changed').move(amounts); }"
 
 
 def _class_radio(name: str, value):
@@ -72,15 +78,23 @@ def maker(name: str) -> str:
     return main if get_model(name).latent_dim <= 2 and main else name
 
 
-def make_shown(name: str, digit, variety):
+def make_shown(name: str, digit, variety, shown=None):
     """The view drawn for the model shown: its classes in the menu (the choice kept where it has it), and
     new ones made of the class chosen."""
     radio = _class_radio(name, digit)
-    return (radio, *make(name, radio["value"], variety))
+    return (radio, *make(name, radio["value"], variety, shown))
+
+
+def _changeable(used: str, z: torch.Tensor, shown) -> dict:
+    """The first digit as the sliders change it: its code, and each slider's step (one standard deviation of
+    its property among real digits, along its direction), for the browser to move it."""
+    c = concepts_of(used)
+    steps = [(c.directions[i] * c.per_unit[i]).tolist() for i in range(len(concepts.PROPERTIES))]
+    return picture_value(used, z[:1], shown, steps=steps)
 
 
 @torch.no_grad()
-def make(name: str, digit, variety):
+def make(name: str, digit, variety, shown=None):
     """New digits of a class: codes drawn from the spread of its codes, decoded, and checked by the model."""
     need_test_images(name)
     kind = CTX.kind(name)
@@ -100,33 +114,38 @@ def make(name: str, digit, variety):
     if used != name:
         check += kind.say(f"  \n*Made by **{used}** ({get_model(used).latent_dim} numbers per digit): with only 2 "
                           f"numbers, {name}'s digits overlap too much to make a chosen one reliably.*")
-    return (z.tolist(), images.grid(drawn, ncols=MADE // 2, factor=4), check, picture(drawn[:1]),
+    return (images.grid(drawn, ncols=MADE // 2, factor=4), check, _changeable(used, z, shown),
             *[CHANGE.default] * len(concepts.PROPERTIES))
 
 
 @torch.no_grad()
-def use_digit(name: str, digit: list | None, source: str):
+def use_digit(name: str, digit: list | None, source: str, shown=None):
     """The Reconstruct tab's digit (the visitor's own, or the one it opens on) becomes the one the sliders change."""
     digit, source = current_image(name, digit, source)
     if not digit:
         raise refuse(CTX.kind(name).say("Pick, draw or upload a digit in the Reconstruct tab first."))
-    model = get_model(maker(name))
-    mu, _ = model.encode(digit_tensor(digit))
-    return (mu.tolist(), f"The sliders now change **{source or 'your digit'}**, as the model draws it back.",
-            picture(latent.decode_images(model, mu)), *[CHANGE.default] * len(concepts.PROPERTIES))
+    used = maker(name)
+    mu, _ = get_model(used).encode(digit_tensor(digit))
+    return (f"The sliders now change **{source or 'your digit'}**, as the model draws it back.",
+            _changeable(used, mu, shown), *[CHANGE.default] * len(concepts.PROPERTIES))
 
 
 @torch.no_grad()
-def change(name: str, codes: list | None, *amounts):
-    """The first made digit, moved along each property's direction by its slider (in standard deviations)."""
-    if not codes:
+def change(name: str, shown, *amounts):
+    """The browser cannot draw yet: the server draws the first made digit, moved along each property's
+    direction by its slider (in standard deviations)."""
+    if not isinstance(shown, dict) or not shown.get("codes"):
         raise refuse("Make some digits first.")
     used = maker(name)
     model, c = get_model(used), concepts_of(used)
-    z = torch.tensor(codes[:1], dtype=torch.float32)
+    z = torch.tensor(shown["codes"][:1], dtype=torch.float32)
     if z.shape[1] != model.latent_dim:
         raise refuse("These digits were made by another model: make new ones.")
+    z = z.clamp(-CODE_LIMIT, CODE_LIMIT)
+    moved = z.clone()
     for prop, amount in zip(concepts.PROPERTIES, amounts):
-        z = c.move(z, prop, CHANGE.check(amount, prop))
-    return picture(latent.decode_images(model, z))
+        moved = c.move(moved, prop, CHANGE.check(amount, prop))
+    value = _changeable(used, z, None)
+    value["pixels"] = picture_value(used, moved)["pixels"]
+    return value
 

@@ -12,8 +12,9 @@ from vae_core import concepts, images, latent
 from vae_core.model import VAE
 
 from .. import figures
+from ..drawing import DigitCanvas, decoder_url, picture_value
 from ..common import (check_class, class_choices, concepts_of, current_image, digit_from_test_set, digit_tensor,
-                      download_file, gallery_indices, get_model, marked_map, need_test_images, picture, recognise,
+                      gallery_indices, get_model, marked_map, need_test_images, picture, recognise,
                       recognition_words, refuse, test_source)
 from ..page import on_phone_show
 from ..state import CTX
@@ -64,8 +65,9 @@ def render(page) -> None:
             morph_note = gr.Markdown(MORPH_NOTE, elem_classes="note")
             morph_to = gr.Radio(class_choices(None), value=None, label="morph it into", elem_id="morph-to")
             morph_text = gr.Markdown()
-        morph_anim = gr.Image(label="the morph, played forward and back", elem_classes="digit", height=220,
-                              interactive=False, elem_id="morph-anim", scale=1)
+        with gr.Column(scale=1, min_width=160):
+            morph_anim = DigitCanvas("the morph, played forward and back (click it to pause)", "morph-anim",
+                                     height=220)
 
     # A new digit clears the old one's morph.
     picked = [page.digit, page.source, seen, recon, bars, place, text, eps_grid, morph_to, morph_text, morph_anim]
@@ -81,8 +83,8 @@ def render(page) -> None:
     upload.upload(pick_upload, [page.model, upload], picked, api_name="encode_upload").then(None, js=shown,
                                                                                            api_name=False)
     eps_btn.click(resample, [page.model, page.digit], eps_grid, api_name="resample")
-    morph_to.input(morph, [page.model, page.digit, page.source, morph_to], [place, morph_text, morph_anim],
-                   api_name="morph")
+    morph_to.input(morph, [page.model, page.digit, page.source, morph_to, morph_anim],
+                   [place, morph_text, morph_anim], api_name="morph")
     draw_tab.select(None, js="() => window.__vaeBrush && window.__vaeBrush()", api_name=False)
 
 
@@ -173,7 +175,12 @@ def reconstruct(name: str, digit: list, source: str):
             # The star's legend entry in two words: "Fashion-MNIST test image #1234" took a row of its own,
             # and the legend grew into the map's title.
             marked_map(name, mu_np, CTX.kind(name).say("this digit"), MAP_HEIGHT), text,
-            _posterior_samples(model, mu, logvar), None, "", None)
+            _posterior_samples(model, mu, logvar), None, "", _no_morph(name))
+
+
+def _no_morph(name: str) -> dict:
+    """No morph shown yet; the page gets the decoder that will draw one (and tells the server it can)."""
+    return {"decoder": decoder_url(name), "codes": None}
 
 
 def _posterior_samples(model: VAE, mu: torch.Tensor, logvar: torch.Tensor) -> np.ndarray:
@@ -192,19 +199,18 @@ def resample(name: str, digit: list | None):
     return _posterior_samples(model, mu, logvar)
 
 
-def morph(name: str, digit: list | None, source: str, into):
+def morph(name: str, digit: list | None, source: str, into, shown=None):
     """The current digit morphed into a typical digit of the class chosen: the walk on the map, a line of
-    words, and the animation (a GIF, played forward and back)."""
+    words, and the animation (drawn by the visitor's browser, played forward and back)."""
     if not digit:
         raise refuse("Pick, draw or upload a digit first.")
     target = check_class(name, into, "the class to morph into")
     model = get_model(name)
     need_test_images(name)
     path, frames = concepts.morph(model, digit_tensor(digit), concepts_of(name), target, MORPH_STEPS)
-    big = [images.upscale(f, 8) for f in images.to_uint8(frames)]
-    gif = download_file(images.gif_bytes(big, ms_per_frame=90), "morph.gif")
     kind = CTX.kind(name)
     words = (f"**{source[:1].upper()}{source[1:]} → {kind.a(target)}** in {MORPH_STEPS} steps along a straight "
              f"line of codes, ending where the model keeps its most typical {kind.plain(target)}"
              f"{'s' if kind.digits else ''}.")
-    return marked_map(name, path.numpy(), f"morph into {kind.a(target)}", MAP_HEIGHT, line=True), words, gif
+    return (marked_map(name, path.numpy(), f"morph into {kind.a(target)}", MAP_HEIGHT, line=True), words,
+            picture_value(name, path, shown, frames, animate=True))
