@@ -133,33 +133,69 @@ def _request(peer: str | None, forwarded: str | None = None):
     return SimpleNamespace(client=SimpleNamespace(host=peer) if peer else None, headers=headers)
 
 
-def test_a_visitors_address_is_the_peer_or_what_a_private_proxy_saw():
-    assert guard.visitor_address(_request("8.8.4.4", "1.1.1.1")) == "8.8.4.4"  # no proxy: its header is ignored
-    assert guard.visitor_address(_request("10.16.3.80", "6.6.6.6, 1.1.1.1")) == "1.1.1.1"  # the entry the proxy added
-    assert guard.visitor_address(_request("127.0.0.1")) == "127.0.0.1"
+def test_a_forwarded_address_is_believed_only_from_a_proxy_the_operator_named():
+    private = guard.trusted_proxies("private")
+    assert guard.visitor_address(_request("8.8.4.4", "1.1.1.1"), private) == "8.8.4.4"  # not a proxy: ignored
+    assert guard.visitor_address(_request("10.16.3.80", "6.6.6.6, 1.1.1.1"), private) == "1.1.1.1"  # the proxy's entry
+    assert guard.visitor_address(_request("127.0.0.1", "1.1.1.1"), private) == "127.0.0.1"  # loopback is no proxy
+    nobody = guard.trusted_proxies("")
+    assert guard.visitor_address(_request("10.16.3.80", "1.1.1.1"), nobody) == "10.16.3.80"  # a script inventing them
+    one = guard.trusted_proxies("10.16.3.80, 192.0.2.0/24")
+    assert guard.visitor_address(_request("10.16.3.80", "1.1.1.1"), one) == "1.1.1.1"
+    assert guard.visitor_address(_request("10.16.3.81", "1.1.1.1"), one) == "10.16.3.81"
+    assert guard.visitor_address(_request("192.0.2.7", "5.5.5.5"), one) == "5.5.5.5"
     assert guard.visitor_address(_request(None)) == "unknown"
 
 
-def _queued(address: str, n: int) -> list:
-    return [SimpleNamespace(address=address, tag=f"{address}{i}") for i in range(n)]
+def test_by_default_only_a_hugging_face_spaces_own_network_is_trusted(monkeypatch):
+    monkeypatch.delenv("VAE_TRUSTED_PROXIES", raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert guard.trusted_proxies() == []
+    monkeypatch.setenv("SPACE_ID", "someone/vae-explorer")
+    assert guard.trusted_proxies() == guard.trusted_proxies("private")
+    monkeypatch.setenv("VAE_TRUSTED_PROXIES", "10.0.0.1")
+    assert [str(n) for n in guard.trusted_proxies()] == ["10.0.0.1/32"]
+
+
+def _queued(address: str, n: int, session: str | None = None) -> list:
+    return [SimpleNamespace(address=address, session=session or f"{address}-{i}", tag=f"{address}{i}")
+            for i in range(n)]
+
+
+def _take_turns(events, event):
+    guard.take_turns(events, event, lambda e: e.address, lambda e: e.session)
 
 
 def test_a_visitor_waits_behind_one_turn_of_a_flood_not_all_of_it():
-    events = _queued("flood", 30)
+    events = _queued("flood", 30)  # a script at another address, a new session for each request
     for tag in ("a0", "a1"):  # a visitor's two requests: one behind each of the flood's first two
-        events.append(SimpleNamespace(address="a", tag=tag))
-        guard.take_turns(events, events[-1], lambda e: e.address)
+        events.append(SimpleNamespace(address="a", session="a", tag=tag))
+        _take_turns(events, events[-1])
     assert [e.tag for e in events[:5]] == ["flood0", "a0", "flood1", "a1", "flood2"]
-    events.append(SimpleNamespace(address="b", tag="b0"))  # a third visitor: in the first turn too
-    guard.take_turns(events, events[-1], lambda e: e.address)
+    events.append(SimpleNamespace(address="b", session="b", tag="b0"))  # a third visitor: in the first turn too
+    _take_turns(events, events[-1])
     assert [e.tag for e in events[:3]] == ["flood0", "a0", "b0"]
-    events.append(SimpleNamespace(address="flood", tag="flood30"))  # the flood's own: at the end, in its order
-    guard.take_turns(events, events[-1], lambda e: e.address)
+    events.append(SimpleNamespace(address="flood", session="x", tag="flood30"))  # the flood's own: at the end
+    _take_turns(events, events[-1])
     assert events[-1].tag == "flood30"
     assert [e.tag for e in events if e.address == "flood"] == [f"flood{i}" for i in range(31)]
 
 
-def test_the_queue_puts_each_new_request_in_its_addresss_turn():
+def test_a_class_at_one_address_takes_turns_with_a_flood_from_that_same_address():
+    events = [e for i in range(3) for e in _queued("school", 4, session=f"script-{i}")]
+    events.sort(key=lambda e: e.tag)  # each script session's 4 requests, queued in order
+    pupil = SimpleNamespace(address="school", session="pupil", tag="pupil")
+    events.append(pupil)
+    _take_turns(events, pupil)
+    assert events.index(pupil) <= 3  # behind one request of each of the 3 script sessions, not all 12
+    second = SimpleNamespace(address="school", session="pupil", tag="pupil-2")
+    events.append(second)
+    _take_turns(events, second)
+    assert events.index(pupil) < events.index(second) <= 7  # its second in the second round
+
+
+def test_the_queue_puts_each_new_request_in_its_addresss_turn(monkeypatch):
+    monkeypatch.setattr(guard, "TRUSTED", guard.trusted_proxies("private"))  # behind a Space's proxy
     flood = [SimpleNamespace(session_hash=f"s{i}", request=_request("10.0.0.2", "203.0.113.7"), concurrency_id="d")
              for i in range(20)]  # a script with a new session for each request: under the per-session limit
     events = list(flood)
@@ -179,7 +215,8 @@ def test_the_queue_puts_each_new_request_in_its_addresss_turn():
     assert events.index(ids["teacher"]) == 1  # behind one of the script's 20, not all of them
 
 
-def test_one_address_may_hold_half_the_queue_whatever_sessions_it_names():
+def test_one_address_may_hold_half_the_queue_whatever_sessions_it_names(monkeypatch):
+    monkeypatch.setattr(guard, "TRUSTED", guard.trusted_proxies("private"))
     script = _request("10.0.0.2", "1.1.1.1")
     events = [SimpleNamespace(session_hash=f"s{i}", request=script, concurrency_id="d")
               for i in range(guard.QUEUED_PER_ADDRESS)]

@@ -13,14 +13,16 @@ import torch
 from vae_core import data, latent
 
 from .common import CODE_LIMIT, check_number, digit_tensor, get_model, need_test_images, recognise, refuse
+from .guard import API_LANE, API_WORKERS
 from .views.interpolate import interpolation
 
 
 def register() -> None:
-    gr.api(api_decode, api_name="decode")
-    gr.api(api_encode, api_name="encode")
-    gr.api(api_interpolate, api_name="interpolate_codes")
-    gr.api(api_recognise, api_name="recognise")
+    """The endpoints share one queue with few workers (guard.API_LANE): a script's flood of them waits
+    there, and the page's own events go on beside it."""
+    for fn, name in ((api_decode, "decode"), (api_encode, "encode"), (api_interpolate, "interpolate_codes"),
+                     (api_recognise, "recognise")):
+        gr.api(fn, api_name=name, concurrency_id=API_LANE, concurrency_limit=API_WORKERS)
 
 
 @torch.no_grad()

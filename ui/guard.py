@@ -4,11 +4,15 @@ Uploads have their own bounds: one file a request (of launch's max_file_size), a
 together, and no image decoded past the pixel budget of vae_core.images, by the app or by Gradio. Every
 other request is a small JSON body (a 28x28 digit is about 10 KB), so a larger one is refused before it
 is parsed, and it may name only a few files. Gradio's queue is shared: one visitor, or a script, may hold
-only so many waiting requests, so that a flood from one session cannot fill it for the rest, and each
-address's requests take turns with everyone else's, so that a script that changes its session for every
-request (and so passes that limit) waits behind its own flood, not in front of the others. A value that
-Gradio's own components refuse (a slider's number out of its range, sent by a script) is, like every
-visitor's mistake, one line in the log and a sentence in the answer, never a traceback.
+only so many waiting requests, and one address half of the queue (a school's thirty pupils share one),
+so that a flood cannot fill it for the rest. Within each event's queue the addresses take turns, and
+within an address its sessions (fair queuing), so a flood waits behind its own requests, not in front of
+a class's at the same address or of anyone's elsewhere; and the scripts' API
+(/decode and the rest) has its own queue with few workers, so a flood of it leaves the page's own events
+alone. A forwarded address (X-Forwarded-For) is believed only from a proxy the operator names
+(VAE_TRUSTED_PROXIES; on a Hugging Face Space, its private network). A value that Gradio's own
+components refuse (a slider's number out of its range, sent by a script) is, like every visitor's
+mistake, one line in the log and a sentence in the answer, never a traceback.
 """
 
 from __future__ import annotations
@@ -25,13 +29,14 @@ import gradio as gr
 from gradio.exceptions import ComponentProcessingError
 
 log = logging.getLogger("vae_explorer")
-MAX_BODY_BYTES = 1 << 20  # 1 MiB
+MAX_BODY_BYTES = 256 << 10  # the largest the page sends is a walk's codes and pictures, about 40 KB
 MAX_UPLOAD_BODY = 21 << 20  # one upload request: one file of the 20 MB launch allows, with its envelope
 UPLOADS_BUDGET = 1 << 30  # all uploads kept together (Gradio keeps them an hour): past this, uploads wait
 MAX_FILES_PER_REQUEST = 4  # files one request may name: a drawing (background, a layer, composite), a picture
-QUEUED_PER_VISITOR = 12  # a page load queues about 8 events at once
-QUEUE_SIZE = 256  # all visitors together
-QUEUED_PER_ADDRESS = QUEUE_SIZE // 2  # one address: a script that changes session, or a class behind one school NAT
+QUEUED_PER_VISITOR = 12  # a page load queues a few events at once; a script waits behind its own
+QUEUE_SIZE = 1024  # all visitors together: at most 256 MiB of bodies
+QUEUED_PER_ADDRESS = QUEUE_SIZE // 2  # a class behind one school's address, with room for a flood beside it
+API_LANE, API_WORKERS = "api", 2  # the scripts' endpoints: their own queue, at most this many at once
 
 
 class BodyLimit:
@@ -126,15 +131,32 @@ def bound_image_decoding() -> None:
     Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS // 2
 
 
-def visitor_address(request) -> str:
-    """The network address a request comes from: its peer's, or behind a proxy on a private address (a
-    Space's), the last X-Forwarded-For entry, the address that proxy saw (a client may write entries before
-    it, not that one). Behind two proxies that is the outer one's, the same for everyone: then every
-    request takes its turn in order, as without this."""
+def trusted_proxies(setting: str | None = None) -> list:
+    """The proxies whose X-Forwarded-For is believed: VAE_TRUSTED_PROXIES, addresses or networks separated by
+    commas ("private" for every private network), by default none, or on a Hugging Face Space (SPACE_ID is
+    set) "private": its proxy is the only way in there."""
+    if setting is None:
+        setting = os.environ.get("VAE_TRUSTED_PROXIES", "private" if os.environ.get("SPACE_ID") else "")
+    nets = []
+    for item in (part.strip() for part in setting.split(",")):
+        if item == "private":
+            nets += [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")]
+        elif item:
+            nets.append(ipaddress.ip_network(item, strict=False))
+    return nets
+
+
+TRUSTED = trusted_proxies()
+
+
+def visitor_address(request, trusted: list | None = None) -> str:
+    """The network address a request comes from: its peer's, or where the peer is a trusted proxy, the last
+    X-Forwarded-For entry, the address that proxy saw (a client may write entries before it, not that one)."""
     client = getattr(request, "client", None)
     peer = getattr(client, "host", None) or ""
     try:
-        behind_proxy = ipaddress.ip_address(peer).is_private
+        ip = ipaddress.ip_address(peer)
+        behind_proxy = any(ip in net for net in (TRUSTED if trusted is None else trusted))
     except ValueError:
         behind_proxy = False
     if behind_proxy:
@@ -144,21 +166,31 @@ def visitor_address(request) -> str:
     return peer or "unknown"
 
 
-def take_turns(events: list, event, key) -> None:
-    """Move `event`, just queued at the end of `events`, ahead of the requests of every visitor (by `key`)
-    who has more waiting before them than its own: each visitor's requests keep their order, and one with a
-    single request waits behind at most one of each other visitor's, however many a flood has queued."""
-    mine = key(event)
-    ahead = sum(1 for e in events if e is not event and key(e) == mine)  # its turn: the number of its own before it
+def take_turns(events: list, event, address, session) -> None:
+    """Move `event`, just queued at the end of `events`, to its turn: the addresses take turns, and within
+    an address its sessions do (fair queuing in two levels). Each session's requests keep their order; a
+    request waits behind at most one of each other session's at its address for each of its own ahead, and
+    its address's turn comes round with every other's, however many requests a flood has queued."""
+    where, who = address(event), session(event)
+    mine = sum(1 for e in events if e is not event and session(e) == who and address(e) == where)
+    others: dict = {}
+    for e in events:
+        if e is not event and address(e) == where and session(e) != who:
+            others[session(e)] = others.get(session(e), 0) + 1
+    ahead = mine + sum(min(n, mine + 1) for n in others.values())  # its address's requests before it
     turns: dict = {}
     for i, e in enumerate(events):
         if e is event:
             return
-        turns[key(e)] = turns.get(key(e), 0) + 1
-        if turns[key(e)] > ahead + 1:  # a later turn of that visitor's
+        turns[address(e)] = turns.get(address(e), 0) + 1
+        if turns[address(e)] > (ahead if address(e) == where else ahead + 1):  # a later turn than its own
             events.remove(event)
             events.insert(i, event)
             return
+
+
+def _session_of(event) -> str:
+    return event.session_hash
 
 
 def _address_of(event) -> str:
@@ -172,8 +204,8 @@ def _address_of(event) -> str:
 def limit_queue_per_visitor(demo, most: int = QUEUED_PER_VISITOR) -> None:
     """Refuse a visitor's request while `most` of theirs already wait in the queue (Gradio 6's queue), or
     half the queue's room waits for their address, and a request with fewer values than its event takes
-    (Gradio would fail on it without a word); queue the others so that each address takes its turn
-    (take_turns)."""
+    (Gradio would fail on it without a word); queue the others so that each address, and within it each
+    session, takes its turn (take_turns)."""
     queue = demo._queue
     push = queue.push
 
@@ -203,7 +235,8 @@ def limit_queue_per_visitor(demo, most: int = QUEUED_PER_VISITOR) -> None:
         ok, event_id, status = await push(body, request, username)
         event = getattr(queue, "event_ids_to_events", {}).get(event_id) if ok else None  # (Gradio 6's queue)
         if event is not None and event.concurrency_id in queue.event_queue_per_concurrency_id:
-            take_turns(queue.event_queue_per_concurrency_id[event.concurrency_id].queue, event, _address_of)
+            take_turns(queue.event_queue_per_concurrency_id[event.concurrency_id].queue, event, _address_of,
+                       _session_of)
         return ok, event_id, status
     queue.push = limited_push
 
