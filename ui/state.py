@@ -1,4 +1,4 @@
-"""What every visitor shares: the model registry, the data (loaded on first use) and the training slot.
+"""What every visitor shares: the model registry and the data (loaded on first use).
 
 Disk is bounded: models trained in the app are saved without optimizer state, at most
 MODELS_PER_VISITOR per visitor and TRAINED_MODELS in all; the oldest go first, shipped ones never.
@@ -41,7 +41,7 @@ def storage_root(root: Path, storage: Path = SPACE_STORAGE) -> Path:
 
 
 class Context:
-    """The model registry, the data (loaded once, on first use) and the one training slot."""
+    """The model registry and the data (loaded once, on first use)."""
 
     def __init__(self, root: Path):
         # The shipped models, the ones trained in the app and the caches live where VAE_MODELS_DIR,
@@ -57,9 +57,7 @@ class Context:
         self._tests: dict[str, TestSet | str] = {}  # dataset -> its test images, or why they are missing
         self._test_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
-        self.slot = TrainingSlot(max_waiting=2)
         self.preferred: str | None = None  # the model the page opens on, when one was named at start
-        self.cancels: dict[str, threading.Event] = {}
         self.training_now: set[str] = set()  # names of the models being trained by this app now
         self.background = Background()
 
@@ -313,79 +311,6 @@ def trained_model_name(prefix: str) -> str:
     """A name for a model a visitor trains: readable, with a random part, so that no one else can guess it
     and reach that visitor's model through the API (the menus list each visitor's own models only)."""
     return f"{prefix}-{time.strftime('%H%M%S')}-{secrets.token_hex(4)}"
-
-
-@dataclass(eq=False)
-class Place:
-    """A run's place with the trainer: 0 runs now, n is n-th in line."""
-
-    address: str
-    position: int
-
-
-class TrainingSlot:
-    """One training run at a time; up to `max_waiting` runs wait in line, in the order they came, and the
-    rest are told it is busy. One address (a visitor, a script, or a class behind one school's router) holds
-    at most one place in the line besides a run of its own, so no one can fill the line, and a newcomer waits
-    behind at most one run of each address ahead: no one keeps the trainer to themselves. A place whose
-    page went away without a word (its waiting loop no longer runs) is dropped once the trainer has stood free
-    for STALE_SECONDS with it first in line: a live one takes its turn within a second."""
-
-    STALE_SECONDS = 10.0
-
-    def __init__(self, max_waiting: int):
-        self.max_waiting = max_waiting
-        self._cv = threading.Condition()
-        self._running: Place | None = None
-        self._line: list[Place] = []
-        self._free_since = time.monotonic()
-
-    def try_enter(self, address: str = "") -> Place | None:
-        """The run's place (position 0: it may start now), or None if the line is full for this address."""
-        with self._cv:
-            self._drop_stale()
-            if self._running is None and not self._line:
-                self._running = Place(address, 0)
-                return self._running
-            if len(self._line) >= self.max_waiting or any(p.address == address for p in self._line):
-                return None
-            self._line.append(Place(address, len(self._line) + 1))
-            return self._line[-1]
-
-    def wait_turn(self, place: Place, cancel: threading.Event, timeout: float = 1.0) -> bool:
-        """Wait until `place` is first in line and the trainer is free (True), or until `cancel` (False)."""
-        with self._cv:
-            while place in self._line:
-                if self._running is None and self._line[0] is place:
-                    self._running = self._line.pop(0)
-                    return True
-                if cancel.is_set():
-                    self._give_up(place)
-                    return False
-                self._cv.wait(timeout)
-                self._drop_stale()
-            return False  # dropped from the line
-
-    def give_up(self, place: Place) -> None:
-        """Leave the line without running (a closed tab); nothing if the place already ran or left."""
-        with self._cv:
-            self._give_up(place)
-
-    def _give_up(self, place: Place) -> None:
-        if place in self._line:
-            self._line.remove(place)
-            self._cv.notify_all()
-
-    def _drop_stale(self) -> None:
-        if self._running is None and self._line and time.monotonic() - self._free_since > self.STALE_SECONDS:
-            self._give_up(self._line[0])
-            self._free_since = time.monotonic()  # the next in line gets its own STALE_SECONDS
-
-    def leave(self) -> None:
-        with self._cv:
-            self._running = None
-            self._free_since = time.monotonic()
-            self._cv.notify_all()
 
 
 CTX = Context(ROOT)

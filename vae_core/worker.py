@@ -8,6 +8,7 @@ parent reads progress from a queue and may cancel; a run whose parent died stops
     for update in run.updates():   # dicts: the fields of train.Progress, without the model
         ...                        # (and with watch=(uint8 images, n): the fields of watch.Frame, kind "frame")
     run.outcome                    # {"epochs": N, "cancelled": bool, "seconds": s, "device": d} or {"error": msg}
+    run.close()                    # always: ends the process if it still runs, and reaps it
 """
 
 from __future__ import annotations
@@ -87,3 +88,15 @@ class TrainingProcess:
             else:
                 yield update
         self._process.join(timeout=30)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """End the run, whatever it is doing, and reap its process (none is left behind, not even
+        <defunct>): asked to stop between steps, then terminated, then killed."""
+        self._cancel.set()
+        self._process.join(timeout)
+        for stop in (self._process.terminate, self._process.kill):
+            if self._process.exitcode is None:
+                stop()
+                self._process.join(5)
+        self._updates.cancel_join_thread()  # what it still had queued is dropped, not waited for
+        self._updates.close()

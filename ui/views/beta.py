@@ -1,7 +1,10 @@
 """KL weight beta: switch between models trained at beta = 0.1 ... 8, see rate against distortion and
-posterior collapse, retrain at any beta (training.py), and compare two models side by side."""
+posterior collapse, retrain at any beta (with the app's trainer, ui/trainer.py), and compare two models
+side by side."""
 
 from __future__ import annotations
+
+import time
 
 import gradio as gr
 import numpy as np
@@ -9,15 +12,22 @@ import numpy as np
 from vae_core.checkpoints import CheckpointError
 from vae_core.evaluate import ACTIVE_UNIT_THRESHOLD, rate_and_distortion
 
-from .. import figures
-from ..common import BETA, CONTEXT_POINTS, get_model, log, map_figure, model_panels, need_test_images, no_data, refuse
+from vae_core.config import TrainConfig
+
+from .. import figures, trainer
+from ..common import (BETA, CONTEXT_POINTS, Limit, get_model, log, map_figure, model_panels, need_test_images,
+                      no_data, refuse)
 from ..page import session_of
-from ..state import CTX, MAIN_MODEL
-from . import training
+from ..state import CTX, MAIN_MODEL, trained_model_name
+from ..training import NO_TRAINING_DATA, cancel_button, finished_model, follow, in_words, join
 
 TITLE, ID = "KL weight β", "beta"
 RD_IMAGES = 2000  # test digits behind each model's rate and distortion
 MAP_HEIGHT = 380
+EPOCHS = Limit(1, 10, 2, 1)
+IMAGES = Limit(500, 60000, 3000, 500)  # a default run ends within a minute on a laptop's CPU
+FINE_TUNE_LR = 5e-4  # a quarter of the default recipe's: the run starts from a trained model
+PLOT_EVERY_SECONDS = 1.0  # a point on the loss curve at most this often: more would flood the page
 
 TEXT = r"""
 **What β does.** Training balances two wishes: *draw every digit back exactly*, and *keep the codes
@@ -53,7 +63,7 @@ def render(page) -> None:
         kl_plot = gr.Plot(show_label=False)
     beta_map = gr.Plot(show_label=False)
     with gr.Accordion("Train with this β", open=False):
-        trained = training.render(page, beta)
+        trained = render_training(page, beta)
     with gr.Accordion("Compare two models on the same digits", open=False):
         with gr.Row():
             model_a = page.model_menu(value=MAIN_MODEL if MAIN_MODEL in CTX.registry.names() else None,
@@ -77,6 +87,83 @@ def render(page) -> None:
     trained.then(show_beta, beta, outputs, api_name=False)  # a model trained at the slider's β: show it
     compare_btn.click(compare, [model_a, model_b], [recon_a, samples_a, recon_b, samples_b, table],
                       api_name="compare")
+
+
+def render_training(page, beta: gr.Slider):
+    """The trainer's controls under the β slider; returns the training's event, for the view to show the new
+    model when it ends."""
+    gr.Markdown("Fine-tunes the nearest shipped model at the slider's β. The trainer serves everyone in turn; "
+                "closing the tab cancels your run.", elem_classes="note")
+    with gr.Row(elem_id="beta-train-settings"):
+        epochs = EPOCHS.slider("epochs", min_width=200)
+        images = IMAGES.slider("training images", min_width=200)
+    estimate = gr.Markdown(how_long(EPOCHS.default, IMAGES.default), elem_classes="note", elem_id="beta-estimate")
+    with gr.Row():
+        train_btn = gr.Button("Train with this β", variant="primary")
+        cancel_btn = gr.Button("Cancel", variant="stop")
+    status = gr.Markdown()
+    plot = gr.Plot(show_label=False)
+    for slider in (epochs, images):
+        slider.change(how_long, [epochs, images], estimate, api_name=False, show_progress="hidden")
+    trained = train_btn.click(train_beta, [beta, epochs, images], [status, plot], api_name="train",
+                              concurrency_limit=trainer.LINE_SIZE)
+    page.models_added.append(trained)
+    cancel_button(cancel_btn, status)
+    return trained
+
+
+def how_long(epochs: float, images: float) -> str:
+    """The run's length before it starts, from the pace of runs here."""
+    seconds = trainer.TRAINER.seconds_for("beta", int(images) * int(epochs))
+    when = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} minutes"
+    return f"About {when} on this machine once it starts ({int(images):,} digits × {int(epochs)} epochs)."
+
+
+async def train_beta(beta: float, epochs: float, images: float, request: gr.Request):
+    """Retrain at this beta, warm-started from the nearest ladder model; streams status and the loss curve."""
+    beta = BETA.check(beta, "β")
+    epochs = int(EPOCHS.check(epochs, "epochs"))
+    images = int(IMAGES.check(images, "training images"))
+    if CTX.mnist() is None:
+        raise refuse(NO_TRAINING_DATA)
+    owner = session_of(request)
+    if not CTX.ladder(owner):
+        raise refuse("There is no shipped model to start from: none was found in checkpoints/.")
+    start = CTX.nearest_ladder(beta, owner)
+    base, name = CTX.registry.entry(start["name"]), trained_model_name(f"{MAIN_MODEL}-beta{beta:g}")
+    cfg = TrainConfig(epochs=epochs, beta=beta, lr=FINE_TUNE_LR, val_size=0, train_limit=images)
+    # The app's models keep no optimizer state: it would triple their size and is never used here.
+    run_info = {"preset": "default", "init_from": base.path, "save_optimizer": False,
+                "command": f"app: train with beta {beta:g}"}
+    ticket = join(request, "beta", name, CTX.registry.model(start["name"]).cfg, cfg, images, init_from=base.path,
+                  run_info=run_info)
+    history, last = [], 0.0
+    async for news in follow(ticket):
+        if isinstance(news, trainer.Waiting):
+            yield f"Your run is {in_words(news)}.", gr.skip()
+        elif isinstance(news, trainer.Running):
+            steps = [u for u in news.updates if u.get("kind") == "step"]
+            if steps and time.monotonic() - last >= PLOT_EVERY_SECONDS:
+                last, p = time.monotonic(), steps[-1]
+                history.append({"x": p["epoch"] - 1 + ((p["step"] - 1) % p["steps_per_epoch"] + 1) / p["steps_per_epoch"],
+                                "loss": p["loss"], "reconstruction": p["reconstruction"], "kl": p["kl"]})
+                yield (f"Training {name} from {start['name']} (β = {start['beta']:g}): epoch {p['epoch']} of {epochs}, "
+                       f"loss {p['loss']:.1f} nats ({p['images_per_second']:.0f} images/s)."), \
+                    figures.loss_curve(history, "Loss while training")
+            elif not history:
+                yield f"Training {name} from {start['name']} (β = {start['beta']:g}): starting…", gr.skip()
+        else:
+            yield _trained(news.outcome, name, beta, owner), \
+                figures.loss_curve(history, "Loss while training") if history else None
+
+
+def _trained(outcome: dict, name: str, beta: float, owner: str) -> str:
+    if "error" in outcome or not outcome["epochs"]:
+        return finished_model(outcome, name)
+    stopped = " (cancelled: kept the finished epochs)" if outcome["cancelled"] else ""
+    shown = " The pictures above show it now." if CTX.nearest_ladder(beta, owner)["name"] == name else ""
+    return (f"Done{stopped}: **{name}** joined the model list after {outcome['epochs']} epoch(s) "
+            f"in {outcome['seconds']:.0f} s on {outcome['device']}.{shown}")
 
 
 def rate_distortion_of(name: str) -> dict:

@@ -1,37 +1,53 @@
 """Watch a model learn: a new 2-number model trains from nothing on a few thousand digits, and the page
 shows its map sorting itself out (where it puts 1,000 test digits) and its drawings sharpening, frame by
-frame; afterwards a slider and a Play button go over the recorded frames. It takes the training slot
-that all visitors share, like the beta view's training, and its model joins the visitor's model list.
+frame; afterwards the visitor goes over the frames again, by dragging or with Play.
+
+The frames are drawn by the visitor's browser (this view's player): the server only sends each frame's
+codes and drawing. Pressing Start plays at once a recording of a real run of the same recipe, shipped
+with the app (ui/recordings), while the visitor's own run waits its turn with the trainer (ui/trainer.py),
+which a whole class shares; their own frames take over as soon as it starts.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import time
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
 
-from vae_core import data, images, watch
+from vae_core import images, watch
 from vae_core.config import TrainConfig
 from vae_core.model import ModelConfig
-from vae_core.worker import TrainingProcess
 
-from .. import figures
-from ..common import Limit, concepts_of, need_test_images, refuse
-from ..page import session_of
+from .. import figures, trainer
+from ..drawing import serve_file
+from ..common import Limit, need_test_images, refuse
 from ..state import CTX, trained_model_name
-from .training import NO_TRAINING_DATA, cancel_training, enter_slot, error_sentence
+from ..training import NO_TRAINING_DATA, cancel_button, finished_model, follow, in_words, join
 
 TITLE, ID = "Watch it learn", "learn"
 DIGITS = Limit(1000, 10000, 3000, 500)  # training digits: 3,000 x 10 passes take about 25 s on 2 CPU cores
 PASSES = Limit(1, 20, 10, 1)
 FRAMES = 40  # snapshots asked for over a run (the first steps are closer together; a few coincide)
-MOMENT = Limit(0, FRAMES - 1, 0, 1)  # which recorded frame to show (a run records at most FRAMES)
 WATCHED = 1000  # test digits whose codes are drawn on the map
-SHOW_EVERY_SECONDS = 0.5  # while training, a new frame on the page at most this often
-PLAY_SECONDS = 0.3  # between frames when playing them back
+SHOW_EVERY_SECONDS = 0.5  # while training, a new frame to the page at most this often
 RANGE = watch.EXTENT + 1.0  # the map's half-width: fixed, so that frames compare
-SKIP = [gr.skip()] * 6  # every output but the status line left as it is
+RECORDING = Path(__file__).resolve().parents[1] / "recordings" / "watch-it-learn.json"
+RECORDING_URL = serve_file(RECORDING, b"application/json")
+CSS = """
+#learn-player .learn-stage { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
+#learn-player .learn-map { width: min(440px, 100%); aspect-ratio: 1; border: 1px solid var(--border-color-primary); }
+#learn-player .learn-drawn { width: min(300px, 100%); image-rendering: pixelated; }
+#learn-player .learn-caption { font-size: 0.95rem; margin: 4px 0; min-height: 1.4em; }
+#learn-player .learn-legend span { display: inline-block; margin-right: 10px; font-size: 0.85rem; }
+#learn-player .learn-legend i { display: inline-block; width: 10px; height: 10px; border-radius: 5px; margin-right: 3px; }
+#learn-player .learn-controls { display: flex; gap: 10px; align-items: center; margin-top: 6px; }
+#learn-player .learn-controls input { flex: 1; }
+#learn-player .learn-idle .learn-body { display: none; }
+"""
 
 
 def render(page) -> None:
@@ -42,117 +58,162 @@ def render(page) -> None:
                 "(what it draws at each spot). Its *loss* says how badly it draws digits back: it falls as it "
                 "learns. About half a minute here. It always learns handwritten digits, whichever model the "
                 "menu at the top shows.", elem_classes="note")
-    with gr.Row():
-        digits = DIGITS.slider("digits to learn from")
-        passes = PASSES.slider("passes over them")
+    with gr.Row(elem_id="learn-settings"):
+        digits = DIGITS.slider("digits to learn from", min_width=220)
+        passes = PASSES.slider("passes over them", min_width=220)
     with gr.Row():
         start_btn = gr.Button("Start learning", variant="primary", elem_id="learn-start")
         cancel_btn = gr.Button("Cancel", variant="secondary")
     status = gr.Markdown(elem_id="learn-status")
-    with gr.Row(visible=False) as stage:  # no empty frames before the first picture
-        plot = gr.Plot(show_label=False, elem_id="learn-map", scale=3)
-        drawn = gr.Image(label="what it draws at each spot of the map", elem_classes="digit", interactive=False,
-                         elem_id="learn-drawn", scale=2, min_width=200)
-    with gr.Row(visible=False) as replay:
-        moment = MOMENT.slider("moment in its training: drag back and forth", elem_id="learn-moment", scale=4)
-        play_btn = gr.Button("▶ Play it again", elem_id="learn-play", scale=1, min_width=160)
-    frames = gr.State([])
+    player = gr.HTML(None, html_template=PLAYER_HTML, js_on_load=PLAYER_JS, elem_id="learn-player",
+                     elem_classes=["learn-idle"], padding=False, colours=figures.DIGIT_COLOURS, range=RANGE)
 
-    page.models_added.append(start_btn.click(
-        learn, [digits, passes], [status, stage, plot, drawn, frames, moment, replay], api_name="watch_learn",
-        concurrency_limit=3, show_progress="hidden"))
-    cancel_btn.click(cancel_training, None, status, api_name=False)
-    moment.input(show_frame, [frames, moment], [plot, drawn], api_name=False, show_progress="hidden",
-                 trigger_mode="always_last")
-    play_btn.click(play, frames, [plot, drawn, moment], api_name=False, show_progress="hidden")
+    page.models_added.append(start_btn.click(learn, [digits, passes], [status, player], api_name="watch_learn",
+                                             concurrency_limit=trainer.LINE_SIZE, show_progress="hidden"))
+    cancel_button(cancel_btn, status)
 
 
-def learn(digits: float, passes: float, request: gr.Request):
-    """Train a new 2-D model from scratch, streaming its frames; then offer them for replay."""
+async def learn(digits: float, passes: float, request: gr.Request):
+    """A new 2-D model trained from scratch; the recording plays while it waits, then its own frames."""
     n, epochs = int(DIGITS.check(digits, "digits to learn from")), int(PASSES.check(passes, "passes"))
     if CTX.mnist() is None:
         raise refuse(NO_TRAINING_DATA)
     watched = need_test_images(None)[:WATCHED]  # MNIST's, as it learns digits
-    owner = session_of(request)
-    cancel = yield from enter_slot(request, lambda message: [message, *SKIP])
-    if cancel is None:
-        return
-    try:
-        yield from _run(n, epochs, watched, cancel, owner)
-    finally:
-        CTX.slot.leave()
-
-
-def _run(n: int, epochs: int, watched, cancel, owner: str):
-    CTX.make_room(owner)
+    labels = CTX.test_labels(None)[:WATCHED].tolist()
     name = trained_model_name("learn-z2")
-    out = CTX.registry.user_dir / name
     cfg = TrainConfig(epochs=epochs, val_size=0, train_limit=n)
     run_info = {"preset": "default", "save_optimizer": False, "command": f"app: watch a model learn ({n} digits)"}
-    t0, shown, recorded = time.monotonic(), 0.0, []
-    yield ("Starting a new model (a few seconds)…", gr.update(visible=False), None, None, [], 0,
-           gr.update(visible=False))
-    CTX.training_now.add(name)
-    try:
-        run = TrainingProcess(ModelConfig(latent_dim=2), cfg, data.resolve_data_dir(CTX.data_dir), out,
-                              run_info=run_info, watch=(watched.numpy(), FRAMES))
-        for update in run.updates(cancel_when=cancel.is_set):
-            if update["kind"] != "frame":
-                continue
-            recorded.append(_frame(update, epochs))
-            if time.monotonic() - shown >= SHOW_EVERY_SECONDS:
-                shown = time.monotonic()
-                yield (f"Learning… pass {update['epoch']} of {epochs}, {update['images_seen']:,} digits "
-                       f"studied so far ({time.monotonic() - t0:.0f} s).", gr.update(visible=True),
-                       *_draw(recorded[-1]), *SKIP[:3])
-    finally:
-        CTX.training_now.discard(name)
-    outcome = run.outcome
+    ticket = join(request, "learn", name, ModelConfig(latent_dim=2), cfg, n, run_info=run_info,
+                  watch=(watched.numpy(), FRAMES))
+    shown_at, frames, t0 = 0.0, [], time.monotonic()
+    recording = {"recording": RECORDING_URL, "labels": labels}
+    async for news in follow(ticket):
+        if isinstance(news, trainer.Waiting):
+            yield (f"**While yours waits, a recording of a real run of the same recipe** (3,000 digits, 10 passes). "
+                   f"Your model: {in_words(news)}."), recording
+            continue
+        if isinstance(news, trainer.Running):
+            frames += [page_frame(u, epochs) for u in news.updates if u["kind"] == "frame"]
+            if frames and time.monotonic() - shown_at >= SHOW_EVERY_SECONDS:
+                shown_at, last = time.monotonic(), frames[-1]
+                yield (f"**Your model is learning**: pass {last['epoch']} of {epochs}, {last['images_seen']:,} "
+                       f"digits studied so far ({time.monotonic() - t0:.0f} s)."), {**recording, "frames": frames}
+            elif not frames:
+                yield "**Your model is starting** (a few seconds)…", recording
+            continue
+        yield _done(news.outcome, name, time.monotonic() - t0), {**recording, "frames": frames, "done": True}
+
+
+def _done(outcome: dict, name: str, seconds: float) -> str:
     if "error" in outcome:
-        yield error_sentence(outcome), *SKIP
-        return
-    replay = [recorded, gr.update(value=len(recorded) - 1, maximum=len(recorded) - 1),
-              gr.update(visible=len(recorded) > 1)]
-    last = (gr.update(visible=bool(recorded)), *(_draw(recorded[-1]) if recorded else (None, None)))
+        return finished_model(outcome, name)
     if not outcome["epochs"]:
-        yield "Cancelled before the first pass ended: no model was kept. The frames so far:", *last, *replay
-        return
-    CTX.registry.add(out, owner=owner)
-    CTX.background.start(concepts_of, name)  # its digit classes, ready before Reconstruct asks for them
+        return ("Cancelled before the first pass ended: no model was kept." if outcome["cancelled"] else
+                finished_model(outcome, name))
     stopped = " (cancelled: it kept the passes it finished)" if outcome["cancelled"] else ""
-    yield (f"**Done in {time.monotonic() - t0:.0f} s**{stopped}. Nobody told the model which digit is which: the "
-           f"map shows how far it got in putting digits of a kind near each other (more digits or more passes "
-           f"sort them better). Drag the slider or press *Play* to "
-           f"watch it again. It is in the model menu as **{name}**: open *Latent map* to explore it."), *last, *replay
+    return (f"**Done in {seconds:.0f} s**{stopped}. Nobody told the model which digit is which: the map shows how "
+            f"far it got in putting digits of a kind near each other (more digits or more passes sort them better). "
+            f"Drag the slider or press *Play* to watch it again. It is in the model menu as **{name}**: open "
+            f"*Latent map* to explore it.")
 
 
-def _frame(update: dict, epochs: int) -> dict:
-    """A recorded frame as kept in the visitor's session: codes, drawing, and where in the run it was."""
-    return {"epochs": epochs, **{k: update[k] for k in ("step", "images_seen", "epoch", "loss", "codes", "drawn")}}
+def page_frame(update: dict, epochs: int) -> dict:
+    """A frame as the player draws it: the codes as 16-bit numbers across the map's square (base64), the
+    drawing as a PNG, and where in the run it was."""
+    codes = np.clip((np.asarray(update["codes"]) + RANGE) / (2 * RANGE), 0, 1)
+    drawn = images.png_bytes(np.asarray(update["drawn"], dtype=np.uint8))
+    return {"epochs": epochs, **{k: update[k] for k in ("step", "images_seen", "epoch")},
+            "loss": round(float(update["loss"]), 1),
+            "codes": base64.b64encode((codes * 65535).round().astype("<u2").tobytes()).decode(),
+            "drawn": "data:image/png;base64," + base64.b64encode(drawn).decode()}
 
 
-def _draw(frame: dict) -> tuple:
-    """A frame's map and drawing."""
-    labels = CTX.test_labels(None)[:len(frame["codes"])].numpy()
-    fig = figures.latent_map(np.clip(frame["codes"], -RANGE, RANGE), labels,
-                             f"After {frame['images_seen']:,} digits (pass {frame['epoch']} of {frame['epochs']}): "
-                             f"loss {frame['loss']:.0f}", "code number 1", "code number 2",
-                             marker_size=5, title_size=13)
-    fig.update_xaxes(range=[-RANGE, RANGE], constrain="domain")
-    fig.update_yaxes(range=[-RANGE, RANGE], scaleanchor="x", scaleratio=1, constrain="domain")
-    fig.update_layout(transition=dict(duration=250, easing="cubic-in-out"), uirevision=None)
-    return fig, images.upscale(frame["drawn"], 2)
+def save_recording(frames: list[dict], labels: list[int], recipe: dict, path: Path = RECORDING) -> None:
+    """Write a run's page frames as the recording the view plays (scripts/record_learning.py)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"recipe": recipe, "labels": labels, "frames": frames}, separators=(",", ":")))
 
 
-def show_frame(frames: list, i: float):
-    i = int(MOMENT.check(i, "the moment"))
-    if not frames:
-        return gr.skip(), gr.skip()
-    return _draw(frames[min(i, len(frames) - 1)])
+PLAYER_HTML = """<div class="learn-body">
+<div class="learn-caption" aria-live="polite"></div>
+<div class="learn-stage">
+  <canvas class="learn-map" width="440" height="440" role="img"></canvas>
+  <figure style="margin:0"><img class="learn-drawn" alt=""><figcaption class="note">what it draws at each spot
+  of the map</figcaption></figure>
+</div>
+<div class="learn-legend"></div>
+<div class="learn-controls">
+  <input class="learn-moment" type="range" min="0" max="0" value="0" aria-label="moment in its training">
+  <button class="learn-play lg secondary">▶ Play it again</button>
+</div></div>"""
 
+# The player: the recording while the visitor's run waits, then their frames as they come; afterwards the
+# slider and Play go over them. Dots are drawn on a canvas (1,000 a frame, a few times a second).
+PLAYER_JS = """
+const map = element.querySelector('.learn-map'), drawn = element.querySelector('.learn-drawn');
+const caption = element.querySelector('.learn-caption'), moment = element.querySelector('.learn-moment');
+const play = element.querySelector('.learn-play'), legend = element.querySelector('.learn-legend');
+const ctx = map.getContext('2d');
+let frames = [], labels = [], source = null, timer = null, recording = null, own = false;
+legend.innerHTML = props.colours.map((c, d) => `<span><i style="background:${c}"></i>${d}</span>`).join('');
 
-def play(frames: list):
-    """The recorded frames again, one every PLAY_SECONDS, the slider following."""
-    for i, frame in enumerate(frames):
-        yield *_draw(frame), i
-        time.sleep(PLAY_SECONDS)
+function draw(i) {
+  const f = frames[i];
+  if (!f) return;
+  const raw = atob(f.codes), n = raw.length / 4, w = map.width, h = map.height;
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, w, h);
+  for (let k = 0; k < n; k++) {
+    const x = (raw.charCodeAt(4 * k) | raw.charCodeAt(4 * k + 1) << 8) / 65535;
+    const y = (raw.charCodeAt(4 * k + 2) | raw.charCodeAt(4 * k + 3) << 8) / 65535;
+    ctx.fillStyle = props.colours[labels[k] % props.colours.length];
+    ctx.beginPath();
+    ctx.arc(x * w, (1 - y) * h, 2.6, 0, 2 * Math.PI);
+    ctx.fill();
+  }
+  drawn.src = f.drawn;
+  moment.value = i;
+  const words = `After ${f.images_seen.toLocaleString('en')} digits (pass ${f.epoch} of ${f.epochs}): loss ${Math.round(f.loss)}`;
+  caption.textContent = (own ? 'Your model. ' : 'Recording of a real run. ') + words;
+  map.setAttribute('aria-label', `The map of 1,000 test digits, coloured by digit. ${words}.`);
+  map.dataset.title = words;
+  map.dataset.frame = String(i);
+}
+function stop() { clearInterval(timer); timer = null; }
+function playFrom(i, loop) {
+  stop();
+  let k = i;
+  draw(k);
+  timer = setInterval(() => {
+    k += 1;
+    if (k >= frames.length) { if (!loop) return stop(); k = 0; }
+    draw(k);
+  }, 300);
+}
+function show(list, isOwn, done) {
+  const fresh = frames !== list;
+  frames = list;
+  own = isOwn;
+  moment.max = String(Math.max(0, frames.length - 1));
+  element.classList.remove('learn-idle');
+  if (!isOwn) { if (fresh) playFrom(0, true); return; }
+  stop();
+  draw(frames.length - 1);
+  map.dataset.done = done ? '1' : '';
+}
+moment.addEventListener('input', () => { stop(); draw(Number(moment.value)); });
+play.addEventListener('click', () => playFrom(0, false));
+async function update() {
+  const v = props.value;
+  if (!v) return;
+  labels = v.labels || labels;
+  if (v.frames && v.frames.length) return show(v.frames, true, v.done);
+  if (v.recording && !own) {
+    recording = recording || await (await fetch(new URL(v.recording, document.baseURI))).json();
+    if (!own) show(recording.frames, false, false);
+  }
+}
+watch('value', update);
+update();
+"""
+
