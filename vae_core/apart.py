@@ -13,6 +13,7 @@ import contextlib
 import multiprocessing
 import os
 import threading
+import time
 
 NICENESS = 10  # how much lower than the program background work is scheduled, in a process or a thread
 
@@ -21,8 +22,21 @@ def run_apart(fn, *args):
     """fn(*args) in a spawned process (no copy of the parent's threads and locks) at a lower priority;
     fn must be importable by name. Returns its result, or raises its error."""
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context, initializer=lower_priority) as pool:
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context, initializer=_apart,
+                                                initargs=(os.getpid(),)) as pool:
         return pool.submit(fn, *args).result()
+
+
+def _apart(parent: int) -> None:
+    """A process apart: scheduled after the rest, and gone with its parent (killed or not), which would
+    otherwise leave it waiting for work forever."""
+    lower_priority()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
 class Apart:
@@ -41,7 +55,8 @@ class Apart:
         with self._lock:
             if self._pool is None:
                 context = multiprocessing.get_context("spawn")
-                self._pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=context, initializer=lower_priority)
+                self._pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=context, initializer=_apart,
+                                                                    initargs=(os.getpid(),))
             pool, self._busy = self._pool, self._busy + 1
         try:
             return pool.submit(fn, *args).result()
