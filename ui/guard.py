@@ -37,6 +37,20 @@ QUEUED_PER_VISITOR = 12  # a page load queues a few events at once; a script wai
 QUEUE_SIZE = 1024  # all visitors together: at most 256 MiB of bodies
 QUEUED_PER_ADDRESS = QUEUE_SIZE // 2  # a class behind one school's address, with room for a flood beside it
 API_LANE, API_WORKERS = "api", 2  # the scripts' endpoints: their own queue, at most this many at once
+WORKERS = 128  # events running at once, all queues together (each queue has its own smaller limit)
+
+
+def protect(demo) -> dict:
+    """Every guard on the demo's queue; returns launch()'s arguments for the rest (its limits, and the
+    middleware in app_kwargs, to which the app may add its own)."""
+    from starlette.middleware import Middleware
+
+    bound_image_decoding()
+    demo.queue(default_concurrency_limit=8, max_size=QUEUE_SIZE)
+    limit_queue_per_visitor(demo)
+    quiet_component_checks(demo)
+    # max_threads: room for a class's Watch-it-learn followers (async, holding no thread) beside everyone's events
+    return {"max_file_size": "20mb", "max_threads": WORKERS, "app_kwargs": {"middleware": [Middleware(BodyLimit)]}}
 
 
 class BodyLimit:

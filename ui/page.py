@@ -49,51 +49,19 @@ CSS = """
    the fold. */
 #intro h1 { font-size: 1.6rem; margin: 0 0 0.2em 0; }
 #intro p { margin: 0; }
-.digit img { image-rendering: pixelated; }
-/* The gallery's label above its thumbnails, not over the first one. */
-#gallery label[data-testid="block-label"].float { position: static; margin-bottom: 4px; }
 .note { font-size: 0.95em; color: var(--body-text-color-subdued); }
 footer { display: none !important; }
-/* An image's label sits above it, never over its top row of digits. */
+/* Pictures of digits (class "digit", in every view): pixels, not a blur; the label above the picture, never
+   over its top row of digits, the frame growing by the label's height; its buttons up in the label's row. */
+.digit img { image-rendering: pixelated; }
 .digit label[data-testid="block-label"].float { position: static; margin-bottom: 4px; }
-/* ...so the frame grows by the label's height, rather than cutting off the picture's bottom rows. */
 .block.digit { height: auto !important; }
-/* Its buttons (full screen, download) up in the label's row, not over the picture's top right digit. */
 .digit .image-container .icon-button-wrapper.top-panel { top: -34px; }
 /* Long formulas scroll inside their line instead of running off a phone's screen. */
 .katex-display { overflow-x: auto; overflow-y: hidden; padding-bottom: 4px; }
-#tour-picture img { image-rendering: pixelated; }
-/* Presenter mode: on the Tour the header steps aside, and the step fills a projector's screen. On every
-   other view the header and its model menu stay, so a teacher can switch models mid-lesson. */
-.presenter:has(button[data-tab-id="tour"][aria-selected="true"]) #intro,
-.presenter:has(button[data-tab-id="tour"][aria-selected="true"]) #model-row { display: none !important; }
-/* as tall as fits below the step's buttons and words (64vh ran 70 px past the foot of a 1280x800 screen) */
-.presenter #tour-picture { height: max(300px, calc(100vh - 400px)) !important; }
-/* Back and Next above the step, where they stay on screen (below its picture they fell under the fold of a
-   1280x800 screen, with the presenter's big picture or without). */
-#tour-buttons { order: -1; }
-.presenter #tour-picture img { width: 100%; height: 100%; object-fit: contain; }
-.presenter #tour-text p { font-size: 1.7rem !important; line-height: 1.35 !important; }
-.presenter #tour-text h3 { font-size: 2.3rem !important; }
-.presenter #tour-buttons button { font-size: 1.4em; padding: 0.6em 1.2em; }
-/* The main map takes its height from here (its figure has none): tall on a screen, and on a phone its
-   width plus the room of its legend and title, so that a square 2-D plane leaves no empty bands. */
-#latent-map [data-testid="plotly"] { height: min(700px, calc(100vw + 70px)); }
 #phone-nav { display: none; }
-/* The glossary's words wrap between words (hyphenated if they must), never cut anywhere ("reconstruc|tion"). */
-#glossary td, #glossary th { overflow-wrap: normal; word-break: normal; hyphens: auto; }
-/* A gallery caption, small, wraps onto a second line rather than losing its end ("T-shirt/t..."). */
-.gallery-item .caption-label { white-space: normal; text-overflow: clip; line-height: 1.1; font-size: 0.75rem;
-                               padding: 1px 3px; opacity: 0.85; }
 @media (max-width: 640px) {
-  /* an image's buttons, over a phone-sized picture */
-  .digit .icon-button-wrapper.top-panel, #tour-picture .icon-button-wrapper.top-panel { display: none; }
-  #make-change { flex-direction: column; }
-  /* a tour step's picture as tall as it is (a strip of three digits sat in a 440 px frame, its last digit
-     against the frame's edge) */
-  body:not(.presenter) #tour-picture { height: auto !important; }
-  body:not(.presenter) #tour-picture img { height: auto !important; max-height: 60vh; padding: 8px;
-                                           box-sizing: border-box; }
+  .digit .icon-button-wrapper.top-panel { display: none; }  /* an image's buttons, over a phone-sized picture */
   #phone-nav { display: block; }                 /* every view one tap away, not behind "..." */
   /* ...in a compact list, and no model download on a phone: the map began below the fold (at 720 px) */
   #phone-nav label { padding: 3px 8px !important; font-size: 0.85rem; }
@@ -102,53 +70,7 @@ footer { display: none !important; }
   #intro h1 { font-size: 1.35rem; }
   #views > .tab-wrapper { display: none; }       /* ...and not a second, shorter list of them below */
   .modebar-container { display: none !important; } /* Plotly's toolbar printed over chart titles */
-  /* The clicked digit just below the map, not two screens below (after the map's notes and controls), nor
-     above it, where its pictures appearing on the first tap pushed the map down under the finger. */
-  #map-row { flex-direction: column; }
-  #map-row > * { width: 100%; }
-  #map-column { display: contents; }
-  #map-note { order: 2; }
-  #click-heading, #click-result, #click-text { order: -1; }
-  /* The beta view's pictures just below its slider, before the words about beta (after them, they were three
-     screens below the slider that changes them). */
-  #beta-row { flex-direction: column; }
-  #beta-row > * { width: 100%; }
-  #beta-controls { display: contents; }
-  #beta-text { order: 2; }
-  /* Generate's buttons just below its digit, above the sliders (below 8 of them, "A random digit" changed a
-     picture 800 px up, off the screen). */
-  #generate-temperature, #generate-buttons { order: -1; }
-  /* the diagram at a readable size, swiped sideways from its left edge (centred, both ends were cut off) */
-  #how-picture .image-container, #how-picture .image-container > * { overflow-x: auto; justify-content: flex-start; }
-  #how-picture img { min-width: 680px; max-width: none; object-position: left; }
-  #how-picture::after { content: "◀ swipe sideways for the whole picture ▶"; display: block; text-align: center;
-                        font-size: 0.85rem; color: var(--body-text-color-subdued); padding: 4px 0; }
 }
-"""
-
-HEAD = """
-<script>
-(() => {
-  // The sketchpad opens with no tool chosen (strokes did nothing): choose the brush when the Draw tab
-  // opens and after every Clear, as soon as the pad is drawn (on a slow phone that can take seconds).
-  // A chosen tool is "highlight"ed; clicking a chosen one would put it away, so only an unchosen one is
-  // clicked. The watch goes on for 2 s even with the brush chosen (Clear puts it away a moment after the
-  // click), then ends once it is chosen, or after 15 s.
-  const chosen = (b) => b.classList.contains('highlight') || b.classList.contains('selected');
-  window.__vaeBrush = () => {
-    const started = Date.now();
-    const watch = setInterval(() => {
-      const brush = document.querySelector('#sketch button[aria-label="Brush"]');
-      if (brush && !chosen(brush)) brush.click();
-      const waited = Date.now() - started;
-      if ((brush && chosen(brush) && waited > 2000) || waited > 15000) clearInterval(watch);
-    }, 150);
-  };
-  document.addEventListener('click', (ev) => {
-    if (ev.target.closest && ev.target.closest('#sketch button[aria-label="Clear canvas"]')) window.__vaeBrush();
-  }, true);
-})();
-</script>
 """
 
 
@@ -313,6 +235,39 @@ def _as_list(out, n: int) -> list:
 def session_of(request: gr.Request | None) -> str:
     """Who is asking: the page's session (one per open tab, or per gradio_client Client)."""
     return getattr(request, "session_hash", None) or "anonymous"
+
+
+def build_page(demo: gr.Blocks, views: list) -> Page:
+    """The header, then one tab per view (each view module's render(page)), wired together."""
+    page = build_header(demo)
+    kind = CTX.kind(CTX.default_model())  # the views named as header_words names them for that model
+    page.shown = gr.State(views[0].ID)
+    page.nav = gr.Radio([(kind.say(v.TITLE), v.ID) for v in views], value=views[0].ID, show_label=False,
+                        elem_id="phone-nav")  # phones only
+    tabs = []
+    with gr.Tabs(elem_id="views") as page.tabs:
+        for view in views:
+            with gr.Tab(kind.say(view.TITLE), id=view.ID) as tab:
+                tabs.append(tab)
+                page.building = view.ID
+                view.render(page)
+            tab.select(None, js=RESIZE_PLOTS, api_name=False)
+            page.opens(tab.select(lambda v=view.ID: (v, v), None, [page.shown, page.nav], api_name=False), view.ID)
+    # A view chosen on a phone starts at the screen's top (below the header and this list, it began off it):
+    # at once, and again once the server has switched the view (on a busy server that took over a second).
+    switched = page.go_to(page.nav.input, lambda view: view, page.nav)
+    page.nav.input(None, js=on_phone_show("#views", "start"), api_name=False)
+    switched.then(None, js=on_phone_show("#views", "start"), api_name=False)
+
+    def header_words(name: str | None) -> list:
+        """The header's words and the views' names in the words of the model shown ("Make a digit" becomes
+        "Make an item"): one request, whatever the number of views."""
+        kind = CTX.kind(name)
+        nav = gr.update(choices=[(kind.say(v.TITLE), v.ID) for v in views])
+        return [intro(name), nav, *(gr.update(label=kind.say(v.TITLE)) for v in views)]
+    page.on_model(header_words, page.current, [page.intro, page.nav, *tabs])
+    page.wire()
+    return page
 
 
 def build_header(demo: gr.Blocks) -> Page:

@@ -22,6 +22,15 @@ from ..state import CTX, MAIN_MODEL, trained_model_name
 from ..training import NO_TRAINING_DATA, cancel_button, finished_model, follow, in_words, join
 
 TITLE, ID = "KL weight β", "beta"
+CSS = """
+@media (max-width: 640px) {
+  /* The pictures just below the slider, before the words about β (after them, three screens below it). */
+  #beta-row { flex-direction: column; }
+  #beta-row > * { width: 100%; }
+  #beta-controls { display: contents; }
+  #beta-text { order: 2; }
+}
+"""
 RD_IMAGES = 2000  # test digits behind each model's rate and distortion
 MAP_HEIGHT = 380
 EPOCHS = Limit(1, 10, 2, 1)
@@ -164,6 +173,13 @@ def _trained(outcome: dict, name: str, beta: float, owner: str) -> str:
     shown = " The pictures above show it now." if CTX.nearest_ladder(beta, owner)["name"] == name else ""
     return (f"Done{stopped}: **{name}** joined the model list after {outcome['epochs']} epoch(s) "
             f"in {outcome['seconds']:.0f} s on {outcome['device']}.{shown}")
+
+
+def warm_up(name: str | None) -> None:
+    """Start-up work in the background: the ladder's codes and its place on the rate-distortion chart."""
+    for d in CTX.ladder():
+        CTX.registry.embedding(d["name"], need_test_images(d["name"]))
+    rd_points()
 
 
 def rate_distortion_of(name: str) -> dict:

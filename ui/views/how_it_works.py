@@ -15,6 +15,17 @@ from ..common import get_model, model_panels, need_test_images
 from ..state import CTX
 
 TITLE, ID = "How it works", "how"
+CSS = """
+/* The glossary's words wrap between words (hyphenated if they must), never cut anywhere ("reconstruc|tion"). */
+#glossary td, #glossary th { overflow-wrap: normal; word-break: normal; hyphens: auto; }
+@media (max-width: 640px) {
+  /* the diagram at a readable size, swiped sideways from its left edge (centred, both ends were cut off) */
+  #how-picture .image-container, #how-picture .image-container > * { overflow-x: auto; justify-content: flex-start; }
+  #how-picture img { min-width: 680px; max-width: none; object-position: left; }
+  #how-picture::after { content: "◀ swipe sideways for the whole picture ▶"; display: block; text-align: center;
+                        font-size: 0.85rem; color: var(--body-text-color-subdued); padding: 4px 0; }
+}
+"""
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 EXAMPLE = 0  # the test digit the picture follows through the model
 

@@ -21,7 +21,21 @@ from ..page import on_phone_show
 from ..state import CTX
 
 TITLE, ID = "Latent map", "map"
-CSS = "#map-click, #map-click-btn, #map-spot-btn { display: none !important; }\n"
+CSS = """
+#map-click, #map-click-btn, #map-spot-btn { display: none !important; }
+/* The map takes its height from here (its figure has none): tall on a screen, and on a phone its width plus
+   the room of its legend and title, so that a square 2-D plane leaves no empty bands. */
+#latent-map [data-testid="plotly"] { height: min(700px, calc(100vw + 70px)); }
+@media (max-width: 640px) {
+  /* The clicked digit just below the map, not two screens below (after the map's notes and controls), nor
+     above it, where its pictures appearing on the first tap pushed the map down under the finger. */
+  #map-row { flex-direction: column; }
+  #map-row > * { width: 100%; }
+  #map-column { display: contents; }
+  #map-note { order: 2; }
+  #click-heading, #click-result, #click-text { order: -1; }
+}
+"""
 UMAP_POLL_SECONDS = 2.0  # how often an open page looks whether its background UMAP is ready
 CODE_DIMS_SHOWN = 6  # dimensions of the clicked digit's code written out
 OPENS_ON = ("UMAP", True)  # the map's first choices: flattened by UMAP; decoded digits under a 2-D map
@@ -64,7 +78,7 @@ def render(page) -> None:
     click_box = gr.Textbox(elem_id="map-click", show_label=False, container=False)
     click_btn = gr.Button(elem_id="map-click-btn", elem_classes="hidden-bridge")
     spot_btn = gr.Button(elem_id="map-spot-btn", elem_classes="hidden-bridge")
-    gr.HTML(js_on_load=CLICKS, elem_id="map-clicks", padding=False)
+    gr.HTML("", js_on_load=CLICKS, elem_id="map-clicks", padding=False)
     umap_timer = gr.Timer(UMAP_POLL_SECONDS, active=False)  # ticks only while a UMAP is awaited
 
     map_inputs, map_outputs = [page.model, projection, manifold], [plot, note, status, umap_timer]
@@ -167,7 +181,7 @@ def main_map(name: str, projection: str, manifold: bool) -> PlotData:
     return made
 
 
-def make_ahead(name: str | None) -> None:
+def before_serving(name: str | None) -> None:
     """Make the map a page opens on for this model, to have it ready: made by the first visitor's request
     instead, while the start-up warm-up held the model, that visitor waited a second more for it."""
     if name is None or CTX.test_images(name) is None:

@@ -15,6 +15,7 @@ from ..common import (CODE_LIMIT, Limit, check_class, class_choices, class_menu,
 from ..state import CTX
 
 TITLE, ID = "Make a digit", "make"
+CSS = "@media (max-width: 640px) { #make-change { flex-direction: column; } }\n"
 INTRO = ("Choose a digit and the model draws new ones that nobody drew: it knows where each digit lives among "
          "its codes, and picks new codes there. Then change the first one with the sliders.")
 CHANGE_NOTE = ("**Change the first one** (or your own digit). Each slider moves its code along a direction the app "
@@ -50,7 +51,9 @@ def render(page) -> None:
                 (variety, "info", variety.info), (use_btn, "value", use_btn.value),
                 *[(slider, "label", slider.label) for slider in sliders])
     page.on_show(make_shown, [page.current, digit, variety, changed], [digit, made, check, changed, *sliders])
-    for trigger in (make_btn.click, digit.input, variety.release):
+    make_btn.click(make, [page.model, digit, variety, changed], [made, check, changed, *sliders],
+                   api_name="make_digits", api_visibility="undocumented")  # benchmarks/classroom.py sends it
+    for trigger in (digit.input, variety.release):
         trigger(make, [page.model, digit, variety, changed], [made, check, changed, *sliders], api_name=False)
     use_btn.click(use_digit, [page.model, page.digit, page.source, changed], [check, changed, *sliders],
                   api_name=False)

@@ -20,6 +20,13 @@ from ..page import on_phone_show
 from ..state import CTX
 
 TITLE, ID = "Reconstruct", "reconstruct"
+CSS = """
+/* The gallery's label above its thumbnails, not over the first one. */
+#gallery label[data-testid="block-label"].float { position: static; margin-bottom: 4px; }
+/* A caption, small, wraps onto a second line rather than losing its end ("T-shirt/t..."). */
+.gallery-item .caption-label { white-space: normal; text-overflow: clip; line-height: 1.1; font-size: 0.75rem;
+                               padding: 1px 3px; opacity: 0.85; }
+"""
 POSTERIOR_SAMPLES = 8
 BAR_DIMS = 16  # dimensions in the mu +- sigma chart of a large model: the most informative ones
 MAP_HEIGHT = 380
@@ -86,6 +93,29 @@ def render(page) -> None:
     morph_to.input(morph, [page.model, page.digit, page.source, morph_to, morph_anim],
                    [place, morph_text, morph_anim], api_name="morph")
     draw_tab.select(None, js="() => window.__vaeBrush && window.__vaeBrush()", api_name=False)
+    gr.HTML("", js_on_load=BRUSH, padding=False)
+
+
+# The sketchpad opens with no tool chosen (strokes did nothing): choose the brush when the Draw tab opens and
+# after every Clear, as soon as the pad is drawn (on a slow phone that takes seconds). A chosen tool is
+# "highlight"ed, and clicking a chosen one puts it away, so only an unchosen one is clicked. The watch goes on
+# for 2 s even with the brush chosen (Clear puts it away a moment after the click), then ends once it is
+# chosen, or after 15 s.
+BRUSH = """
+const chosen = (b) => b.classList.contains('highlight') || b.classList.contains('selected');
+window.__vaeBrush = () => {
+  const started = Date.now();
+  const watch = setInterval(() => {
+    const brush = document.querySelector('#sketch button[aria-label="Brush"]');
+    if (brush && !chosen(brush)) brush.click();
+    const waited = Date.now() - started;
+    if ((brush && chosen(brush) && waited > 2000) || waited > 15000) clearInterval(watch);
+  }, 150);
+};
+document.addEventListener('click', (event) => {
+  if (event.target.closest && event.target.closest('#sketch button[aria-label="Clear canvas"]')) window.__vaeBrush();
+}, true);
+"""
 
 
 def gallery_items(name: str):

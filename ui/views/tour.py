@@ -19,6 +19,28 @@ from ..common import concepts_of, get_model, log, need_test_images
 from ..state import CTX, FIRSTS, MAINS
 
 TITLE, ID = "Tour", "tour"
+CSS = """
+#tour-picture img { image-rendering: pixelated; }
+/* Presenter mode: on the Tour the header steps aside, and the step fills a projector's screen. On every
+   other view the header and its model menu stay, so a teacher can switch models mid-lesson. */
+.presenter:has(button[data-tab-id="tour"][aria-selected="true"]) #intro,
+.presenter:has(button[data-tab-id="tour"][aria-selected="true"]) #model-row { display: none !important; }
+/* as tall as fits below the step's buttons and words (64vh ran 70 px past the foot of a 1280x800 screen) */
+.presenter #tour-picture { height: max(300px, calc(100vh - 400px)) !important; }
+/* Back and Next above the step, where they stay on screen (below its picture they fell under the fold). */
+#tour-buttons { order: -1; }
+.presenter #tour-picture img { width: 100%; height: 100%; object-fit: contain; }
+.presenter #tour-text p { font-size: 1.7rem !important; line-height: 1.35 !important; }
+.presenter #tour-text h3 { font-size: 2.3rem !important; }
+.presenter #tour-buttons button { font-size: 1.4em; padding: 0.6em 1.2em; }
+@media (max-width: 640px) {
+  #tour-picture .icon-button-wrapper.top-panel { display: none; }
+  /* a step's picture as tall as it is (a strip of three digits sat in a 440 px frame) */
+  body:not(.presenter) #tour-picture { height: auto !important; }
+  body:not(.presenter) #tour-picture img { height: auto !important; max-height: 60vh; padding: 8px;
+                                           box-sizing: border-box; }
+}
+"""
 CANVAS = 560  # pixels a side of the dots picture
 PRESENTER = "(on) => { document.body.classList.toggle('presenter', on); }"
 
