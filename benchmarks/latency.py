@@ -1,4 +1,4 @@
-"""Serving latency: decoding, encoding, maps, app cold start and the browser's slider round trip.
+"""Serving latency: decoding, encoding, maps, app cold start and the page's first picture in a browser.
 
     python -m benchmarks.latency [--smoke] [--no-browser]
 
@@ -119,58 +119,6 @@ def cold_start(port: int, runs: int) -> None:
           f"(min {min(page):.1f}, max {max(page):.1f}, runs {runs}); to a first decode: median {statistics.median(first):.1f} s")
 
 
-# The src of the Generate tab's digit once its image has loaded, when it differs from PREV.
-SRC_JS = """() => {
-  const blocks = [...document.querySelectorAll('.block')].filter(e => e.innerText.includes('decoded digit'));
-  const block = blocks.sort((a, b) => a.innerText.length - b.innerText.length)[0];
-  const im = block && block.querySelector('img');
-  const src = im && im.complete && im.naturalWidth > 0 ? im.getAttribute('src') : null;
-  return src && src !== PREV;
-}"""
-
-
-def slider_round_trip(port: int, moves: int) -> None:
-    """Browser: a key press on a Generate slider until the new digit's image has loaded."""
-    from playwright.sync_api import sync_playwright
-
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = launch(port, Path(tmp) / "app.log")
-        try:
-            time.sleep(1)
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=chromium, args=[
-                    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync"])
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                for _ in range(240):
-                    try:
-                        page.goto(f"http://127.0.0.1:{port}/")
-                        break
-                    except Exception:
-                        time.sleep(0.5)
-                # Generate opened once the page has drawn its first view: a CI run clicked the tab straight
-                # after goto and waited 60 s for a digit that never came (not reproduced in 4 runs here).
-                page.wait_for_selector("#latent-map .js-plotly-plot", timeout=120_000)
-                page.get_by_role("tab", name="Generate").first.click()
-                page.wait_for_function(SRC_JS.replace("PREV", "null"), timeout=60_000)
-                slider = page.locator("input[type=range]").first
-                samples = []
-                for i in range(moves + 3):
-                    before = page.evaluate(SRC_JS.replace("return src && src !== PREV", "return src"))
-                    slider.focus()
-                    t0 = time.perf_counter()
-                    page.keyboard.press("ArrowRight" if i % 20 < 10 else "ArrowLeft")
-                    page.wait_for_function(SRC_JS.replace("PREV", repr(before)), timeout=10_000)
-                    if i >= 3:
-                        samples.append((time.perf_counter() - t0) * 1000)
-                browser.close()
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-    print(f"browser slider round trip (key press to new image loaded): {percentiles(samples)}")
-
-
 # The inked pixels of a plot's WebGL canvases (the main map draws its dots there), sampled every 4th pixel.
 GL_INK = """(plot) => { let most = 0;
   (plot ? plot.querySelectorAll('.gl-container canvas') : []).forEach(c => {
@@ -236,17 +184,16 @@ def first_picture(port: int, visits: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.latency", description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
-    parser.add_argument("--no-browser", action="store_true", help="skip the Playwright round trip")
+    parser.add_argument("--no-browser", action="store_true", help="skip the page's first picture in Chromium")
     parser.add_argument("--port", type=int, default=7911)
     args = parser.parse_args(argv)
     test_images = data.load_mnist().test_images
-    n, repeats, runs, moves = (500, 20, 1, 5) if args.smoke else (10000, 300, 3, 60)
+    n, repeats, runs = (500, 20, 1) if args.smoke else (10000, 300, 3)
     print(f"CPU threads {torch.get_num_threads()}, torch {torch.__version__}, model {MAIN.name}")
     model_figures(n, repeats, test_images)
     umap_figures(n if args.smoke else 10000, test_images)
     cold_start(args.port, runs)
-    if not args.no_browser:
-        slider_round_trip(args.port, moves)
+    if not args.no_browser:  # a slider's drag to its picture: benchmarks/drag.py, the browser's and the server's
         first_picture(args.port, 1 if args.smoke else 4)
     return 0
 

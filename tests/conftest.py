@@ -66,6 +66,17 @@ def launch_app(tmp_dir: Path, data_dir: str | None, extra_env: dict | None = Non
     raise RuntimeError("the app did not start within 120 s")
 
 
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory, data_dir):
+    """One app for every test that drives it from outside (gradio_client, Chromium): (url, its folder).
+    Tests that train add models of their own visitors only, which no other visitor's menus list."""
+    tmp = tmp_path_factory.mktemp("app")
+    proc, url = launch_app(tmp, data_dir)
+    yield url, tmp
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
 def picture_folder(root: Path, kinds=("circle", "bar"), each: int = 10, broken: bool = False) -> Path:
     """A folder of photos-to-be, one sub-folder per kind of shape ("circle", "bar", "triangle", "square"),
     dark on light, of assorted sizes, places and strokes; with `broken`, two files that are no usable

@@ -60,7 +60,7 @@ def test_a_fashion_model_speaks_of_items_and_their_class_names(fashion):
     radio = make._class_radio(FASHION, "3")
     assert radio["label"] == "class" and radio["value"] == "3"
     made = make.make(FASHION, "7", 0.5)
-    assert "for a sneaker." in made[2]
+    assert "for a sneaker." in made[1]
     # Its sliders speak of clothes, shown light on dark: more ink is brighter (a reviewer saw "darker" whiten a T-shirt).
     words = [kind.say(make.WORDS[p]) for p in ("thickness", "slant")] + [kind.say(make.CHANGE_NOTE)]
     assert words[:2] == ["dimmer ◀ brightness ▶ brighter", "tilted left ◀ tilt ▶ tilted right"]
@@ -74,8 +74,8 @@ def test_a_fashion_model_speaks_of_items_and_their_class_names(fashion):
     assert names == list(fashion.classes) and fig.layout.legend.title.text.endswith("<br>item:")
     assert "Every dot is one real item" in latent_map.show_map(FASHION, "PCA", False)[1]
     # Morph into a class; the words say which.
-    morph_map, words, gif = reconstruct.morph(FASHION, digit, source, "5")
-    assert "→ a sandal" in words and morph_map is not None and gif.endswith(".gif")
+    morph_map, words, frames = reconstruct.morph(FASHION, digit, source, "5")
+    assert "→ a sandal" in words and morph_map is not None and len(frames["codes"]) == reconstruct.MORPH_STEPS
     with pytest.raises(gr_error()):
         reconstruct.morph(FASHION, digit, source, "10")  # Fashion-MNIST has classes 0 to 9 only
 
@@ -108,7 +108,7 @@ def test_the_tour_and_the_page_tell_a_fashion_model_in_its_own_words(fashion):
     beta = tour.show_step(5, FASHION)
     assert "(Shown here on the digit models.)" in beta[2]  # the β ladder is MNIST's
     assert "Every digit becomes a point" in tour.show_step(0, "mnist-z32")[2]
-    assert "real pullover" in generate.setup(FASHION)[2]  # the sliders start on a real test item
+    assert "real pullover" in generate.setup(FASHION)[1]  # the sliders start on a real test item
     from ui.page import intro, model_summary
     summary = model_summary(FASHION)
     assert "describes each item" in summary and "trained on Fashion-MNIST" in summary
@@ -136,7 +136,7 @@ def test_a_model_of_the_users_own_folder_shows_its_own_images_and_classes(folder
     assert [t.name for t in fig.data if t.type == "scattergl"] == list(SHAPES)
     assert "→ “triangle”" in reconstruct.morph(folder_model, digit, source, "2")[1]
     made = make.make(folder_model, "0", 1.0)
-    assert "for “circle”." in made[2]
+    assert "for “circle”." in made[1]
     with pytest.raises(gr_error(), match="between 0 and 2"):
         make.make(folder_model, "3", 1.0)  # three classes only
     assert "Every image becomes a point" in tour.show_step(0, folder_model)[2]

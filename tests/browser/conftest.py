@@ -1,6 +1,7 @@
 """One Chromium (Debian's, driven by Playwright) for every browser story, against the one app the tests share
-(tests/conftest.py's app_server). Screenshots go to a temporary folder, so a test run leaves the work tree
-as it was; `VAE_REFRESH_ASSETS=1 python -m pytest tests/browser` writes them into assets/ instead."""
+(tests/conftest.py's app_server). The stories take the README's screenshots when asked to refresh them:
+`VAE_REFRESH_ASSETS=1 python -m pytest tests/browser` (into assets/); a plain run takes none and leaves
+the work tree as it was."""
 
 import os
 import shutil
@@ -45,6 +46,6 @@ def _pages_closed(request):
 
 
 @pytest.fixture(scope="session")
-def shots(tmp_path_factory) -> Path:
-    """Where the screenshots go: assets/ when asked to refresh them, else a temporary folder."""
-    return ROOT / "assets" if REFRESH_ASSETS else tmp_path_factory.mktemp("screenshots")
+def shots() -> Path | None:
+    """Where the screenshots go: assets/ when asked to refresh them; else none are taken."""
+    return ROOT / "assets" if REFRESH_ASSETS else None

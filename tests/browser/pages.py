@@ -19,7 +19,12 @@ def tab(page, name):
     time.sleep(0.5)
 
 
-def shot(page, folder: Path, name: str) -> Path:
+def shot(page, folder: Path | None, name: str, settle: float = 1.0) -> Path | None:
+    """A screenshot into `folder` (assets/, when the tests refresh them), after the page's last pictures have
+    had `settle` seconds to arrive; nothing when not refreshing them."""
+    if folder is None:
+        return None
+    time.sleep(settle)
     folder.mkdir(exist_ok=True)
     page.screenshot(path=str(folder / name), full_page=True)
     return folder / name
