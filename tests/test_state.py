@@ -1,0 +1,85 @@
+"""What every visitor shares (ui/state.py): the trained models' caps and names, background work."""
+
+import os
+import re
+import threading
+import time
+
+
+from ui.state import CTX
+
+
+def test_trained_models_are_capped_per_visitor_and_in_all_oldest_first(tmp_path, monkeypatch):
+    from vae_core import VAE, ModelConfig, save_checkpoint
+    from ui import state
+
+    monkeypatch.setenv("VAE_MODELS_DIR", str(tmp_path / "shipped"))
+    monkeypatch.setenv("VAE_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setattr(state, "TRAINED_MODELS", 5)
+    model = VAE(ModelConfig(latent_dim=4, width=8))
+    save_checkpoint(tmp_path / "shipped" / "main", model, {"beta": 1.0})
+    ctx = state.Context(tmp_path)
+
+    def trained(name, owner, age):
+        save_checkpoint(tmp_path / "runs" / name, model, {"beta": 1.0})
+        os.utime(tmp_path / "runs" / name, (time.time() - age, time.time() - age))
+        ctx.registry.add(tmp_path / "runs" / name, owner=owner)
+    for i in range(4):
+        trained(f"a{i}", "visitor-a", 100 - i)  # a0 is the oldest
+    trained("b0", "visitor-b", 200)
+    ctx.make_room("visitor-a")  # a new run of a's: a keeps at most 2 before it, the oldest go
+    assert sorted(ctx.registry.names()) == ["a2", "a3", "b0", "main"]
+    trained("c0", "visitor-c", 50)
+    trained("c1", "visitor-c", 40)
+    ctx.make_room("visitor-c")  # 5 trained in all: the oldest of anyone's (b0) goes, never a shipped one
+    assert sorted(ctx.registry.names()) == ["a2", "a3", "c0", "c1", "main"]
+    assert not (tmp_path / "runs" / "b0").exists() and (tmp_path / "shipped" / "main").exists()
+
+
+def test_a_trained_models_name_cannot_be_guessed_from_the_time_it_was_made():
+    from ui.state import trained_model_name
+
+    names = {trained_model_name("learn-z2") for _ in range(50)}
+    assert len(names) == 50 and all(re.fullmatch(r"learn-z2-\d{6}-[0-9a-f]{8}", n) for n in names)
+
+
+def test_unfinished_and_running_trainings_are_named_as_such(tmp_path, monkeypatch):
+    from vae_core import VAE, ModelConfig, save_checkpoint
+    from ui import state
+    from ui.page import model_summary
+
+    monkeypatch.setenv("VAE_RUNS_DIR", str(tmp_path / "runs"))
+    ctx = state.Context(tmp_path)
+    model = VAE(ModelConfig(latent_dim=4, width=8))
+    save_checkpoint(tmp_path / "runs" / "half", model, {"beta": 1.0, "progress": {"epoch": 2, "epochs": 5}})
+    save_checkpoint(tmp_path / "runs" / "whole", model, {"beta": 1.0, "progress": {"epoch": 5, "epochs": 5}})
+    ctx.registry.add(tmp_path / "runs" / "half", owner="v")
+    ctx.registry.add(tmp_path / "runs" / "whole", owner="v")
+    labels = dict((n, label) for label, n in ctx.model_choices("v"))
+    assert "unfinished: stopped after 2 of 5 epochs" in labels["half"] and "trained here" in labels["whole"]
+    assert labels["whole"].startswith("whole (4 numbers, β 1")  # the model card's words, not "latent 4"
+    ctx.training_now.add("half")
+    assert "still training: 2 of 5 epochs so far" in dict((n, lb) for lb, n in ctx.model_choices("v"))["half"]
+    # A visitor's trained models are theirs: another visitor's menus list only the shipped ones.
+    assert {n for _, n in ctx.model_choices("someone else")} == set()
+    monkeypatch.setattr("ui.page.CTX", ctx)
+    assert "still training" in model_summary("half")
+
+
+def test_background_work_runs_one_job_at_a_time_at_low_priority():
+    running, most, niceness = [0], [0], []
+    lock = threading.Lock()
+
+    def job():
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+    threads = [CTX.background.start(job) for _ in range(3)]
+    for t in threads:
+        t.join(5)
+    assert most[0] == 1 and len(niceness) == 3
+    assert all(n >= os.getpriority(os.PRIO_PROCESS, 0) + 1 for n in niceness)  # below the server's priority

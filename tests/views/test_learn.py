@@ -1,0 +1,38 @@
+"""The Watch it learn view (its player is tested in Chromium: tests/browser/test_learning.py)."""
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ui.views import learn
+
+
+def test_a_frame_goes_to_the_page_as_16_bit_codes_across_the_map_and_a_png(mnist):
+    rng = np.random.default_rng(0)
+    codes = np.clip(rng.normal(0, 2, (1000, 2)), -9, 9).astype(np.float32)
+    update = {"step": 3, "images_seen": 384, "epoch": 1, "loss": 166.66, "codes": codes,
+              "drawn": np.full((224, 224), 60, np.uint8)}
+    frame = learn.page_frame(update, 2)
+    assert {k: frame[k] for k in ("epochs", "step", "images_seen", "epoch", "loss")} == \
+        {"epochs": 2, "step": 3, "images_seen": 384, "epoch": 1, "loss": 166.7}
+    back = np.frombuffer(base64.b64decode(frame["codes"]), "<u2").reshape(-1, 2) / 65535 * 2 * learn.RANGE - learn.RANGE
+    inside = np.abs(codes).max(1) <= learn.RANGE
+    assert np.abs(back[inside] - codes[inside]).max() < 2 * learn.RANGE / 65535  # as the player reads them
+    assert np.abs(back[~inside]).max(1) == pytest.approx(learn.RANGE)  # the few past the edge sit on it
+    with Image.open(io.BytesIO(base64.b64decode(frame["drawn"].split(",")[1]))) as drawn:
+        assert drawn.size == (224, 224) and np.asarray(drawn).max() == 60
+
+
+def test_the_shipped_recording_is_a_whole_run_of_the_views_own_recipe():
+    recording = json.loads(learn.RECORDING.read_text())
+    recipe, frames = recording["recipe"], recording["frames"]
+    assert (recipe["digits"], recipe["passes"]) == (learn.DIGITS.default, learn.PASSES.default)
+    assert len(recording["labels"]) == learn.WATCHED and 20 <= len(frames) <= learn.FRAMES
+    seen = [f["images_seen"] for f in frames]
+    assert seen == sorted(seen) and frames[-1]["epoch"] == recipe["passes"]
+    assert frames[-1]["loss"] < frames[0]["loss"] - 100  # it learnt
+    assert learn.RECORDING_URL.endswith("-watch-it-learn.json")
