@@ -1,6 +1,12 @@
 """images.py: visitors' drawings and photos made MNIST-like, files opened safely, pictures out."""
 
 import io
+import json
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,6 +88,80 @@ def test_a_huge_image_is_refused_from_its_header_before_any_pixel_is_decoded(tmp
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", images.MAX_UPLOAD_PIXELS // 2)
     with pytest.raises(ValueError, match="the limit of 4096 pixels a side"):
         images.load_image_file(huge)
+
+
+def _png16(path, side: int, mode: str = "RGBA", paper: int = 65535, ink: int = 0) -> None:
+    """A 16-bit PNG of a dark "1" on light paper, written a row at a time (PIL writes no 16-bit colour)."""
+    channels, colour_type = {"L": (1, 0), "LA": (2, 4), "RGB": (3, 2), "RGBA": (4, 6)}[mode]
+    row = np.full((side, channels), paper, dtype=">u2")
+    if mode in ("LA", "RGBA"):
+        row[:, -1] = 65535  # opaque
+    stroke = row.copy()
+    stroke[side // 2 - side // 20: side // 2 + side // 20, :min(channels, 3)] = ink
+    plain, inked = (b"\0" + r.tobytes() for r in (row, stroke))
+    pack = zlib.compressobj(6)
+    body = b"".join(pack.compress(inked if side // 5 <= y < side * 4 // 5 else plain) for y in range(side))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 16, colour_type, 0, 0, 0))
+                           + chunk(b"IDAT", body + pack.flush()) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "RGB", "LA", "L"])
+def test_a_16_bit_picture_of_a_digit_is_read_as_its_8_bit_twin(tmp_path, mode):
+    path = tmp_path / "digit.png"
+    _png16(path, 600, mode, paper=50000, ink=8000)  # grey paper and ink, as a scanner saves them
+    x = images.prepare_user_image(images.load_image_file(path))
+    assert x.shape == (28, 28)
+    ys, xs = np.nonzero(x > 0.2)
+    assert 16 <= ys.max() - ys.min() + 1 <= 21 and xs.max() - xs.min() + 1 <= 6  # the "1", upright
+
+
+def test_a_4096_pixel_16_bit_upload_is_made_28x28(tmp_path):
+    path = tmp_path / "huge16.png"
+    _png16(path, 4096)
+    assert path.stat().st_size < 300_000  # a small file, 128 MiB as 16-bit pixels
+    x = images.prepare_user_image(images.load_image_file(path))
+    assert x.shape == (28, 28) and 16 <= np.ptp(np.nonzero(x > 0.2)[0]) + 1 <= 21
+
+
+BURST = """
+import json, sys, threading
+sys.path.insert(0, sys.argv[1])
+from PIL import Image
+from vae_core import images
+
+def mib(key):
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(key)) / 1024
+images.prepare_user_image(images.load_image_file(sys.argv[3]))  # imports and threads in place
+open("/proc/self/clear_refs", "w").write("5")  # the peak counts from here
+idle = mib("VmRSS")
+out = []
+def upload():
+    try:
+        out.append(images.prepare_user_image(images.load_image_file(sys.argv[2])).shape)
+    except ValueError as e:
+        out.append(str(e))
+threads = [threading.Thread(target=upload) for _ in range(16)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(json.dumps({"idle": idle, "peak": mib("VmHWM") - idle, "after": mib("VmRSS") - idle, "out": out}))
+"""
+
+
+def test_sixteen_large_16_bit_uploads_at_once_add_at_most_150_mib(tmp_path):
+    big, small = tmp_path / "huge16.png", tmp_path / "small.png"
+    _png16(big, 4096)
+    Image.fromarray(_drawn_digit()).save(small)
+    run = subprocess.run([sys.executable, "-c", BURST, str(Path(__file__).resolve().parents[1]), str(big), str(small)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert len(seen["out"]) == 16 and all(o == [28, 28] or "." in o for o in seen["out"]), seen["out"]
+    assert seen["peak"] <= 150, seen  # the budget for any burst, whatever the pictures
 
 
 def _phone_photo(digit: np.ndarray, rng) -> Image.Image:

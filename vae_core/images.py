@@ -1,17 +1,22 @@
 """Images in and out: visitors' drawings and photos made MNIST-like, and digits made into pictures.
 
 Input is hostile until proven otherwise: an uploaded file's size and its header's pixel count are
-checked before a single pixel is decoded, and a file is only ever opened as an image.
+checked before a single pixel is decoded, and a file is only ever opened as an image. Pictures are
+decoded and cleaned one at a time, in one thread, and made small (WORKING_SIDE) as soon as they are
+decoded: a burst of uploads takes turns in the memory of one, where each thread's own heap kept its
+picture's memory.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
-from PIL import Image, ImageFilter, ImageOps
+from PIL import ExifTags, Image, ImageFilter, ImageOps
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_SIDE = 4096
@@ -19,6 +24,7 @@ MAX_UPLOAD_PIXELS = MAX_UPLOAD_SIDE * MAX_UPLOAD_SIDE  # decoding more is a deni
 INK_LEVEL = 0.5  # of Otsu's threshold: the soft edges of a stroke stay, as in MNIST's grey rims
 WORKING_SIDE = 512  # a picture is cleaned at most this size: the digit ends up 20 pixels tall anyway
 BACKGROUND_SIDE = 96  # the lighting is estimated at this size, where it is smooth and cheap to filter
+BAND_ROWS = 64  # a large picture is shrunk this many rows of the result at a time
 
 
 # ----------------------------------------------------------------------------- digits -> pictures
@@ -73,20 +79,25 @@ def _refuse_if_too_large(width: int, height: int) -> None:
                          "pixels a side. A photo of one digit at any phone resolution works.")
 
 
-def load_image_file(path: str | os.PathLike) -> Image.Image:
-    """Open an uploaded file as an image, refusing what is not one (it is never run or unpickled).
+_WORKER = ThreadPoolExecutor(1, thread_name_prefix="images")  # one picture at a time, its memory reused
+_TURNS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+          5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+          8: Image.Transpose.ROTATE_90}  # EXIF orientation -> the turn that puts the picture upright (as ImageOps)
 
-    The size on disk and the pixel count in the header are checked before any pixel is decoded.
+
+def load_image_file(path: str | os.PathLike) -> Image.Image:
+    """Open an uploaded file as an image, refusing what is not one (it is never run or unpickled), upright
+    and at most WORKING_SIDE pixels a side.
+
+    The size on disk and the pixel count in the header are checked before any pixel is decoded; a JPEG is
+    decoded at a reduced scale, and the full-size pixels are freed before the next picture's turn.
     """
     try:
         size = os.path.getsize(path)
         if size > MAX_UPLOAD_BYTES:
             raise ValueError(f"The file is {size / 1e6:.0f} MB; images up to {MAX_UPLOAD_BYTES // 2**20} MB "
                              "are accepted.")
-        with Image.open(path) as im:  # reads the header only
-            _refuse_if_too_large(*im.size)
-            im.load()
-            return ImageOps.exif_transpose(im).copy()
+        return _WORKER.submit(_load, path).result()
     except ValueError:
         raise
     except Image.DecompressionBombError:  # PIL's own bound, met first where a server tightened it
@@ -95,6 +106,39 @@ def load_image_file(path: str | os.PathLike) -> Image.Image:
     except (OSError, SyntaxError) as e:
         raise ValueError(f"That file is not an image this app can read ({type(e).__name__}). "
                          "Upload a PNG, JPEG, GIF, BMP or WebP of one digit.") from None
+
+
+def _load(path: str | os.PathLike) -> Image.Image:
+    with Image.open(path) as im:  # reads the header only
+        _refuse_if_too_large(*im.size)
+        im.draft(None, (WORKING_SIDE, WORKING_SIDE))  # a JPEG's 1/2, 1/4 or 1/8 scale; others ignore it
+        try:
+            im.load()
+            turn = _TURNS.get(im.getexif().get(ExifTags.Base.Orientation))  # a phone's photo is stored sideways
+            small = _fitted(im)
+        finally:
+            im.close()  # frees the full-size pixels now, not when the garbage collector comes by
+    return small if turn is None else small.transpose(turn)
+
+
+def _fitted(im: Image.Image, side: int = WORKING_SIDE) -> Image.Image:
+    """`im` shrunk to fit side x side, as ImageOps.contain with a box filter; with transparency, a band of
+    rows at a time: PIL first copies the whole picture (premultiplied) to resize it, twice the memory."""
+    w, h = im.size
+    if max(w, h) <= side:
+        return im.copy()
+    size = (side, max(1, round(h / w * side))) if w >= h else (max(1, round(w / h * side)), side)
+    if im.mode not in ("LA", "RGBA"):
+        return im.resize(size, Image.BOX)
+    out = Image.new(im.mode, size)
+    step = h / size[1]  # rows of `im` to a row of `out`
+    for r0 in range(0, size[1], BAND_ROWS):
+        r1 = min(size[1], r0 + BAND_ROWS)
+        top, bottom = int(r0 * step), min(h, math.ceil(r1 * step))
+        band = im.crop((0, top, w, bottom)).resize((size[0], r1 - r0), Image.BOX,
+                                                   box=(0, r0 * step - top, w, r1 * step - top))
+        out.paste(band, (0, r0))
+    return out
 
 
 def prepare_user_image(image: np.ndarray | Image.Image | None) -> np.ndarray:
@@ -108,10 +152,13 @@ def prepare_user_image(image: np.ndarray | Image.Image | None) -> np.ndarray:
         raise ValueError("No image: draw a digit, upload a picture or pick one from the gallery.")
     if isinstance(image, np.ndarray) and image.ndim >= 2:
         _refuse_if_too_large(image.shape[1], image.shape[0])
-    pil = image if isinstance(image, Image.Image) else _array_to_pil(np.asarray(image))
-    _refuse_if_too_large(pil.width, pil.height)
-    if max(pil.size) > WORKING_SIDE:
-        pil = ImageOps.contain(pil, (WORKING_SIDE, WORKING_SIDE), Image.BOX)
+    if isinstance(image, Image.Image):
+        _refuse_if_too_large(image.width, image.height)
+    return _WORKER.submit(_prepared, image).result()
+
+
+def _prepared(image: np.ndarray | Image.Image) -> np.ndarray:
+    pil = _eight_bit(_fitted(image if isinstance(image, Image.Image) else _array_to_pil(np.asarray(image))))
     if min(pil.size) >= 112:  # a photo's sensor noise, smoothed away at the scale of a stroke's edge
         if pil.mode not in ("L", "LA", "RGB", "RGBA"):
             pil = pil.convert("RGBA")
@@ -132,6 +179,15 @@ def prepare_user_image(image: np.ndarray | Image.Image | None) -> np.ndarray:
     top, left = (28 - digit.shape[0]) // 2, (28 - digit.shape[1]) // 2
     canvas[top: top + digit.shape[0], left: left + digit.shape[1]] = digit
     return _centre_of_mass(canvas)
+
+
+def _eight_bit(pil: Image.Image) -> Image.Image:
+    """16-bit and 32-bit grey scaled to 8 bits: PIL's own conversion clips them (grey paper came out white)."""
+    if pil.mode != "I" and not pil.mode.startswith("I;16"):
+        return pil
+    a = np.asarray(pil, dtype=np.float32)
+    top = 255.0 if a.max() <= 255 else 65535.0 if a.max() <= 65535 else float(a.max())
+    return Image.fromarray((np.clip(a / top, 0, 1) * 255 + 0.5).astype(np.uint8))
 
 
 def _grey_white_on_black(pil: Image.Image) -> np.ndarray:
