@@ -36,6 +36,42 @@ def test_trained_models_are_capped_per_visitor_and_in_all_oldest_first(tmp_path,
     assert not (tmp_path / "runs" / "b0").exists() and (tmp_path / "shipped" / "main").exists()
 
 
+def test_no_visitors_trainings_remove_the_model_of_another_visitor_still_here(tmp_path, monkeypatch):
+    from vae_core import VAE, ModelConfig, save_checkpoint
+    from ui import state
+
+    monkeypatch.setenv("VAE_MODELS_DIR", str(tmp_path / "shipped"))
+    monkeypatch.setenv("VAE_RUNS_DIR", str(tmp_path / "runs"))
+    model = VAE(ModelConfig(latent_dim=4, width=8))
+    ctx = state.Context(tmp_path)
+    now = [1000.0]
+    ctx.clock = lambda: now[0]
+    made = []
+
+    def run(owner):  # a short run: room made, then its model saved and listed
+        ctx.make_room(owner)
+        name = f"{owner}-{len(made)}"
+        save_checkpoint(tmp_path / "runs" / name, model, {"beta": 1.0})
+        os.utime(tmp_path / "runs" / name, (1e9 + len(made), 1e9 + len(made)))  # oldest first, as made
+        ctx.registry.add(tmp_path / "runs" / name, owner=owner)
+        made.append(name)
+    for owner in ("ann", "bob", "cat", "dan", "eve", "fay", "gus"):
+        run(owner)  # seven visitors' models, all of them still on the page
+    theirs = list(made)
+    refused = []
+    for i in range(12):  # twelve short runs from three sessions of one script
+        try:
+            run(f"script{i % 3}")
+        except state.NoRoom as e:
+            refused.append(str(e))
+    assert set(theirs) <= set(ctx.registry.names())  # everyone else's models are all still there
+    assert len(ctx.registry.trained()) == state.TRAINED_MODELS
+    assert len(refused) == 7 and refused[0].startswith("The app keeps at most 12 models trained by visitors")
+    now[0] += state.AWAY_SECONDS + 1  # the seven have left; the script is still here
+    run("script2")
+    assert "ann-0" not in ctx.registry.names() and set(theirs[1:]) <= set(ctx.registry.names())  # the oldest left
+
+
 def test_a_trained_models_name_cannot_be_guessed_from_the_time_it_was_made():
     from ui.state import trained_model_name
 

@@ -1,7 +1,8 @@
 """What every visitor shares: the model registry and the data (loaded on first use).
 
 Disk is bounded: models trained in the app are saved without optimizer state, at most
-MODELS_PER_VISITOR per visitor and TRAINED_MODELS in all; the oldest go first, shipped ones never.
+MODELS_PER_VISITOR per visitor (their oldest go first) and TRAINED_MODELS in all, where only the models of
+visitors who have left make room; shipped ones never go.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,12 @@ MAINS = {"mnist": MAIN_MODEL, "fashion-mnist": "fashion-z32"}
 FIRSTS = {"mnist": FIRST_MODEL, "fashion-mnist": "fashion-z2"}
 MODELS_PER_VISITOR = 3
 TRAINED_MODELS = 12  # about 1.7 MB each without optimizer state: some 20 MB in all
+AWAY_SECONDS = 30 * 60  # a visitor not seen for this long has left: their models may make room for others'
+
+
+class NoRoom(ValueError):
+    """A visitor's run is refused: every trained model over the cap belongs to a visitor still here. Its
+    message is the page's sentence."""
 
 
 SPACE_STORAGE = Path("/data")  # a Hugging Face Space's persistent storage, when the Space has it
@@ -60,14 +68,43 @@ class Context:
         self.preferred: str | None = None  # the model the page opens on, when one was named at start
         self.training_now: set[str] = set()  # names of the models being trained by this app now
         self.background = Background()
+        self.clock = time.monotonic
+        self._seen: OrderedDict[str, float] = OrderedDict()  # owner -> when last seen, the longest ago first
+        self._room = threading.Lock()
+
+    def seen(self, owner: str | None) -> None:
+        """`owner` is here (they opened the page, or train): their models stay while they are."""
+        if not owner:
+            return
+        now = self.clock()
+        with self._room:
+            self._seen[owner] = now
+            self._seen.move_to_end(owner)
+            while next(iter(self._seen.values())) < now - AWAY_SECONDS:  # those gone are forgotten
+                self._seen.popitem(last=False)
+
+    def here(self, owner: str | None) -> bool:
+        """Whether `owner` was seen in the last AWAY_SECONDS (a model of no one's, from before a restart: no)."""
+        last = self._seen.get(owner) if owner else None
+        return last is not None and self.clock() - last < AWAY_SECONDS
 
     def make_room(self, owner: str) -> None:
-        """Before a visitor trains: remove their oldest models, then anyone's, to stay under the caps."""
-        self.registry.refresh()
-        for cap, trained in ((MODELS_PER_VISITOR, lambda: self.registry.trained(owner)),
-                             (TRAINED_MODELS, self.registry.trained)):
-            while len(models := [e for e in trained() if e.name not in self.training_now]) >= cap:
-                self.registry.remove(models[0].name)
+        """Before a visitor trains: remove their own oldest models past MODELS_PER_VISITOR, then, past
+        TRAINED_MODELS in all, the oldest of visitors who have left (or of no one). Raises NoRoom, removing
+        nothing, when that is not enough: nobody's run removes the model of a visitor still here."""
+        self.seen(owner)
+        with self._room:
+            self.registry.refresh()
+            idle = [e for e in self.registry.trained() if e.name not in self.training_now]  # oldest first
+            mine = [e for e in idle if e.owner == owner]
+            going = mine[:max(0, len(mine) - MODELS_PER_VISITOR + 1)]
+            over = len(idle) - len(going) - TRAINED_MODELS + 1
+            left = [e for e in idle if e.owner != owner and not self.here(e.owner)]
+            if over > len(left):
+                raise NoRoom(f"The app keeps at most {TRAINED_MODELS} models trained by visitors, and each of them "
+                             "belongs to someone still using it: try again in a few minutes.")
+            for e in going + left[:max(0, over)]:
+                self.registry.remove(e.name)
 
     def mnist(self) -> data.MNIST | None:
         """The whole dataset, for training: from the data directory (or downloaded), else None."""
