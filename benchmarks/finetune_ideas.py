@@ -37,7 +37,8 @@ from vae_core import checkpoints, data
 from vae_core.evaluate import evaluate
 from vae_core.config import TrainConfig
 from vae_core.model import BLOCK_FIELDS, VAE
-from vae_core.train import _Native, _step
+from vae_core.distributed import Native
+from vae_core.train import _step
 
 MAIN = Path(__file__).resolve().parents[1] / "checkpoints" / "mnist-z32"
 
@@ -82,7 +83,7 @@ def fine_tune(model, images: torch.Tensor, idea: Idea, seconds: float, bf16: boo
     """Train in place for `seconds` with the trainer's own step; returns the images seen."""
     model.decoder.requires_grad_(not idea.encoder_only)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=idea.lr)
-    cfg, step_fn = TrainConfig(lr=idea.lr, samples=idea.samples, dreg=idea.dreg), _Native(model, idea.samples)
+    cfg, step_fn = TrainConfig(lr=idea.lr, samples=idea.samples, dreg=idea.dreg), Native(model, idea.samples)
     model.train()
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)

@@ -17,7 +17,8 @@ from vae_core import data, load_model
 from vae_core.config import TrainConfig
 from vae_core.model import VAE, ModelConfig
 from vae_core.losses import elbo_terms, importance_weighted_terms
-from vae_core.train import _exit_past_group, _leave_group, _native_set, train
+from vae_core.distributed import exit_past_group, leave
+from vae_core.train import _native_set, train
 
 B = 16
 
@@ -37,8 +38,8 @@ def _one_step(rank: int, world: int, port: int, data_dir: str, out: str, reducti
     result = train(ModelConfig(latent_dim=2, width=8), cfg, data.load_mnist(data_dir, download=False))
     if rank == 0:
         torch.save({k: v.clone() for k, v in result.model.state_dict().items()}, out)  # a test's own scratch file
-    _leave_group(finished=True)  # both ranks done with the group before either leaves it
-    _exit_past_group(0)  # as vae_core.train does under torchrun
+    leave(finished=True)  # both ranks done with the group before either leaves it
+    exit_past_group(0)  # as vae_core.train does under torchrun
 
 
 @pytest.mark.parametrize("reduction, samples", [("sum", 1), ("batch-sum", 1), ("sum", 4)])

@@ -8,7 +8,7 @@ import threading
 import pytest
 import torch
 
-from vae_core import PRESETS, load_model, train
+from vae_core import PRESETS, cli, load_model, train
 from vae_core.config import replace
 from vae_core.train import Progress, TrainingDiverged
 
@@ -197,7 +197,7 @@ def test_cli_flags_come_from_the_dataclass_fields(capsys):
     parser.print_help()
     text = capsys.readouterr().out
     assert "an optional name" in text and "how many steps (default: 3" in text and "go fast" in text
-    assert "Adam's learning rate at the start" in train.build_parser().format_help()
+    assert "Adam's learning rate at the start" in cli.build_parser().format_help()
 
 
 def test_the_cli_trains_on_fashion_mnist_and_on_a_folder_of_images_and_records_which(tmp_path, data_dir):
