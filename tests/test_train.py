@@ -234,3 +234,25 @@ def test_the_cli_trains_on_fashion_mnist_and_on_a_folder_of_images_and_records_w
     bad = subprocess.run([sys.executable, "-m", "vae_core.train", "--dataset", "cifar", "--out", str(tmp_path / "x"), *tiny],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "unknown dataset 'cifar'" in bad.stderr
+
+
+def test_the_readmes_command_trains_on_a_small_folder_and_says_when_a_folder_is_too_small(tmp_path):
+    """A folder of a few hundred pictures held out 5,000 by default and failed after a minute with a
+    traceback; now its held-out part is sized from the folder, and what cannot train is a sentence."""
+    from conftest import picture_folder
+
+    folder = picture_folder(tmp_path / "pictures", ("circle", "bar", "square"), each=100)  # 300 pictures
+    readme = ["-m", "vae_core.train", "--dataset", str(folder), "--latent-dim", "2", "--epochs", "1",
+              "--width", "8", "--device", "cpu", "--quiet"]
+    run = subprocess.run([sys.executable, *readme, "--out", str(tmp_path / "mine")], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert json.loads((tmp_path / "mine" / "config.json").read_text())["train"]["val_size"] == 25  # a tenth of 255
+    too_many = subprocess.run([sys.executable, *readme, "--val-size", "300", "--out", str(tmp_path / "no")],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert too_many.returncode == 2 and "Traceback" not in too_many.stderr
+    assert "--val-size 300 leaves 0 of the 255 training images to train on" in too_many.stderr
+    tiny = picture_folder(tmp_path / "tiny", ("circle",), each=6)
+    refused = subprocess.run([sys.executable, *readme[:3], str(tiny), *readme[4:], "--out", str(tmp_path / "no")],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "a model needs at least 10" in refused.stderr and not (tmp_path / "no").exists()

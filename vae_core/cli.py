@@ -54,6 +54,25 @@ def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfi
     return model_cfg, train_cfg
 
 
+HELD_OUT_SHARE = 0.1  # of a small dataset's training images, held out when --val-size is not given
+FEWEST_TO_TRAIN = 10  # training images below which a run is refused before any work
+
+
+def held_out_for(cfg: TrainConfig, n: int, given: bool) -> TrainConfig:
+    """The run's validation split for a dataset of `n` training images: the preset's, or where that would
+    leave too few to train on (a folder of a few hundred pictures), a tenth of them; refused, in a sentence,
+    where even then too few remain, or where a --val-size given leaves none."""
+    if n - cfg.val_size >= FEWEST_TO_TRAIN:
+        return cfg
+    if given:
+        raise ValueError(f"--val-size {cfg.val_size} leaves {max(0, n - cfg.val_size)} of the {n} training "
+                         f"images to train on; give a smaller one (or 0 to hold none out)")
+    if n < FEWEST_TO_TRAIN:
+        raise ValueError(f"the dataset has {n} training images; a model needs at least {FEWEST_TO_TRAIN} "
+                         "(a folder's test split takes 15% of its pictures)")
+    return replace(cfg, val_size=int(n * HELD_OUT_SHARE))
+
+
 class _Reporter:
     """Turns Progress into a tqdm bar per epoch and one summary line per epoch."""
 
@@ -88,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         train_cfg.validate_for(model_cfg)
         dataset = args.dataset or (checkpoints.read_config(args.resume).get("dataset") if args.resume else None) or "mnist"
         mnist = data.load_dataset(dataset, args.data_dir)
+        train_cfg = held_out_for(train_cfg, len(mnist.train_images), given=args.val_size is not None)
     except (ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
