@@ -58,7 +58,7 @@ def warm_up(name: str | None) -> None:
     own (its `warm_up(name)`), and the decoders the pages ask for first."""
     if name is None or CTX.test_images(name) is None:
         return
-    for work in (lambda n: CTX.registry.embedding(n, CTX.test_images(n)),
+    for work in (lambda n: CTX.tidy(), lambda n: CTX.registry.embedding(n, CTX.test_images(n)),
                  *(view.warm_up for view in VIEWS if hasattr(view, "warm_up")),
                  lambda n: drawing.warm_up([n, CTX.main_of(n)])):
         try:

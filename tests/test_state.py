@@ -4,8 +4,13 @@ import os
 import re
 import threading
 import time
+from pathlib import Path
+from types import SimpleNamespace
 
+import gradio as gr
+import pytest
 
+from ui import common, state
 from ui.state import CTX
 
 
@@ -119,3 +124,56 @@ def test_background_work_runs_one_job_at_a_time_at_low_priority():
         t.join(5)
     assert most[0] == 1 and len(niceness) == 3
     assert all(n >= os.getpriority(os.PRIO_PROCESS, 0) + 1 for n in niceness)  # below the server's priority
+
+
+def test_a_visitor_is_recognised_by_the_id_their_browser_keeps():
+    ctx = state.Context(Path("/nonexistent"))
+    first = ctx.recognise("page-1", None)  # a browser with nothing kept: a new random id
+    assert re.fullmatch(r"[0-9a-f]{32}", first) and ctx.owner_of("page-1") == first
+    assert ctx.recognise("page-2", first) == first  # a reload (or a restart of the app): the same visitor
+    assert ctx.recognise("page-3", "x" * 32) != "x" * 32  # not an id the app gives: a new one
+    assert ctx.owner_of("a-script's-session") == "a-script's-session"  # no page: its session is its own
+
+
+def _trained(runs: Path, name: str, owner: str | None, ctx, days_old: float = 0.0) -> None:
+    from vae_core import VAE, ModelConfig, save_checkpoint
+
+    save_checkpoint(runs / name, VAE(ModelConfig(latent_dim=2, width=8)), {"beta": 1.0})
+    ctx.registry.add(runs / name, owner=owner)
+    old = time.time() - days_old * 86400
+    os.utime(runs / name, (old, old))
+
+
+def test_a_trained_model_is_still_its_visitors_after_a_restart_and_nobody_elses(tmp_path, monkeypatch):
+    from gradio.context import LocalContext
+
+    monkeypatch.setenv("VAE_RUNS_DIR", str(tmp_path / "runs"))
+    before = state.Context(tmp_path)
+    _trained(tmp_path / "runs", "mine", "a" * 32, before)
+    after = state.Context(tmp_path)  # the app started again: only the folders remain
+    assert after.registry.entry("mine").owner == "a" * 32
+    after.recognise("new-page", "a" * 32)  # the same browser, reloaded
+    assert "mine" in {n for _, n in after.model_choices(after.owner_of("new-page"))}
+    assert "mine" not in {n for _, n in after.model_choices("b" * 32)}
+    monkeypatch.setattr(common, "CTX", after)
+    token = LocalContext.request.set(SimpleNamespace(session_hash="someone-else"))
+    try:  # the API agrees with the menus: another visitor's request is told there is no such model
+        with pytest.raises(gr.Error, match="There is no model called 'mine'"):
+            common.get_model("mine")
+        LocalContext.request.set(SimpleNamespace(session_hash="new-page"))
+        assert common.get_model("mine").latent_dim == 2
+    finally:
+        LocalContext.request.reset(token)
+    assert common.get_model("mine").latent_dim == 2  # the server's own work, with no visitor's request
+
+
+def test_models_whose_visitors_never_came_back_are_removed_after_a_week(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_RUNS_DIR", str(tmp_path / "runs"))
+    ctx = state.Context(tmp_path)
+    _trained(tmp_path / "runs", "abandoned", "a" * 32, ctx, days_old=state.KEPT_DAYS + 1)
+    _trained(tmp_path / "runs", "nobodys", None, ctx, days_old=state.KEPT_DAYS + 1)
+    _trained(tmp_path / "runs", "recent", "a" * 32, ctx, days_old=1)
+    _trained(tmp_path / "runs", "back", "b" * 32, ctx, days_old=state.KEPT_DAYS + 1)
+    ctx.recognise("page", "b" * 32)  # its visitor came back
+    assert sorted(ctx.tidy()) == ["abandoned", "nobodys"]
+    assert sorted(ctx.registry.names()) == ["back", "recent"] and not (tmp_path / "runs" / "abandoned").exists()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+from gradio.context import LocalContext
 import numpy as np
 import torch
 
@@ -92,11 +93,17 @@ def digit_tensor(image) -> torch.Tensor:
 
 
 def get_model(name: str):
+    """The model called `name`, for the visitor whose request this is: a model another visitor trained is
+    not theirs, through the page or the API alike (the menus list the same); the server's own work (no
+    request) may use any."""
     if name is not None and not isinstance(name, str):
         raise refuse(f"model must be a model's name, such as 'mnist-z32', not a {type(name).__name__}.")
     if not name:
         raise refuse("No model is selected (and none was found in checkpoints/).")
+    request = LocalContext.request.get(None)
     try:
+        if request is not None and not CTX.visible(name, CTX.owner_of(getattr(request, "session_hash", None))):
+            raise KeyError(name)
         return CTX.registry.model(name)
     except KeyError:
         raise refuse(f"There is no model called {name[:80]!r}.") from None

@@ -108,6 +108,7 @@ class Page:
     first_draw: list = field(default_factory=list)  # (gate, inputs, outputs) of the first view, run on page load
     intro: gr.Markdown | None = None  # the header's words, which follow the model's dataset
     download: gr.DownloadButton | None = None  # the model shown, as a zip
+    visitor: gr.BrowserState | None = None  # a random id the visitor's browser keeps: their trained models
 
     def on_model(self, fn, inputs, outputs, **kwargs):
         """Run fn whenever the model shown changes, on page load too. Returns the event, to chain on."""
@@ -174,8 +175,9 @@ class Page:
         event = None
         for gate, inputs, outputs in self.first_draw:
             event = (event.then if event else self.demo.load)(gate, inputs, outputs, api_name=False)
-        (event.then if event else self.demo.load)(self._on_load, self.model,
-                                                  [self.current, self.download, *self.menus], api_name=False)
+        (event.then if event else self.demo.load)(self._on_load, [self.model, self.visitor],
+                                                  [self.current, self.visitor, self.download, *self.menus],
+                                                  api_name=False)
         for event in self.models_added:
             event.then(self._menu_updates, None, self.menus, api_name=False)
         for event, view in self.open_events:
@@ -183,14 +185,15 @@ class Page:
                 for gate, inputs, outputs in registered if view in (None, v) else []:
                     event.then(gate, inputs, outputs, api_name=False)
 
-    def _on_load(self, name: str | None, request: gr.Request) -> list:
-        """A new visitor: list the models as they are now (shipped ones and their own) and show one, with its
-        download. The page was built showing the default model, so for it the model shown does not change,
-        and nothing else runs: the 19 requests a change sets off cost the first picture 0.5 s of the
-        browser's time (the map is drawn by then only on a fast machine)."""
+    def _on_load(self, name: str | None, visitor: str | None, request: gr.Request) -> list:
+        """A page opens: recognise its visitor (the id their browser keeps), list the models as they are now
+        (shipped ones and their own) and show one, with its download. The page was built showing the default
+        model, so for it the model shown does not change, and nothing else runs: the 19 requests a change sets
+        off cost the first picture 0.5 s of the browser's time."""
+        visitor = CTX.recognise(request.session_hash, visitor)
         CTX.registry.refresh()
         value = name if name in CTX.registry.names() else CTX.default_model()
-        return [value, model_zip(value), *self._menu_updates(request, value)]
+        return [value, visitor, model_zip(value), *self._menu_updates(request, value)]
 
     def _menu_updates(self, request: gr.Request, value: str | None = None) -> list:
         """Fresh choices for every menu of this visitor; the header's also gets `value` when one is given."""
@@ -233,8 +236,9 @@ def _as_list(out, n: int) -> list:
 
 
 def session_of(request: gr.Request | None) -> str:
-    """Who is asking: the page's session (one per open tab, or per gradio_client Client)."""
-    return getattr(request, "session_hash", None) or "anonymous"
+    """Who is asking: the visitor whose page this is (CTX.recognise, when it opened; the same after a reload
+    or a restart), or a script's own session (one per gradio_client Client)."""
+    return CTX.owner_of(getattr(request, "session_hash", None))
 
 
 def build_page(demo: gr.Blocks, views: list) -> Page:
@@ -284,7 +288,7 @@ def build_header(demo: gr.Blocks) -> Page:
             download = gr.DownloadButton("⬇ Download this model (zip: weights, config, model card)", size="sm",
                                          elem_id="model-download", visible=False)
     page = Page(demo, menu, gr.State(default), gr.State(None), gr.State(""), menus=[menu], intro=words,
-                download=download)
+                download=download, visitor=gr.BrowserState(None, storage_key="vae-explorer-visitor"))
     page.on_model(model_summary, page.current, summary)
     page.on_model(model_zip, page.current, download)
     return page

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import secrets
 import threading
 import time
@@ -29,6 +30,9 @@ MAINS = {"mnist": MAIN_MODEL, "fashion-mnist": "fashion-z32"}
 FIRSTS = {"mnist": FIRST_MODEL, "fashion-mnist": "fashion-z2"}
 MODELS_PER_VISITOR = 3
 TRAINED_MODELS = 12  # about 1.7 MB each without optimizer state: some 20 MB in all
+KEPT_DAYS = 7  # a trained model whose visitor has not come back for this long is removed
+SESSIONS_KNOWN = 10_000  # pages whose visitor the app remembers, the newest (a class's thirty, many times over)
+VISITOR_ID = re.compile(r"[0-9a-f]{32}")
 AWAY_SECONDS = 30 * 60  # a visitor not seen for this long has left: their models may make room for others'
 
 
@@ -71,6 +75,35 @@ class Context:
         self.clock = time.monotonic
         self._seen: OrderedDict[str, float] = OrderedDict()  # owner -> when last seen, the longest ago first
         self._room = threading.Lock()
+        self._visitors: OrderedDict[str, str] = OrderedDict()  # a page's session -> its visitor, the newest last
+
+    def recognise(self, session: str, visitor: str | None) -> str:
+        """The visitor whose page opened as `session`: the one their browser remembers (a random id it keeps,
+        so that a reload or a restart of the app finds their models theirs), else a new one."""
+        if not (isinstance(visitor, str) and VISITOR_ID.fullmatch(visitor)):
+            visitor = secrets.token_hex(16)
+        with self._room:
+            self._visitors[session] = visitor
+            self._visitors.move_to_end(session)
+            while len(self._visitors) > SESSIONS_KNOWN:
+                self._visitors.popitem(last=False)
+        self.seen(visitor)
+        return visitor
+
+    def owner_of(self, session: str | None) -> str:
+        """Who a request's page belongs to: its visitor, once recognised; a script's session is its own."""
+        with self._room:
+            return self._visitors.get(session or "", session or "anonymous")
+
+    def tidy(self) -> list[str]:
+        """Remove the trained models whose visitors have not come back for KEPT_DAYS (by the folder's age;
+        models of visitors here now, or training, stay). Returns their names."""
+        old = time.time() - KEPT_DAYS * 86400
+        gone = [e.name for e in self.registry.trained() if e.name not in self.training_now
+                and not self.here(e.owner) and os.path.getmtime(e.path) < old]
+        for name in gone:
+            self.registry.remove(name)
+        return gone
 
     def seen(self, owner: str | None) -> None:
         """`owner` is here (they opened the page, or train): their models stay while they are."""
@@ -194,7 +227,8 @@ class Context:
         return name
 
     def visible(self, name: str, owner: str | None) -> bool:
-        """Shipped models are everyone's; a model trained in the app is its trainer's alone."""
+        """Shipped models are everyone's; a model trained in the app is its trainer's alone (one whose trainer
+        is not known, nobody's, until KEPT_DAYS remove it)."""
         e = self.registry.entry(name)
         return e.shipped or (owner is not None and e.owner == owner)
 

@@ -218,6 +218,8 @@ class Trainer:
                     ticket.updates.append(update)
                     self._cv.notify_all()
             outcome = run.outcome
+        except Refused as e:  # its start was refused (no room for its model): the sentence as it is
+            outcome = {"error": str(e)}
         except Exception as e:  # the page says so; the process, if any, is reaped below
             outcome = {"error": f"{type(e).__name__}: {e}"}
         finally:

@@ -17,7 +17,7 @@ from vae_core.model import ModelConfig
 from .common import concepts_of, refuse, without_folders
 from .guard import visitor_address
 from .page import session_of
-from .state import CTX
+from .state import CTX, NoRoom
 from .trainer import TRAINER, Job, Refused, Waiting
 
 log = logging.getLogger("vae_explorer")
@@ -30,11 +30,14 @@ def join(request: gr.Request, kind: str, name: str, model_cfg: ModelConfig, cfg:
          init_from: str | Path | None = None, run_info: dict | None = None, watch: tuple | None = None):
     """A place in the trainer's line for the visitor's run of a model called `name`; its model joins their
     list once it has finished an epoch. Refused with the page's sentence."""
-    owner = session_of(request)
+    owner = session_of(request)  # the model's: the visitor, whichever of their pages asked
     out = CTX.registry.user_dir / name
 
     def started():
-        CTX.make_room(owner)
+        try:
+            CTX.make_room(owner)
+        except NoRoom as e:  # others trained meanwhile
+            raise Refused(str(e)) from None
         CTX.training_now.add(name)
 
     def finished(outcome: dict):
@@ -48,8 +51,9 @@ def join(request: gr.Request, kind: str, name: str, model_cfg: ModelConfig, cfg:
               init_from=None if init_from is None else Path(init_from), run_info=run_info, watch=watch,
               started=started, finished=finished)
     try:
-        return TRAINER.submit(job, owner, visitor_address(request))
-    except Refused as e:
+        CTX.make_room(owner)  # refused here, before it waits in line, when there is no room for its model
+        return TRAINER.submit(job, page_of(request), visitor_address(request))
+    except (Refused, NoRoom) as e:
         raise refuse(str(e)) from None
 
 
@@ -72,19 +76,24 @@ def finished_model(outcome: dict, name: str) -> str:
     """The page's sentence for a run that ended without a model (the whole error goes to the log)."""
     if "error" in outcome:
         log.warning("training stopped: %s", outcome["error"])
-        return f"Training stopped: {without_folders(outcome['error'])}. Nothing was added."
+        return f"Training stopped: {without_folders(outcome['error']).rstrip('.')}. Nothing was added."
     return f"Cancelled before the first pass ended: nothing was saved as {name}."
 
 
+def page_of(request: gr.Request) -> str:
+    """The page a run belongs to (its tab): the one whose Cancel, or closing, stops it."""
+    return getattr(request, "session_hash", None) or "anonymous"
+
+
 def cancel(request: gr.Request) -> str:
-    """Cancel: the visitor's own run, waiting or running."""
-    stopped = TRAINER.cancel(session_of(request))
+    """Cancel: the run of this page, waiting or running."""
+    stopped = TRAINER.cancel(page_of(request))
     return "Cancelling your run…" if stopped else "You have no run to cancel."
 
 
 def visitor_left(request: gr.Request) -> None:
-    """A visitor who closes the tab cancels their run."""
-    TRAINER.cancel(session_of(request))
+    """A visitor who closes the tab cancels its run."""
+    TRAINER.cancel(page_of(request))
 
 
 def cancel_button(button: gr.Button, status: gr.Markdown) -> None:

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 
 SHIPPED_UMAPS = ".umap"  # folder beside the shipped models: umap-<weights digest>.npy, the test set's UMAP
+OWNER = "owner.txt"  # in a trained model's folder: who trained it, so that it is still theirs after a restart
 
 
 def file_digest(path: str | os.PathLike) -> str:
@@ -119,7 +120,7 @@ class Registry:
             for name, (c, shipped) in found.items():
                 old = self._entries.get(name)
                 if old is None or old.config.get("progress") != c["config"].get("progress"):
-                    owner = old.owner if old is not None else None
+                    owner = old.owner if old is not None else None if shipped else _owner_of(c["path"])
                     self._entries[name] = Entry(name, c["path"], c["config"], c["metrics"], shipped, owner)
 
     def add_extra(self, name: str, path: str | os.PathLike) -> None:
@@ -217,9 +218,14 @@ class Registry:
         return path
 
     def add(self, path: str | os.PathLike, owner: str | None = None) -> None:
-        """Register a checkpoint folder that training just wrote, under its folder's name."""
+        """Register a checkpoint folder that training just wrote, under its folder's name; its owner is kept
+        beside it (OWNER), for a registry of a later run of the program."""
         cfg, metrics = checkpoints.read_config(path), checkpoints.read_metrics(path)
         name = Path(path).name
+        if owner is not None:
+            tmp = Path(path) / f".{OWNER}.tmp"
+            tmp.write_text(owner)
+            os.replace(tmp, Path(path) / OWNER)
         with self._lock:
             self._entries[name] = Entry(name, str(path), cfg, metrics, shipped=False, owner=owner)
 
@@ -237,6 +243,14 @@ class Registry:
         with self._lock:
             self._entries.pop(name, None)
         shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _owner_of(path: str) -> str | None:
+    """Who trained the model in this folder, as add() recorded it (None: nobody said)."""
+    try:
+        return (Path(path) / OWNER).read_text().strip()[:64] or None
+    except OSError:
+        return None
 
 
 def _mtime(path: str) -> float:
