@@ -132,12 +132,12 @@ class Trainer:
                     ticket.seen = now = time.monotonic()
                     state, updates = ticket.state, ticket.updates[read:]
                     read += len(updates)
-                    news = (Waiting(*self._estimate(ticket)) if state == "waiting" else
-                            Finished(ticket.outcome) if state == "done" else Running(updates))
-                if updates or state == "done" or now - last >= HEARTBEAT_SECONDS:
+                    news = Waiting(*self._estimate(ticket)) if state == "waiting" else Running(updates)
+                if updates or now - last >= HEARTBEAT_SECONDS:
                     last = now
                     yield news
-                if state == "done":
+                if state == "done":  # the last updates came first, above
+                    yield Finished(ticket.outcome)
                     return
                 await asyncio.sleep(POLL_SECONDS)
         finally:

@@ -36,3 +36,33 @@ def test_the_shipped_recording_is_a_whole_run_of_the_views_own_recipe():
     assert seen == sorted(seen) and frames[-1]["epoch"] == recipe["passes"]
     assert frames[-1]["loss"] < frames[0]["loss"] - 100  # it learnt
     assert learn.RECORDING_URL.endswith("-watch-it-learn.json")
+
+
+def test_cancelling_in_the_first_pass_says_so_and_keeps_the_frames_drawn(mnist, monkeypatch):
+    """Cancelled in its first pass, the view answered a bare error (its replay slider's maximum became 0)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from ui import trainer, training
+
+    frame = {"kind": "frame", "step": 1, "images_seen": 128, "epoch": 1, "loss": 480.0,
+             "codes": np.zeros((1000, 2), np.float32), "drawn": np.zeros((224, 224), np.uint8)}
+
+    class CancelledEarly:  # one frame, then the visitor's Cancel, before the first pass ends
+        def __init__(self, *args, **kwargs):
+            self.outcome = {"epochs": 0, "cancelled": True, "seconds": 1.0, "device": "cpu"}
+
+        def updates(self, cancel_when):
+            yield frame
+
+        def close(self):
+            pass
+    monkeypatch.setattr(trainer, "TrainingProcess", CancelledEarly)
+    monkeypatch.setattr(training, "TRAINER", trainer.Trainer(slots=1))
+
+    async def run():
+        return [out async for out in learn.learn(1000, 1, SimpleNamespace(session_hash="v", headers={}, client=None))]
+    said = asyncio.run(run())
+    status, player = said[-1]
+    assert status == "Cancelled before the first pass ended: no model was kept."
+    assert player["done"] and len(player["frames"]) == 1  # the frame it drew stays, to look at again
