@@ -11,7 +11,8 @@ import torch
 import app  # builds the page, as the app does
 from conftest import ROOT, picture_folder
 from ui import common
-from ui.state import CTX, Context, Kind
+from ui.state import CTX, Context
+from ui.words import Kind
 from ui.views import beta, generate, interpolate, latent_map, make, reconstruct, tour
 from vae_core import data
 
@@ -105,21 +106,21 @@ def test_the_tour_and_the_page_tell_a_fashion_model_in_its_own_words(fashion):
     assert "Every item becomes a point" in step[2] and step[3] is not None
     walk = tour.show_step(2, FASHION)
     assert "the codes of a pullover and of a dress" in walk[2]
-    beta = tour.show_step(5, FASHION)
-    assert "(Shown here on the digit models.)" in beta[2]  # the β ladder is MNIST's
+    betas = tour.show_step(5, FASHION)
+    assert "(Shown here on the digit models.)" in betas[2]  # the β ladder is MNIST's
     assert "Every digit becomes a point" in tour.show_step(0, "mnist-z32")[2]
     assert "real pullover" in generate.setup(FASHION)[1]  # the sliders start on a real test item
-    from ui.page import intro, model_summary
+    from ui.page import header_words_of, intro, model_summary
     summary = model_summary(FASHION)
     assert "describes each item" in summary and "trained on Fashion-MNIST" in summary
     header = intro(FASHION)  # the header and the views' names follow the model too
     assert "the training images of Fashion-MNIST" in header and "digit" not in header
     assert "60,000 handwritten digits" in intro("mnist-z32")
-    _, nav, *tabs = app.header_words(FASHION)
+    _, nav, *tabs = header_words_of(FASHION, app.VIEWS)
     assert ("Make an item", "make") in nav["choices"] and {"label": "Make an item", "__type__": "update"} in tabs
-    assert ("Make a digit", "make") in app.header_words("mnist-z32")[1]["choices"]
+    assert ("Make a digit", "make") in header_words_of("mnist-z32", app.VIEWS)[1]["choices"]
     assert any(label.startswith(f"{FASHION} (Fashion-MNIST,") for label, _ in CTX.model_choices())
-    assert FASHION not in [d["name"] for d in CTX.ladder()]  # the β ladder is MNIST's main model's family
+    assert FASHION not in [r.name for r in beta.ladder()]  # the β ladder is MNIST's main model's family
 
 
 def test_a_model_of_the_users_own_folder_shows_its_own_images_and_classes(folder_model):

@@ -103,9 +103,10 @@ def test_opening_the_page_draws_only_the_header_and_the_first_view():
     default = CTX.default_model()
     assert state.value == default
     page_load = next(f for f in fns if f.name == "_on_load").fn
-    shown, download, *menus = page_load(default, SimpleNamespace(session_hash="visitor"))
+    shown, visitor, download, *menus = page_load(default, None, SimpleNamespace(session_hash="visitor"))
     assert shown == default and download["visible"] and download["value"].endswith(".zip")
-    assert len(menus) == len([f for f in fns if f.name == "_on_load"][0].outputs) - 2
+    assert len(visitor) == 32 and CTX.owner_of("visitor") == visitor  # the browser keeps who they are
+    assert len(menus) == len([f for f in fns if f.name == "_on_load"][0].outputs) - 3
     on_open = {f.name for f in fns if any(block == current and event == "change" for block, event in f.targets)}
     assert {name for name in on_open if not name.startswith("show_")} == {"model_summary", "model_zip", "header_words"}
     for view in app.VIEWS:

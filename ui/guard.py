@@ -26,7 +26,10 @@ import tempfile
 import time
 
 import gradio as gr
+import httpx
 from gradio.exceptions import ComponentProcessingError
+from gradio.route_utils import FnIndexInferError
+from starlette.responses import JSONResponse
 
 log = logging.getLogger("vae_explorer")
 MAX_BODY_BYTES = 256 << 10  # the largest the page sends is a walk's codes and pictures, about 40 KB
@@ -100,6 +103,36 @@ class BodyLimit:
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+class QuietRouteErrors:
+    """ASGI middleware: a request that names what Gradio's routes cannot read (a /proxy= address with a NUL
+    or a broken port, a /call/ to an endpoint that does not exist) gets a 4xx, a sentence and one log line,
+    where the route fails with a 500 and a traceback."""
+
+    REFUSALS = {httpx.InvalidURL: (400, "That address is not a valid URL."),
+                FnIndexInferError: (404, "The app has no endpoint of that name: see the API page for those it has.")}
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def sending(message):
+            nonlocal started
+            started = True
+            await send(message)
+        try:
+            await self.app(scope, receive, sending)
+        except tuple(self.REFUSALS) as e:
+            if started:
+                raise
+            status, text = next(v for kind, v in self.REFUSALS.items() if isinstance(e, kind))
+            log.info("refused: %s", text)
+            await JSONResponse({"error": text}, status_code=status)(scope, receive, send)
 
 
 _kept = {"at": -1e9, "bytes": 0}
@@ -217,15 +250,19 @@ def _address_of(event) -> str:
 
 def limit_queue_per_visitor(demo, most: int = QUEUED_PER_VISITOR) -> None:
     """Refuse a visitor's request while `most` of theirs already wait in the queue (Gradio 6's queue), or
-    half the queue's room waits for their address, and a request with fewer values than its event takes
-    (Gradio would fail on it without a word); queue the others so that each address, and within it each
-    session, takes its turn (take_turns)."""
+    half the queue's room waits for their address, and a request naming no event of the app or with fewer
+    values than its event takes (Gradio fails on them with a traceback, or without a word); queue the others
+    so that each address, and within it each session, takes its turn (take_turns)."""
     queue = demo._queue
     push = queue.push
 
     async def limited_push(body, request, username):
         fn = demo.fns.get(body.fn_index) if isinstance(body.fn_index, int) else None
-        if fn is not None and isinstance(body.data, list) and len(body.data) < len(fn.inputs):
+        if fn is None:
+            text = f"fn_index {body.fn_index!r:.20} is no event of this app: see the API page for what it answers."
+            log.info("refused: %s", text)
+            return False, text, "error"
+        if isinstance(body.data, list) and len(body.data) < len(fn.inputs):
             text = (f"{fn.api_name or 'This event'} takes {len(fn.inputs)} values and got {len(body.data)}: "
                     "see the API page for what each one is.")
             log.info("refused: %s", text)

@@ -264,14 +264,18 @@ def build_page(demo: gr.Blocks, views: list) -> Page:
     switched.then(None, js=on_phone_show("#views", "start"), api_name=False)
 
     def header_words(name: str | None) -> list:
-        """The header's words and the views' names in the words of the model shown ("Make a digit" becomes
-        "Make an item"): one request, whatever the number of views."""
-        kind = CTX.kind(name)
-        nav = gr.update(choices=[(kind.say(v.TITLE), v.ID) for v in views])
-        return [intro(name), nav, *(gr.update(label=kind.say(v.TITLE)) for v in views)]
+        return header_words_of(name, views)
     page.on_model(header_words, page.current, [page.intro, page.nav, *tabs])
     page.wire()
     return page
+
+
+def header_words_of(name: str | None, views: list) -> list:
+    """The header's words and the views' names in the words of the model shown ("Make a digit" becomes
+    "Make an item"): one request, whatever the number of views."""
+    kind = CTX.kind(name)
+    nav = gr.update(choices=[(kind.say(v.TITLE), v.ID) for v in views])
+    return [intro(name), nav, *(gr.update(label=kind.say(v.TITLE)) for v in views)]
 
 
 def build_header(demo: gr.Blocks) -> Page:

@@ -7,7 +7,6 @@ visitors who have left make room; shipped ones never go.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import secrets
@@ -21,6 +20,8 @@ import torch
 
 from vae_core import data, hub
 from vae_core.registry import Registry
+
+from .words import Kind
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN_MODEL = "mnist-z32"  # the best model, and the family of the beta view's models
@@ -256,25 +257,6 @@ class Context:
             return f"unfinished: stopped after {done} of {total} epochs"
         return "trained here"
 
-    def ladder(self, owner: str | None = None) -> list[dict]:
-        """Models of the main model's family (same architecture and dataset, other betas) that `owner` may
-        see, by beta."""
-        main = self.registry.entry(MAIN_MODEL) if MAIN_MODEL in self.registry.names() else None
-        if main is None:
-            return []
-        family = main.config["model"]
-        out = []
-        for n in self.registry.names():
-            e = self.registry.entry(n)
-            if (e.config["model"] == family and self.kind(n).dataset == self.kind(MAIN_MODEL).dataset
-                    and self.visible(n, owner)):
-                out.append({"name": n, "beta": float(e.config.get("beta", 1.0)), "shipped": e.shipped})
-        return sorted(out, key=lambda d: (d["beta"], not d["shipped"]))
-
-    def nearest_ladder(self, beta: float, owner: str | None = None) -> dict:
-        """The ladder model whose beta is nearest on a log scale, a shipped one first; the ladder is not empty."""
-        return min(self.ladder(owner), key=lambda d: (abs(math.log(d["beta"]) - math.log(beta)), not d["shipped"]))
-
 
 @dataclass(frozen=True)
 class TestSet:
@@ -282,78 +264,6 @@ class TestSet:
 
     images: torch.Tensor  # uint8 (N, 28, 28)
     labels: torch.Tensor  # int64 (N,)
-
-
-@dataclass(frozen=True)
-class Kind:
-    """What a model's images are: its dataset ("mnist", "fashion-mnist" or a folder), its class names
-    and the word for one image ("digit", "item", "image"), so that the page speaks of what it shows."""
-
-    dataset: str
-    classes: tuple[str, ...]
-    noun: str
-
-    @classmethod
-    def of(cls, dataset: str, classes=None) -> "Kind":
-        source = data.DATASETS.get(dataset)
-        names = tuple(classes) if classes else (source.classes if source else data.DIGITS)
-        return cls(dataset, names, source.noun if source else data.FOLDER_NOUN)
-
-    @property
-    def digits(self) -> bool:
-        return self.dataset == "mnist"
-
-    @property
-    def title(self) -> str:
-        source = data.DATASETS.get(self.dataset)
-        return source.title if source else f"your folder “{Path(self.dataset).name}”"
-
-    def name(self, label: int) -> str:
-        """Class `label` as the page writes it: '3', 'Sneaker'."""
-        label = int(label)
-        return self.classes[label] if 0 <= label < len(self.classes) else str(label)
-
-    def plain(self, label: int) -> str:
-        """Class `label` inside a sentence, without an article: '7', 'sneaker', '“cats”'."""
-        word = self.name(label)
-        if self.digits:
-            return word
-        if self.dataset in data.DATASETS:
-            return word if word.isupper() else word.lower()
-        return f"“{word}”"  # a folder's class: the user's own word, as they wrote it
-
-    def a(self, label: int) -> str:
-        """A class with its article, as it is read aloud: 'a 3', 'an 8', 'an ankle boot', '“cats”'."""
-        word = self.plain(label)
-        if self.digits:
-            return f"an {word}" if word == "8" else f"a {word}"
-        if self.dataset not in data.DATASETS:
-            return word
-        return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
-
-    @property
-    def nouns(self) -> str:
-        return f"{self.noun}s"
-
-    def say(self, text: str) -> str:
-        """A sentence written for MNIST, in the words of this dataset ("digit" becomes "item" or "image")."""
-        if self.digits:
-            return text
-        a_noun = f"{'an' if self.noun[:1] in 'aeiou' else 'a'} {self.noun}"
-        for old, new in (("real handwriting", "the real ones"), ("thinner ◀ stroke ▶ bolder", "dimmer ◀ brightness ▶ brighter"),
-                         ("leaning left ◀ slant ▶ leaning right", "tilted left ◀ tilt ▶ tilted right"),
-                         ("(ink, slant, size)", "(how bright, how tilted, how big)"),
-                         ("a digit's", "a class's"), ("that digit's", "that class's"),
-                         ("handwritten digits", self.nouns), ("handwritten digit", self.noun), ("a digit", a_noun),
-                         ("A digit", a_noun.capitalize()), ("digits", self.nouns), ("Digits", self.nouns.capitalize()),
-                         ("digit", self.noun), ("Digit", self.noun.capitalize())):
-            text = text.replace(old, new)
-        return text
-
-    @property
-    def one(self) -> str:
-        """One image of the dataset in a sentence ("this is probably not {one}")."""
-        return {"mnist": "a digit", "fashion-mnist": "a fashion item"}.get(self.dataset, "like your images")
 
 
 class Background:

@@ -102,11 +102,12 @@ class Registry:
         self._entries: dict[str, Entry] = {}
         self._extra: dict[str, Path] = {}  # models named on the command line: listed like shipped ones
         self._exports: dict[str, threading.Lock] = {}  # weights digest -> the lock of its ONNX export
-        self.refresh()
+        self._listed = False  # the folders are read on first use, not when the registry is made
 
     def refresh(self) -> None:
         """List the folders again: new ones join, removed ones leave, and one whose training moved on
         since it was listed is read afresh. A shipped model wins over a trained one of the same name."""
+        self._listed = True
         found = {c["name"]: (c, False) for c in checkpoints.list_checkpoints(self.user_dir)}
         found.update({c["name"]: (c, True) for c in checkpoints.list_checkpoints(self.shipped_dir)})
         for name, path in list(self._extra.items()):
@@ -130,11 +131,17 @@ class Registry:
         self._extra[name] = Path(path)
         self.refresh()
 
+    def _list_once(self) -> None:
+        if not self._listed:
+            self.refresh()
+
     def names(self) -> list[str]:
+        self._list_once()
         with self._lock:
             return list(self._entries)
 
     def entry(self, name: str) -> Entry:
+        self._list_once()
         with self._lock:
             if name not in self._entries:
                 raise KeyError(f"no model called {name!r}")
@@ -201,6 +208,7 @@ class Registry:
 
     def by_digest(self, digest: str) -> str | None:
         """The name of a listed model whose weights have this digest (once it was loaded), else None."""
+        self._list_once()
         with self._lock:
             return next((e.name for e in self._entries.values() if e.digest == digest), None)
 
@@ -231,6 +239,7 @@ class Registry:
 
     def trained(self, owner: str | None = None) -> list[Entry]:
         """Models trained since shipping (of one owner, if given), oldest first."""
+        self._list_once()
         with self._lock:
             entries = [e for e in self._entries.values() if not e.shipped and (owner is None or e.owner == owner)]
         return sorted(entries, key=lambda e: _mtime(e.path))

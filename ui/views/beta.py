@@ -4,7 +4,9 @@ side by side."""
 
 from __future__ import annotations
 
+import math
 import time
+from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
@@ -78,8 +80,8 @@ def render(page) -> None:
             model_a = page.model_menu(value=MAIN_MODEL if MAIN_MODEL in CTX.registry.names() else None,
                                       label="model A")
             # B opens on the family's largest β: the same digits, the most visible difference.
-            ladder = CTX.ladder()
-            model_b = page.model_menu(value=max(ladder, key=lambda d: d["beta"])["name"] if ladder else None,
+            rungs = ladder()
+            model_b = page.model_menu(value=max(rungs, key=lambda r: r.beta).name if rungs else None,
                                       label="model B")
             compare_btn = gr.Button("Compare")
         table = gr.Markdown()
@@ -96,6 +98,31 @@ def render(page) -> None:
     trained.then(show_beta, beta, outputs, api_name=False)  # a model trained at the slider's β: show it
     compare_btn.click(compare, [model_a, model_b], [recon_a, samples_a, recon_b, samples_b, table],
                       api_name="compare")
+
+
+@dataclass(frozen=True)
+class Rung:
+    """A model of the β ladder: the main model's network and dataset, trained at another β."""
+
+    name: str
+    beta: float
+    shipped: bool
+
+
+def ladder(owner: str | None = None) -> list[Rung]:
+    """The ladder's models that `owner` may see (the shipped ones, and their own), by β."""
+    if MAIN_MODEL not in CTX.registry.names():
+        return []
+    family, dataset = CTX.registry.entry(MAIN_MODEL).config["model"], CTX.kind(MAIN_MODEL).dataset
+    rungs = [Rung(n, float(e.config.get("beta", 1.0)), e.shipped) for n in CTX.registry.names()
+             if (e := CTX.registry.entry(n)).config["model"] == family and CTX.kind(n).dataset == dataset
+             and CTX.visible(n, owner)]
+    return sorted(rungs, key=lambda r: (r.beta, not r.shipped))
+
+
+def nearest(beta: float, owner: str | None = None) -> Rung:
+    """The ladder's model whose β is nearest on a log scale, a shipped one first; the ladder is not empty."""
+    return min(ladder(owner), key=lambda r: (abs(math.log(r.beta) - math.log(beta)), not r.shipped))
 
 
 def render_training(page, beta: gr.Slider):
@@ -136,15 +163,15 @@ async def train_beta(beta: float, epochs: float, images: float, request: gr.Requ
     if CTX.mnist() is None:
         raise refuse(NO_TRAINING_DATA)
     owner = session_of(request)
-    if not CTX.ladder(owner):
+    if not ladder(owner):
         raise refuse("There is no shipped model to start from: none was found in checkpoints/.")
-    start = CTX.nearest_ladder(beta, owner)
-    base, name = CTX.registry.entry(start["name"]), trained_model_name(f"{MAIN_MODEL}-beta{beta:g}")
+    start = nearest(beta, owner)
+    base, name = CTX.registry.entry(start.name), trained_model_name(f"{MAIN_MODEL}-beta{beta:g}")
     cfg = TrainConfig(epochs=epochs, beta=beta, lr=FINE_TUNE_LR, val_size=0, train_limit=images)
     # The app's models keep no optimizer state: it would triple their size and is never used here.
     run_info = {"preset": "default", "init_from": base.path, "save_optimizer": False,
                 "command": f"app: train with beta {beta:g}"}
-    ticket = join(request, "beta", name, CTX.registry.model(start["name"]).cfg, cfg, images, init_from=base.path,
+    ticket = join(request, "beta", name, CTX.registry.model(start.name).cfg, cfg, images, init_from=base.path,
                   run_info=run_info)
     history, last = [], 0.0
     async for news in follow(ticket):
@@ -156,11 +183,11 @@ async def train_beta(beta: float, epochs: float, images: float, request: gr.Requ
                 last, p = time.monotonic(), steps[-1]
                 history.append({"x": p["epoch"] - 1 + ((p["step"] - 1) % p["steps_per_epoch"] + 1) / p["steps_per_epoch"],
                                 "loss": p["loss"], "reconstruction": p["reconstruction"], "kl": p["kl"]})
-                yield (f"Training {name} from {start['name']} (β = {start['beta']:g}): epoch {p['epoch']} of {epochs}, "
+                yield (f"Training {name} from {start.name} (β = {start.beta:g}): epoch {p['epoch']} of {epochs}, "
                        f"loss {p['loss']:.1f} nats ({p['images_per_second']:.0f} images/s)."), \
                     figures.loss_curve(history, "Loss while training")
             elif not history:
-                yield f"Training {name} from {start['name']} (β = {start['beta']:g}): starting…", gr.skip()
+                yield f"Training {name} from {start.name} (β = {start.beta:g}): starting…", gr.skip()
         else:
             yield _trained(news.outcome, name, beta, owner), \
                 figures.loss_curve(history, "Loss while training") if history else None
@@ -170,15 +197,15 @@ def _trained(outcome: dict, name: str, beta: float, owner: str) -> str:
     if "error" in outcome or not outcome["epochs"]:
         return finished_model(outcome, name)
     stopped = " (cancelled: kept the finished epochs)" if outcome["cancelled"] else ""
-    shown = " The pictures above show it now." if CTX.nearest_ladder(beta, owner)["name"] == name else ""
+    shown = " The pictures above show it now." if nearest(beta, owner).name == name else ""
     return (f"Done{stopped}: **{name}** joined the model list after {outcome['epochs']} epoch(s) "
             f"in {outcome['seconds']:.0f} s on {outcome['device']}.{shown}")
 
 
 def warm_up(name: str | None) -> None:
     """Start-up work in the background: the ladder's codes and its place on the rate-distortion chart."""
-    for d in CTX.ladder():
-        CTX.registry.embedding(d["name"], need_test_images(d["name"]))
+    for rung in ladder():
+        CTX.registry.embedding(rung.name, need_test_images(rung.name))
     rd_points()
 
 
@@ -191,25 +218,26 @@ def rate_distortion_of(name: str) -> dict:
 def rd_points(owner: str | None = None) -> list[dict]:
     """One point per model of the ladder that loads: a broken one is left out, never the whole chart."""
     points = []
-    for d in CTX.ladder(owner):
+    for rung in ladder(owner):
         try:
-            points.append({"name": d["name"], "beta": d["beta"], "ladder": d["shipped"], **rate_distortion_of(d["name"])})
+            points.append({"name": rung.name, "beta": rung.beta, "ladder": rung.shipped,
+                           **rate_distortion_of(rung.name)})
         except CheckpointError as e:
-            log.warning("rate-distortion chart: left out %s (%s)", d["name"], e)
+            log.warning("rate-distortion chart: left out %s (%s)", rung.name, e)
     return points
 
 
 def show_beta(beta: float, request: gr.Request):
     beta = BETA.check(beta, "β")
     owner = session_of(request)
-    if not CTX.ladder(owner):
+    if not ladder(owner):
         raise refuse("No β ladder models were found in checkpoints/.")
-    pick = CTX.nearest_ladder(beta, owner)
-    name = pick["name"]
+    pick = nearest(beta, owner)
+    name = pick.name
     if CTX.test_images(name) is None:
-        return f"β = {beta:g}: showing **{name}** (β = {pick['beta']:g}).\n\n{no_data(name)}", None, None, None, None, None
+        return f"β = {beta:g}: showing **{name}** (β = {pick.beta:g}).\n\n{no_data(name)}", None, None, None, None, None
     recon, samples = model_panels(name)
-    exact = "exactly this β" if abs(pick["beta"] - beta) < 1e-9 else f"the nearest trained β = {pick['beta']:g}"
+    exact = "exactly this β" if abs(pick.beta - beta) < 1e-9 else f"the nearest trained β = {pick.beta:g}"
     head = f"Slider β = {beta:g}: showing **{name}**, {exact}."
     rd = figures.rate_distortion(rd_points(owner), name)
     return head, recon, samples, map_figure(name, "PCA", height=MAP_HEIGHT, points=CONTEXT_POINTS), rd, _kl_figure(name)

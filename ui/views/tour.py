@@ -5,6 +5,7 @@ where the step can be played with. The maths stays in "How it works"."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Callable
 
 import gradio as gr
@@ -17,6 +18,7 @@ from vae_core import data, images, latent
 from .. import figures
 from ..common import concepts_of, get_model, log, need_test_images
 from ..state import CTX, FIRSTS, MAINS
+from . import beta, generate, interpolate, latent_map, reconstruct
 
 TITLE, ID = "Tour", "tour"
 CSS = """
@@ -50,8 +52,7 @@ class Step:
     title: str
     text: str
     picture: Callable[[str, str], np.ndarray]  # (the dataset's 2-D model, its main model) -> the picture
-    tab: str  # the view where the visitor can try it
-    tab_title: str
+    view: ModuleType  # the view where the visitor can try it (its ID and TITLE)
     same_for_all: bool = False  # its picture and words are the digits' whatever the model shown
 
 
@@ -136,10 +137,10 @@ def _samples(first: str, main: str) -> np.ndarray:
 
 def _betas(first: str, main: str) -> np.ndarray:
     """Random digits from the models trained at the smallest and the largest beta, side by side."""
-    ladder = [d for d in CTX.ladder() if d["shipped"]]
+    rungs = [r for r in beta.ladder() if r.shipped]
     grids = []
-    for d in (ladder[0], ladder[-1]):
-        model = get_model(d["name"])
+    for rung in (rungs[0], rungs[-1]):
+        model = get_model(rung.name)
         z = torch.randn(16, model.latent_dim, generator=torch.Generator().manual_seed(0))
         grids.append(images.grid(latent.decode_images(model, z), ncols=4, factor=3))
     return np.concatenate([grids[0], np.full((grids[0].shape[0], 40), 255, dtype=np.uint8), grids[1]], 1)
@@ -149,28 +150,28 @@ STEPS = [
     Step("1. Every digit becomes a point",
          "The encoder reads a picture of a digit and describes it with a few numbers, its *code*. With two "
          "numbers per digit, every digit is a point on a map: here are 10,000 of them, one colour per digit.",
-         _dots, "map", "Latent map"),
+         _dots, latent_map),
     Step("2. Every point becomes a digit",
          "The decoder works the other way: give it any point and it draws a digit. Each little picture is "
          "what it draws at that spot; look how one digit blends into the next.",
-         _manifold, "map", "Latent map"),
+         _manifold, latent_map),
     Step("3. Walk from one digit to another",
          "Take the codes of {a} and of {b} and walk in a straight line between them, drawing every step. "
          "The model turns one into the other through digits nobody ever drew.",
-         _walk, "interpolate", "Interpolate"),
+         _walk, interpolate),
     Step("4. Draw your own",
          "Draw a digit (left): the app makes it look like the training digits (middle), the encoder finds "
          "its code, and the decoder draws it back (right). What comes back is what the model thinks you meant.",
-         _drawing, "reconstruct", "Reconstruct"),
+         _drawing, reconstruct),
     Step("5. Make new digits",
          "Pick random numbers for a code and the decoder draws a digit that nobody drew. In Generate, "
          "sliders move the numbers one at a time.",
-         _samples, "generate", "Generate"),
+         _samples, generate),
     Step("6. What the KL weight β does",
          "Training balances two wishes: draw every digit back exactly, and keep all codes near the middle "
          "of the map. Random digits with a small β (left) are sharp but often not digits; with a large β "
          "(right) they are tidy but blurry.",
-         _betas, "beta", "KL weight β", same_for_all=True),
+         _betas, beta, same_for_all=True),
 ]
 
 
@@ -191,7 +192,9 @@ def render(page) -> None:
     page.on_show(show_step, [step, page.current], outputs)
     back.click(lambda i, name: show_step(i - 1, name), [step, page.current], outputs, api_name=False)
     forward.click(lambda i, name: show_step(i + 1, name), [step, page.current], outputs, api_name="tour_step")
-    page.go_to(try_it.click, lambda i: STEPS[int(i)].tab, step)
+    # Off to try it, out of presenter mode: the view it opens is for the pupils' own hands.
+    page.go_to(try_it.click, lambda i: STEPS[int(i)].view.ID, step).then(
+        lambda: False, None, presenter, api_name=False)
     presenter.change(None, presenter, None, js=PRESENTER, api_name=False)
 
 
@@ -210,7 +213,7 @@ def show_step(i: int, name: str | None = None):
         text += " *(Shown here on the digit models.)*"
     return (i, f"Step {i + 1} of {len(STEPS)}", f"### {title}\n{text}", _picture(i, first, main),
             gr.Button(interactive=i > 0), gr.Button(interactive=i < len(STEPS) - 1),
-            gr.Button(f"Try it: {s.tab_title} ▸"))
+            gr.Button(f"Try it: {s.view.TITLE} ▸"))
 
 
 def _storytellers(name: str | None) -> tuple[str, str]:
