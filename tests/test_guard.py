@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 from types import SimpleNamespace
 
 import pytest
@@ -41,6 +42,54 @@ def test_a_request_missing_values_gets_a_sentence():
     short = SimpleNamespace(session_hash="s", fn_index=0, data=["mnist-z32"])
     ok, message, state = asyncio.run(demo._queue.push(short, None, None))
     assert (ok, state) == (False, "error") and message.startswith("decode takes 2 values and got 1") and not calls
+
+
+@pytest.mark.parametrize("fn_index", [99999, -1, None])
+def test_a_request_naming_no_event_gets_a_sentence_and_one_log_line(fn_index, caplog):
+    demo, calls = _queue({})
+
+    async def push(body, request, username):  # as Gradio's: the event is looked up unchecked
+        calls.append(demo.fns[body.fn_index])
+        return True, "event-id", "success"
+    demo._queue.push = push
+    guard.limit_queue_per_visitor(demo)
+    caplog.set_level(logging.INFO, logger="vae_explorer")
+    body = SimpleNamespace(session_hash="s", fn_index=fn_index, data=["mnist-z32", [0.0] * 32])
+    ok, message, state = asyncio.run(demo._queue.push(body, None, None))
+    assert (ok, state) == (False, "error") and message.startswith(f"fn_index {fn_index} is no event") and not calls
+    lines = [r.getMessage() for r in caplog.records if r.name == "vae_explorer"]
+    assert len(lines) == 1 and lines[0].startswith("refused: ")
+
+
+def test_requests_gradios_routes_cannot_read_get_a_4xx_sentence_and_one_log_line(caplog):
+    import gradio as gr
+    from starlette.middleware import Middleware
+
+    with gr.Blocks() as demo:
+        number = gr.Number()
+        number.submit(lambda x: x, number, number, api_name="echo")
+    demo.queue()
+    guard.limit_queue_per_visitor(demo)
+    app = gr.routes.App.create_app(demo, app_kwargs={"middleware": [Middleware(guard.QuietRouteErrors)]})
+
+    async def ask(method, path, **kwargs):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            return await client.request(method, path, **kwargs)
+    caplog.set_level(logging.INFO, logger="vae_explorer")
+    join = {"data": [1], "session_hash": "s", "event_data": None, "trigger_id": None}
+    for method, path, kwargs, status in [
+            ("POST", "/gradio_api/queue/join", {"json": {**join, "fn_index": 99999}}, 400),
+            ("POST", "/gradio_api/queue/join", {"json": {**join, "fn_index": -1}}, 400),
+            ("GET", "/gradio_api/proxy=%00", {}, 400),  # Gradio's route raised httpx.InvalidURL: a 500
+            ("GET", "/gradio_api/proxy=http://[::1", {}, 400),
+            ("POST", "/gradio_api/call/nothing", {"json": {"data": [1]}}, 404)]:
+        caplog.clear()
+        answer = asyncio.run(ask(method, path, **kwargs))
+        sentence = answer.json().get("error") or answer.json().get("detail")
+        assert answer.status_code == status and sentence.endswith("."), (path, answer.text)
+        lines = [r.getMessage() for r in caplog.records if r.name == "vae_explorer"]
+        assert len(lines) == 1 and lines[0].startswith("refused: "), (path, lines)
+    assert asyncio.run(ask("POST", "/gradio_api/queue/join", json={**join, "fn_index": 0})).status_code == 200
 
 
 def _call(app, body: bytes, path="/gradio_api/queue/join", headers=None):
