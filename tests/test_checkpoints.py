@@ -160,7 +160,11 @@ def rename(src, dst):
     real_rename(src, dst)
     if when == "between renames" and ".old-" in str(dst):
         os._exit(137)  # killed after the old folder moved aside, before the new one took its name
+    if when == "after renames" and ".tmp-" in str(src):
+        os._exit(137)  # killed with the new folder in place, before the old one was removed
 def save_file(tensors, path):
+    if when == "before writing":
+        os._exit(137)  # killed with its temporary folder made and empty
     if when == "while writing":
         open(path, "wb").write(b"half a file")
         os._exit(137)
@@ -197,11 +201,60 @@ def test_a_save_killed_midway_leaves_a_whole_checkpoint_under_its_name(tmp_path,
     assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no leftovers once they are stale
 
 
-def test_a_young_leftover_is_left_alone_in_case_its_save_is_still_running(tmp_path):
+@pytest.mark.parametrize("when", ["after renames", "before writing"])
+def test_a_resumed_run_leaves_nothing_of_a_killed_save_beside_its_checkpoint(tmp_path, when):
+    save_checkpoint(tmp_path / "m", _model(4), {"beta": 1.0})
+    _crash(tmp_path, when)
+    assert len(list(tmp_path.iterdir())) == 2  # the previous copy, whole, or an empty temporary folder
+    _age(tmp_path, 10)
+    load_model(tmp_path / "m")  # a --resume a few seconds later: it reads the checkpoint, trains and saves
+    save_checkpoint(tmp_path / "m", _model(6), {"beta": 1.0})
+    assert [p.name for p in tmp_path.iterdir()] == ["m"] and load_model(tmp_path / "m").latent_dim == 6
+
+
+def test_a_leftover_is_left_alone_while_its_save_may_still_be_running(tmp_path):
     save_checkpoint(tmp_path / "m", _model(4), {"beta": 1.0})
     _crash(tmp_path, "while writing")
     list_checkpoints(tmp_path)
-    assert len(list(tmp_path.iterdir())) == 2
+    assert len(list(tmp_path.iterdir())) == 2  # its writer just gone: young, it may be another machine's
+    running = tmp_path / f".m.tmp-{os.getppid()}-abc123"  # a writer that still runs
+    running.mkdir()
+    _age(tmp_path, 30)
+    list_checkpoints(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m", running.name])  # the dead writer's goes
+    _age(tmp_path, checkpoints.STALE_SECONDS + 10)  # untouched for so long: its pid is another process's now
+    list_checkpoints(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+
+
+def test_a_save_under_way_in_another_thread_keeps_its_folders_however_old_they_look(tmp_path, monkeypatch):
+    import threading
+
+    save_checkpoint(tmp_path / "m", _model(4), {"beta": 1.0})
+    real = checkpoints.save_file
+
+    def slow(tensors, path):  # a page load lists the folder meanwhile
+        real(tensors, path)
+        _age(tmp_path, checkpoints.STALE_SECONDS + 10)
+        lister = threading.Thread(target=list_checkpoints, args=(tmp_path,))
+        lister.start()
+        lister.join()
+        assert Path(path).parent.is_dir()
+    monkeypatch.setattr(checkpoints, "save_file", slow)
+    save_checkpoint(tmp_path / "m", _model(6), {"beta": 1.0})
+    assert [p.name for p in tmp_path.iterdir()] == ["m"] and load_model(tmp_path / "m").latent_dim == 6
+
+
+def test_a_damaged_folder_is_logged_once_however_often_it_is_listed(tmp_path, caplog):
+    save_checkpoint(tmp_path / "m", _model(), {"beta": 1.0})
+    _truncate(tmp_path / "m")
+    for _ in range(3):  # as every page load does
+        assert list_checkpoints(tmp_path) == []
+    assert len(caplog.records) == 1
+    _foreign_config(tmp_path / "m")  # damaged another way: said once more
+    list_checkpoints(tmp_path)
+    list_checkpoints(tmp_path)
+    assert len(caplog.records) == 2 and "not a vae_core checkpoint" in caplog.records[1].getMessage()
 
 
 def test_halved_weights_take_half_the_bytes_and_load_into_the_same_model(tmp_path):

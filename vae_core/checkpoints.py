@@ -12,8 +12,9 @@ Weights are saved in float32. A model that is only served may have them rewritte
 
 A folder is written whole into a temporary sibling (config.json last, so a folder with a config is
 whole) and renamed into place, so a crash leaves either the old checkpoint or the new one, never half
-of one; a crash between the two renames is finished by the next read (`recover`). Loading never
-unpickles anything.
+of one; a crash between the two renames is finished by the next read (`recover`), and what a killed save
+left beside a checkpoint is removed by the next read or save once its writer has gone (the siblings'
+names hold the writer's pid). Loading never unpickles anything.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ import math
 import os
 import shutil
 import tempfile
+import threading
 import time
+from collections import Counter
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -36,9 +40,12 @@ from safetensors.torch import load_file, save_file
 from .model import VAE, ModelConfig
 
 FORMAT_VERSION = 1
-SWAP_SECONDS = 2.0  # a leftover folder younger than this may belong to a swap still under way
-STALE_SECONDS = 600.0  # a temporary folder older than this belongs to no save still running
+SWAP_SECONDS = 2.0  # a leftover younger than this may be a save's under way, even with its writer unseen
+STALE_SECONDS = 60.0  # a leftover untouched this long belongs to no save still running, whoever holds its pid
 log = logging.getLogger(__name__)
+_saving: Counter = Counter()  # the checkpoint folders this process is saving now
+_saving_lock = threading.Lock()
+_reported: dict[str, str] = {}  # folder -> why it was left out of a listing, logged once
 WEIGHTS, CONFIG, METRICS, STATE = "model.safetensors", "config.json", "metrics.json", "training_state.safetensors"
 
 
@@ -52,31 +59,50 @@ def _write_json(path: Path, data: dict) -> None:
 
 def save_checkpoint(path: str | os.PathLike, model: VAE, config: dict, metrics: dict | None = None,
                     training_state: dict[str, torch.Tensor] | None = None) -> None:
-    """Write the checkpoint folder atomically: a temporary sibling, then a rename over the old one."""
+    """Write the checkpoint folder atomically: a temporary sibling, then a rename over the old one; then
+    remove what earlier saves, killed, left beside it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-    tmp.chmod(0o755)
+    with _saving_now(path):
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent))
+        tmp.chmod(0o755)
+        try:
+            state = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
+            save_file(state, str(tmp / WEIGHTS))
+            _write_json(tmp / METRICS, metrics or {})
+            if training_state:
+                save_file({k: v.detach().cpu().contiguous() for k, v in training_state.items()}, str(tmp / STATE))
+            cfg = {"format_version": FORMAT_VERSION, "latent_dim": model.cfg.latent_dim,
+                   "likelihood": model.cfg.likelihood, **config, "model": asdict(model.cfg)}
+            _write_json(tmp / CONFIG, cfg)  # last: a folder with a config is whole
+            _swap_into_place(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    recover(path)
+
+
+@contextmanager
+def _saving_now(path: Path):
+    """Mark `path` as being saved by this process, so that no thread of it takes the save's folders for
+    leftovers."""
+    key = os.path.abspath(path)
+    with _saving_lock:
+        _saving[key] += 1
     try:
-        state = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(state, str(tmp / WEIGHTS))
-        _write_json(tmp / METRICS, metrics or {})
-        if training_state:
-            save_file({k: v.detach().cpu().contiguous() for k, v in training_state.items()}, str(tmp / STATE))
-        cfg = {"format_version": FORMAT_VERSION, "latent_dim": model.cfg.latent_dim,
-               "likelihood": model.cfg.likelihood, **config, "model": asdict(model.cfg)}
-        _write_json(tmp / CONFIG, cfg)  # last: a folder with a config is whole
-        _swap_into_place(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        yield
+    finally:
+        with _saving_lock:
+            _saving[key] -= 1
+            if not _saving[key]:
+                del _saving[key]
 
 
 def _swap_into_place(tmp: Path, path: Path) -> None:
     if not path.exists():
         os.rename(tmp, path)
         return
-    old = path.with_name(f".{path.name}.old-{time.time_ns()}")
+    old = path.with_name(f".{path.name}.old-{os.getpid()}-{time.time_ns()}")
     os.rename(path, old)  # the previous checkpoint survives under `old` until the new one is in place
     try:
         os.rename(tmp, path)
@@ -92,9 +118,33 @@ def _leftovers(path: Path) -> list[Path]:
             if p.name[len(path.name) + 2:].startswith(("tmp-", "old-")) and p.is_dir()]
 
 
+def _still_saving(leftover: Path, path: Path, age: float) -> bool:
+    """Whether the save that made `leftover` may still be running: this process's while it saves `path`;
+    another's while its pid (.name.tmp-PID-..., .name.old-PID-...) lives, or for SWAP_SECONDS once it is
+    gone; any for STALE_SECONDS, as a pid may be reused and an older name holds none."""
+    parts = leftover.name[len(path.name) + 2:].split("-")
+    pid = int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else None
+    if pid == os.getpid():
+        with _saving_lock:
+            return os.path.abspath(path) in _saving
+    return age < (SWAP_SECONDS if pid is not None and not _alive(pid) else STALE_SECONDS)
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # (signal 0 is no test for a process there)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass  # another user's process
+    return True
+
+
 def _is_whole(folder: Path) -> bool:
     try:
-        check_weights(folder, read_config(folder)["model_config"])
+        check_weights(folder, read_config(folder, finish=False)["model_config"])
         read_metrics(folder)
         if (folder / STATE).exists():
             with safe_open(str(folder / STATE), framework="pt"):
@@ -105,8 +155,8 @@ def _is_whole(folder: Path) -> bool:
 
 
 def recover(path: str | os.PathLike) -> None:
-    """Finish what a crashed save left: put the newest whole copy in place if the folder is missing,
-    and remove leftovers that no save still running can own."""
+    """Finish what an interrupted save left: put the newest whole copy in place if the folder is missing,
+    and remove the leftovers of saves no longer running, never the only whole copy of the checkpoint."""
     path = Path(path)
     if not path.parent.is_dir():
         return
@@ -117,23 +167,31 @@ def recover(path: str | os.PathLike) -> None:
             return now - p.stat().st_mtime
         except OSError:
             return 0.0
-    leftovers = _leftovers(path)
+    leftovers = [p for p in _leftovers(path) if not _still_saving(p, path, age(p))]
+    if not leftovers:
+        return
     if not path.exists():
         # The new copy (tmp) is preferred to the previous one (old), and a newer one to an older one.
         for candidate in sorted(leftovers, key=lambda p: (".tmp-" in p.name, age(p) * -1), reverse=True):
-            if age(candidate) > SWAP_SECONDS and _is_whole(candidate):
-                os.rename(candidate, path)
+            if _is_whole(candidate):
+                try:
+                    os.rename(candidate, path)
+                except OSError:
+                    break  # another process put one in place meanwhile
                 log.warning("recovered %s from %s, left by an interrupted save", path, candidate.name)
+                leftovers.remove(candidate)
                 break
+    keep_whole = not (path.exists() and _is_whole(path))  # then a whole leftover is the only good copy
     for p in leftovers:
-        if p.exists() and ((path.exists() and ".old-" in p.name and age(p) > SWAP_SECONDS) or age(p) > STALE_SECONDS):
+        if not (keep_whole and _is_whole(p)):
             shutil.rmtree(p, ignore_errors=True)
 
 
-def read_config(path: str | os.PathLike) -> dict:
-    """config.json of a checkpoint folder, validated; raises CheckpointError naming the file."""
+def read_config(path: str | os.PathLike, finish: bool = True) -> dict:
+    """config.json of a checkpoint folder, validated, once what an interrupted save left beside it is
+    finished (unless `finish` is False); raises CheckpointError naming the file."""
     path = Path(path)
-    if not path.exists():
+    if finish:
         recover(path)
     if not path.is_dir():
         what = "does not exist" if not path.exists() else "is a file, not a checkpoint folder"
@@ -287,7 +345,7 @@ def load_training_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 def list_checkpoints(*roots: str | os.PathLike) -> list[dict]:
     """Every valid checkpoint folder directly under the given roots, with its config and metrics.
 
-    A folder whose config, metrics or weights' header is damaged is left out with one logged line."""
+    A folder whose config, metrics or weights' header is damaged is left out, logged once (left_out)."""
     found = []
     for root in roots:
         root = Path(root)
@@ -298,9 +356,19 @@ def list_checkpoints(*roots: str | os.PathLike) -> list[dict]:
         for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             try:
                 found.append(describe(folder))
+                _reported.pop(os.path.abspath(folder), None)
             except CheckpointError as e:
-                log.warning("checkpoint left out: %s", e)
+                left_out(folder, e)
     return found
+
+
+def left_out(folder: str | os.PathLike, error: Exception) -> None:
+    """Log that a damaged checkpoint folder is left out of a listing, once per process for the same folder
+    and reason (a page load lists them all)."""
+    key = os.path.abspath(folder)
+    if _reported.get(key) != str(error):
+        _reported[key] = str(error)
+        log.warning("checkpoint left out: %s", error)
 
 
 def describe(folder: str | os.PathLike, name: str | None = None) -> dict:
