@@ -93,19 +93,20 @@ def test_a_huge_image_is_refused_from_its_header_before_any_pixel_is_decoded(tmp
 def _png16(path, side: int, mode: str = "RGBA", paper: int = 65535, ink: int = 0) -> None:
     """A 16-bit PNG of a dark "1" on light paper, written a row at a time (PIL writes no 16-bit colour)."""
     channels, colour_type = {"L": (1, 0), "LA": (2, 4), "RGB": (3, 2), "RGBA": (4, 6)}[mode]
-    row = np.full((side, channels), paper, dtype=">u2")
-    if mode in ("LA", "RGBA"):
-        row[:, -1] = 65535  # opaque
+    colours = channels - mode.endswith("A")
+    row = np.full((side, channels), 65535, dtype=">u2")  # opaque, where there is an alpha channel
+    row[:, :colours] = paper
     stroke = row.copy()
-    stroke[side // 2 - side // 20: side // 2 + side // 20, :min(channels, 3)] = ink
+    stroke[side // 2 - side // 20: side // 2 + side // 20, :colours] = ink
     plain, inked = (b"\0" + r.tobytes() for r in (row, stroke))
     pack = zlib.compressobj(6)
     body = b"".join(pack.compress(inked if side // 5 <= y < side * 4 // 5 else plain) for y in range(side))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 16, colour_type, 0, 0, 0))
-                           + chunk(b"IDAT", body + pack.flush()) + chunk(b"IEND", b""))
+    header = struct.pack(">IIBBBBB", side, side, 16, colour_type, 0, 0, 0)
+    Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body + pack.flush())
+                           + chunk(b"IEND", b""))
 
 
 @pytest.mark.parametrize("mode", ["RGBA", "RGB", "LA", "L"])
