@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from vae_core import checkpoints  # noqa: E402
 from vae_core import evaluate as evaluate_cli  # noqa: E402
-from vae_core import train as train_cli  # noqa: E402
+from vae_core import cli as train_cli  # noqa: E402
 from vae_core.model import BLOCK_FIELDS  # noqa: E402
 
 IW = ["--samples", "16", "--dreg", "--lr", "5e-4"]

@@ -39,6 +39,16 @@ def data_dir(mnist) -> str:
     return str(data.resolve_data_dir())
 
 
+def run_async(coroutine):
+    """asyncio.run, in a thread of its own: in a test process where Playwright's synchronous API has started
+    (the browser stories), the main thread already runs an event loop."""
+    import concurrent.futures
+    import asyncio
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -1,14 +1,13 @@
 """Drawing in the visitor's browser, the server's part (ui/drawing.py): the files it serves and the values
 the pages draw. The browser's part is tested in Chromium (tests/browser/test_drawing.py)."""
 
-import asyncio
 import gzip
 import hashlib
 
 import pytest
 import torch
 
-from conftest import MAIN
+from conftest import MAIN, run_async
 from ui import drawing
 from ui.state import CTX
 from vae_core import latent
@@ -26,7 +25,7 @@ def _get(path: str, headers=None):
         transport = httpx.ASGITransport(app=drawing.BrowserFiles(_nothing))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             return await client.get(path, headers=headers or {})
-    return asyncio.run(go())
+    return run_async(go())
 
 
 def test_the_vendored_runtime_is_served_whole_and_kept_by_the_browser():

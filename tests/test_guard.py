@@ -1,11 +1,12 @@
 """The public-server guards: request bodies are bounded, and one visitor cannot fill the queue."""
 
-import asyncio
 import json
 import logging
 from types import SimpleNamespace
 
 import pytest
+
+from conftest import run_async
 
 from ui import guard
 
@@ -29,10 +30,10 @@ def test_a_visitor_with_a_full_share_of_the_queue_waits_while_others_go_on():
     demo, calls = _queue({"flooder": 12, "other": 3})
     guard.limit_queue_per_visitor(demo, most=12)
     push = demo._queue.push
-    ok, message, state = asyncio.run(push(SimpleNamespace(session_hash="flooder", fn_index=0, data=[1, 2]), None, None))
+    ok, message, state = run_async(push(SimpleNamespace(session_hash="flooder", fn_index=0, data=[1, 2]), None, None))
     assert (ok, state) == (False, "queue_full") and "12 requests waiting" in message
     other = SimpleNamespace(session_hash="other", fn_index=0, data=["mnist-z32", [0.0] * 32])
-    assert asyncio.run(push(other, None, None)) == (True, "event-id", "success")
+    assert run_async(push(other, None, None)) == (True, "event-id", "success")
     assert calls == ["other"]
 
 
@@ -40,7 +41,7 @@ def test_a_request_missing_values_gets_a_sentence():
     demo, calls = _queue({})
     guard.limit_queue_per_visitor(demo)
     short = SimpleNamespace(session_hash="s", fn_index=0, data=["mnist-z32"])
-    ok, message, state = asyncio.run(demo._queue.push(short, None, None))
+    ok, message, state = run_async(demo._queue.push(short, None, None))
     assert (ok, state) == (False, "error") and message.startswith("decode takes 2 values and got 1") and not calls
 
 
@@ -55,7 +56,7 @@ def test_a_request_naming_no_event_gets_a_sentence_and_one_log_line(fn_index, ca
     guard.limit_queue_per_visitor(demo)
     caplog.set_level(logging.INFO, logger="vae_explorer")
     body = SimpleNamespace(session_hash="s", fn_index=fn_index, data=["mnist-z32", [0.0] * 32])
-    ok, message, state = asyncio.run(demo._queue.push(body, None, None))
+    ok, message, state = run_async(demo._queue.push(body, None, None))
     assert (ok, state) == (False, "error") and message.startswith(f"fn_index {fn_index} is no event") and not calls
     lines = [r.getMessage() for r in caplog.records if r.name == "vae_explorer"]
     assert len(lines) == 1 and lines[0].startswith("refused: ")
@@ -84,12 +85,12 @@ def test_requests_gradios_routes_cannot_read_get_a_4xx_sentence_and_one_log_line
             ("GET", "/gradio_api/proxy=http://[::1", {}, 400),
             ("POST", "/gradio_api/call/nothing", {"json": {"data": [1]}}, 404)]:
         caplog.clear()
-        answer = asyncio.run(ask(method, path, **kwargs))
+        answer = run_async(ask(method, path, **kwargs))
         sentence = answer.json().get("error") or answer.json().get("detail")
         assert answer.status_code == status and sentence.endswith("."), (path, answer.text)
         lines = [r.getMessage() for r in caplog.records if r.name == "vae_explorer"]
         assert len(lines) == 1 and lines[0].startswith("refused: "), (path, lines)
-    assert asyncio.run(ask("POST", "/gradio_api/queue/join", json={**join, "fn_index": 0})).status_code == 200
+    assert run_async(ask("POST", "/gradio_api/queue/join", json={**join, "fn_index": 0})).status_code == 200
 
 
 def _call(app, body: bytes, path="/gradio_api/queue/join", headers=None):
@@ -97,7 +98,7 @@ def _call(app, body: bytes, path="/gradio_api/queue/join", headers=None):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             return await client.post(path, content=body, headers=headers or {})
-    return asyncio.run(go())
+    return run_async(go())
 
 
 async def _echo(scope, receive, send):
@@ -118,10 +119,10 @@ def test_a_request_naming_many_files_is_refused_before_gradio_decodes_them():
     guard.limit_queue_per_visitor(demo)
     layer = {"path": "/tmp/gradio/x/layer.png", "meta": {"_type": "gradio.FileData"}}
     drawing = {"background": None, "layers": [layer], "composite": dict(layer)}  # what the page sends
-    assert asyncio.run(demo._queue.push(SimpleNamespace(session_hash="s", fn_index=1, data=["m", drawing]),
+    assert run_async(demo._queue.push(SimpleNamespace(session_hash="s", fn_index=1, data=["m", drawing]),
                                         None, None))[0]
     flood = {"background": None, "layers": [layer] * 250, "composite": None}  # 250 layers took 3.6 GB
-    ok, message, state = asyncio.run(demo._queue.push(SimpleNamespace(session_hash="s", fn_index=1,
+    ok, message, state = run_async(demo._queue.push(SimpleNamespace(session_hash="s", fn_index=1,
                                                                       data=["m", flood]), None, None))
     assert (ok, state) == (False, "error") and "at most 4 files" in message and calls == ["s"]
     nested = []
@@ -260,7 +261,7 @@ def test_the_queue_puts_each_new_request_in_its_addresss_turn(monkeypatch):
     demo = SimpleNamespace(_queue=queue, fns={0: SimpleNamespace(api_name="decode", inputs=["model", "z"])})
     guard.limit_queue_per_visitor(demo)
     body = SimpleNamespace(session_hash="teacher", fn_index=0, data=["mnist-z32", [0.0] * 32])
-    assert asyncio.run(demo._queue.push(body, _request("10.0.0.2", "198.51.100.9"), None))[0]
+    assert run_async(demo._queue.push(body, _request("10.0.0.2", "198.51.100.9"), None))[0]
     assert events.index(ids["teacher"]) == 1  # behind one of the script's 20, not all of them
 
 
@@ -276,6 +277,6 @@ def test_one_address_may_hold_half_the_queue_whatever_sessions_it_names(monkeypa
     demo = SimpleNamespace(_queue=queue, fns={0: SimpleNamespace(api_name="decode", inputs=["model", "z"])})
     guard.limit_queue_per_visitor(demo)
     body = SimpleNamespace(session_hash="fresh", fn_index=0, data=["mnist-z32", [0.0] * 32])
-    ok, message, state = asyncio.run(demo._queue.push(body, script, None))
+    ok, message, state = run_async(demo._queue.push(body, script, None))
     assert (ok, state) == (False, "queue_full") and "from your network" in message
-    assert asyncio.run(demo._queue.push(body, _request("10.0.0.2", "8.8.8.8"), None))[0]  # another address goes in
+    assert run_async(demo._queue.push(body, _request("10.0.0.2", "8.8.8.8"), None))[0]  # another address goes in

@@ -1,6 +1,5 @@
 """The page's frame: limits shared by sliders and handlers, views drawn only when on screen, the theme."""
 
-import asyncio
 from types import SimpleNamespace
 
 import gradio as gr
@@ -8,7 +7,7 @@ import pytest
 import torch
 
 import app
-from conftest import MAIN
+from conftest import MAIN, run_async
 from ui import common
 from ui.common import Limit
 from ui.page import _gate
@@ -45,7 +44,7 @@ def test_out_of_range_values_are_refused_by_the_handlers_themselves():
         generate.sample_grid(MAIN, 3.0)
     with pytest.raises(gr.Error, match="steps must be between 2 and 24"):
         interpolate.interpolation(CTX.registry.model(MAIN), torch.rand(2, 1, 28, 28), 500, "linear")
-    first = lambda generator: asyncio.run(generator.__anext__())  # noqa: E731
+    first = lambda generator: run_async(generator.__anext__())  # noqa: E731
     with pytest.raises(gr.Error, match="β must be between 0.1 and 8"):
         first(beta.train_beta(20.0, 1, 500, SimpleNamespace(session_hash="v")))
     with pytest.raises(gr.Error, match="digits to learn from must be between 1000 and 10000"):

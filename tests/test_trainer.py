@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_async
+
 from ui import trainer
 from ui.trainer import Finished, Job, Refused, Running, Trainer, Waiting
 from vae_core.config import TrainConfig
@@ -58,7 +60,7 @@ def _follow(t: Trainer, ticket, limit=30.0) -> list:
         async for news in t.follow(ticket):
             heard.append(news)
         return heard
-    return asyncio.run(asyncio.wait_for(go(), limit))
+    return run_async(asyncio.wait_for(go(), limit))
 
 
 def _wait(predicate, limit=10.0):
@@ -133,7 +135,7 @@ def test_a_run_nobody_reads_stops_and_a_closed_follower_cancels_its_run(fake, mo
         await follower.__anext__()
         await follower.aclose()  # Gradio closing the event
     closed = t.submit(_job(), "closed", "x")
-    asyncio.run(read_a_little(closed))
+    run_async(read_a_little(closed))
     _wait(lambda: closed.state == "done", limit=5)
     assert closed.outcome["cancelled"]
 
@@ -182,6 +184,6 @@ def test_real_runs_leave_no_process_behind_cancelled_or_not(tmp_path, data_dir):
             heard.append(news)
             if isinstance(news, Running):
                 t.cancel("b")
-    asyncio.run(asyncio.wait_for(cancel_once_running(), 120))
+    run_async(asyncio.wait_for(cancel_once_running(), 120))
     assert heard[-1].outcome.get("cancelled") or heard[-1].outcome.get("epochs") == 1
     assert _children() == [] and t.processes == 0

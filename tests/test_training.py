@@ -1,8 +1,8 @@
 """The pages' side of training (ui/training.py): joining the line, sentences, Cancel and leaving."""
 
-import asyncio
 from types import SimpleNamespace
 
+from conftest import run_async
 from ui import trainer, training
 from ui.views import beta, learn
 
@@ -10,7 +10,7 @@ from ui.views import beta, learn
 def _said(generator) -> list:
     async def go():
         return [out async for out in generator]
-    return asyncio.run(go())
+    return run_async(go())
 
 
 def test_a_training_run_that_fails_says_why_without_the_servers_folders(mnist, monkeypatch):

@@ -15,7 +15,7 @@
   const FIRST_PICTURE_MS = 4000;  // the runtime waits at most this long for the page's first picture
   const GUTTER = 2, GUTTER_GREY = 96;  // between the frames of a strip, as vae_core.images.grid draws them
   const FRAME_MS = 90;  // an animation's pace
-  const SETTLE_MS = 500;  // a move is over once the visitor has paused this long: the view may then ask the server
+  const SETTLE_MS = 800;  // a move is over once the visitor has paused this long: the view may then ask the server
   const serverOnly = new URLSearchParams(location.search).get('draw') === 'server';
   const sessions = new Map();  // decoder URL -> Promise of its session (null: draw on the server)
   const ready = new Map();  // decoder URL -> its session, once it exists

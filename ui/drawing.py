@@ -132,7 +132,7 @@ def DigitCanvas(label: str, elem_id: str, height: int = 260, **kwargs) -> gr.HTM
 
 
 def when_settled(canvas: gr.HTML, fn, inputs, outputs, **kwargs):
-    """Run fn once a drag of the canvas's code has paused (half a second), by mouse, finger or arrow keys:
+    """Run fn once a drag of the canvas's code has paused (0.8 s), by mouse, finger or arrow keys:
     what the view shows beside the picture (a map) follows with one request, not one per move."""
     return canvas.settled(fn, inputs, outputs, **{"api_name": False, "show_progress": "hidden", **kwargs})
 

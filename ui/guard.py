@@ -53,7 +53,8 @@ def protect(demo) -> dict:
     limit_queue_per_visitor(demo)
     quiet_component_checks(demo)
     # max_threads: room for a class's Watch-it-learn followers (async, holding no thread) beside everyone's events
-    return {"max_file_size": "20mb", "max_threads": WORKERS, "app_kwargs": {"middleware": [Middleware(BodyLimit)]}}
+    return {"max_file_size": "20mb", "max_threads": WORKERS,
+            "app_kwargs": {"middleware": [Middleware(QuietRouteErrors), Middleware(BodyLimit)]}}
 
 
 class BodyLimit:

@@ -114,7 +114,7 @@ class Registry:
             try:
                 found[name] = (checkpoints.describe(path, name), True)
             except checkpoints.CheckpointError as e:
-                log.warning("checkpoint left out: %s", e)
+                checkpoints.left_out(path, e)
         with self._lock:
             for name in [n for n in self._entries if n not in found]:
                 del self._entries[name]

@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+
+from conftest import run_async
 from PIL import Image
 
 from ui.views import learn
@@ -40,7 +42,6 @@ def test_the_shipped_recording_is_a_whole_run_of_the_views_own_recipe():
 
 def test_cancelling_in_the_first_pass_says_so_and_keeps_the_frames_drawn(mnist, monkeypatch):
     """Cancelled in its first pass, the view answered a bare error (its replay slider's maximum became 0)."""
-    import asyncio
     from types import SimpleNamespace
 
     from ui import trainer, training
@@ -62,7 +63,7 @@ def test_cancelling_in_the_first_pass_says_so_and_keeps_the_frames_drawn(mnist, 
 
     async def run():
         return [out async for out in learn.learn(1000, 1, SimpleNamespace(session_hash="v", headers={}, client=None))]
-    said = asyncio.run(run())
+    said = run_async(run())
     status, player = said[-1]
     assert status == "Cancelled before the first pass ended: no model was kept."
     assert player["done"] and len(player["frames"]) == 1  # the frame it drew stays, to look at again

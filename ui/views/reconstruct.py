@@ -93,7 +93,7 @@ def render(page) -> None:
     morph_to.input(morph, [page.model, page.digit, page.source, morph_to, morph_anim],
                    [place, morph_text, morph_anim], api_name="morph")
     draw_tab.select(None, js="() => window.__vaeBrush && window.__vaeBrush()", api_name=False)
-    gr.HTML("", js_on_load=BRUSH, padding=False)
+    gr.HTML("", js_on_load=CHOOSE_THE_BRUSH, padding=False)
 
 
 # The sketchpad opens with no tool chosen (strokes did nothing): choose the brush when the Draw tab opens and
@@ -101,7 +101,7 @@ def render(page) -> None:
 # "highlight"ed, and clicking a chosen one puts it away, so only an unchosen one is clicked. The watch goes on
 # for 2 s even with the brush chosen (Clear puts it away a moment after the click), then ends once it is
 # chosen, or after 15 s.
-BRUSH = """
+CHOOSE_THE_BRUSH = """
 const chosen = (b) => b.classList.contains('highlight') || b.classList.contains('selected');
 window.__vaeBrush = () => {
   const started = Date.now();
