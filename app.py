@@ -12,27 +12,23 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import threading
 
 import gradio as gr
 import torch
 from starlette.middleware import Middleware
 
-from ui import api, drawing, guard
+from ui import api, drawing, guard, serving
 from ui.page import CSS, THEME, TITLE, build_page
 from ui.state import CTX
 from ui.views import beta, generate, how_it_works, interpolate, latent_map, learn, make, reconstruct, tour
 from vae_core import CheckpointError
 
 VIEWS = [latent_map, tour, generate, make, reconstruct, interpolate, beta, learn, how_it_works]
-CACHE_CLEANING = (600, 3600)  # every 10 minutes, files older than an hour
-# The warm-up starts this long after the server: started with it, it took a core from the first visitor's
-# browser and made their first picture 1 s slower (3.7 s against 2.7 s on a 2-core machine).
-WARM_UP_DELAY = 10.0
+CACHE_CLEANING = (600, 3600)  # Gradio's copies of uploads and outputs: every 10 minutes, those over an hour old
+WARM_UP_DELAY = 10.0  # after the server starts: the warm-up takes no core from the first visitor's page
 
 
 def build_demo() -> gr.Blocks:
-    # Gradio's own copies of uploads and outputs are deleted an hour after they were made.
     with gr.Blocks(title=TITLE, delete_cache=CACHE_CLEANING) as demo:
         build_page(demo, VIEWS)
         api.register()
@@ -90,12 +86,10 @@ def main(argv: list[str] | None = None) -> None:
     for view in VIEWS:  # what every page opens on, ready before the server answers
         if hasattr(view, "before_serving"):
             view.before_serving(CTX.default_model())
-    later = threading.Timer(WARM_UP_DELAY, CTX.background.start, (warm_up, CTX.default_model()))
-    later.daemon = True
-    later.start()
+    CTX.background.start(warm_up, CTX.default_model(), delay=WARM_UP_DELAY)
     css = CSS + "".join(getattr(view, "CSS", "") for view in VIEWS)  # the frame's, then each view's own
     limits = guard.protect(demo)
-    limits["app_kwargs"]["middleware"].append(Middleware(drawing.BrowserFiles))
+    limits["app_kwargs"]["middleware"] += [Middleware(drawing.BrowserFiles), Middleware(serving.PageCache)]
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=css, theme=THEME,
                 footer_links=["api"], **limits)
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import gradio as gr
 
-from vae_core import hub
+from vae_core import checkpoints, hub
+from vae_core.model import RECIPES
 from vae_core.checkpoints import CheckpointError
 
 from .common import download_file
@@ -45,8 +47,7 @@ THEME = gr.themes.Default(font=[gr.themes.LocalFont("Source Sans Pro", weights=(
                                 "system-ui", "sans-serif"]).set(body_text_color_subdued="*neutral_600")
 
 CSS = """
-/* The header in as little height as reads well: at 1280x800 it took 290 px, and the map's foot fell below
-   the fold. */
+/* The header in as little height as reads well, so a laptop's screen shows the map's foot. */
 #intro h1 { font-size: 1.6rem; margin: 0 0 0.2em 0; }
 #intro p { margin: 0; }
 .note { font-size: 0.95em; color: var(--body-text-color-subdued); }
@@ -298,15 +299,23 @@ def build_header(demo: gr.Blocks) -> Page:
     return page
 
 
+_zips: dict[tuple, str] = {}  # (model, its folder, when its weights were written) -> its zip, made once
+
+
 def model_zip(name: str | None):
-    """The model shown as a zip to download: a folder that vae_core.load_model loads, with its card."""
+    """The model shown as a zip to download: a folder that vae_core.load_model loads, with its card; made
+    once per model's weights (every page load offers it, and zipping takes a tenth of a second)."""
     if not name or name not in CTX.registry.names():
         return gr.update(value=None, visible=False)
+    path = Path(CTX.registry.entry(name).path)
     try:
-        content = hub.zip_bytes(CTX.registry.entry(name).path, name)
-    except CheckpointError:
+        key = (name, str(path), (path / checkpoints.WEIGHTS).stat().st_mtime_ns)
+        if key not in _zips or not Path(_zips[key]).exists():  # (old downloads make way for new ones)
+            content = hub.zip_bytes(path, name)
+            _zips[key] = download_file(content, f"{name.replace('/', '--')}.zip")
+    except (CheckpointError, OSError):
         return gr.update(value=None, visible=False)
-    return gr.update(value=download_file(content, f"{name.replace('/', '--')}.zip"), visible=True)
+    return gr.update(value=_zips[key], visible=True)
 
 
 def model_summary(name: str | None) -> str:
@@ -317,7 +326,7 @@ def model_summary(name: str | None) -> str:
         return f"**{name}** is no longer available (a newer trained model took its place): choose another."
     e = CTX.registry.entry(name)
     m, test = e.config["model"], e.metrics.get("test", {})
-    recipe = {"conv": "", "seed-conv": " (the common tutorial recipe)", "mlp": " (the textbook MLP recipe)"}[m["arch"]]
+    recipe = "" if m["arch"] == "conv" else f" ({RECIPES[m['arch']]})"
     kind = CTX.kind(name)
     words = (f"**{name}** describes each digit with **{m['latent_dim']} numbers**{recipe}; trained on {kind.title} "
              f"with KL weight β = {e.config.get('beta', 1):g}")
