@@ -18,6 +18,7 @@ from ui.views import learn
 from vae_core import data
 from vae_core.config import TrainConfig
 from vae_core.model import ModelConfig
+from vae_core.watch import Frame
 from vae_core.worker import TrainingProcess
 
 
@@ -29,11 +30,12 @@ def one_run(watched, digits: int, passes: int, out: str) -> tuple[float, float, 
                           watch=(watched, learn.FRAMES))
     times, loss = [], float("nan")
     for update in run.updates():
-        if update["kind"] == "frame":
+        if isinstance(update, Frame):
             times.append(time.perf_counter() - t0)
-            loss = update["loss"]
-    if "error" in run.outcome:
-        raise RuntimeError(run.outcome["error"])
+            loss = update.loss
+    run.close()
+    if run.outcome.error is not None:
+        raise RuntimeError(run.outcome.error)
     return times[0], times[-1], len(times), loss
 
 

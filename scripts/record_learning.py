@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     def keep(progress):
         frame = recorder(progress)
         if frame is not None:
-            frames.append(learn.page_frame({**frame.__dict__}, passes))
+            frames.append(learn.page_frame(frame, passes))
     t0 = time.perf_counter()
     train(ModelConfig(latent_dim=2), TrainConfig(epochs=passes, val_size=0, train_limit=digits), mnist,
           callback=keep)

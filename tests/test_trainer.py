@@ -15,6 +15,7 @@ from ui import trainer
 from ui.trainer import Finished, Job, Refused, Running, Trainer, Waiting
 from vae_core.config import TrainConfig
 from vae_core.model import ModelConfig
+from vae_core.worker import Outcome
 
 
 class FakeRun:
@@ -30,11 +31,11 @@ class FakeRun:
     def updates(self, cancel_when=lambda: False):
         for step in range(1, self.STEPS + 1):
             if cancel_when():
-                self.outcome = {"epochs": 0, "cancelled": True, "seconds": step * self.STEP, "device": "cpu"}
+                self.outcome = Outcome(0, True, step * self.STEP, "cpu")
                 return
             time.sleep(self.STEP)
             yield {"kind": "step", "step": step}
-        self.outcome = {"epochs": 1, "cancelled": False, "seconds": self.STEPS * self.STEP, "device": "cpu"}
+        self.outcome = Outcome(1, False, self.STEPS * self.STEP, "cpu")
 
     def close(self):
         FakeRun.alive -= 1
@@ -116,10 +117,10 @@ def test_one_run_per_visitor_and_the_line_is_bounded_per_network(fake, monkeypat
 def test_cancel_stops_a_running_run_and_removes_a_waiting_one(fake):
     t = Trainer(slots=1)
     running, waiting = t.submit(_job(), "a", "x"), t.submit(_job(), "b", "x")
-    assert t.cancel("b") and waiting.state == "done" and waiting.outcome["cancelled"]
+    assert t.cancel("b") and waiting.state == "done" and waiting.outcome.cancelled
     assert t.cancel("a")
     heard = _follow(t, running)
-    assert heard[-1].outcome["cancelled"] and not t.cancel("a")
+    assert heard[-1].outcome.cancelled and not t.cancel("a")
 
 
 def test_a_run_nobody_reads_stops_and_a_closed_follower_cancels_its_run(fake, monkeypatch):
@@ -128,7 +129,7 @@ def test_a_run_nobody_reads_stops_and_a_closed_follower_cancels_its_run(fake, mo
     t = Trainer(slots=1)
     gone = t.submit(_job(), "gone", "x")  # its page dropped: nobody reads it
     _wait(lambda: gone.state == "done", limit=5)
-    assert gone.outcome["cancelled"]
+    assert gone.outcome.cancelled
 
     async def read_a_little(ticket):
         follower = t.follow(ticket)
@@ -137,7 +138,7 @@ def test_a_run_nobody_reads_stops_and_a_closed_follower_cancels_its_run(fake, mo
     closed = t.submit(_job(), "closed", "x")
     run_async(read_a_little(closed))
     _wait(lambda: closed.state == "done", limit=5)
-    assert closed.outcome["cancelled"]
+    assert closed.outcome.cancelled
 
 
 def test_a_place_whose_visitor_left_is_dropped_from_the_line(fake, monkeypatch):
@@ -149,15 +150,15 @@ def test_a_place_whose_visitor_left_is_dropped_from_the_line(fake, monkeypatch):
     threading.Thread(target=_follow, args=(t, first)).start()  # the first visitor stays
     time.sleep(0.9)
     last = t.submit(_job(), "last", "x")  # the line is looked at again: the one who left is gone
-    assert left.state == "done" and left.outcome["cancelled"]
+    assert left.state == "done" and left.outcome.cancelled
     assert t._estimate(last)[0] == 1
     _follow(t, last)
 
 
-def _children() -> list[str]:
-    """The states of this process's child processes ('Z': <defunct>), but multiprocessing's resource
+def _children() -> dict[int, str]:
+    """This process's child processes and their states ('Z': <defunct>), but multiprocessing's resource
     tracker, which lives as long as its parent."""
-    out = []
+    out = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
@@ -165,18 +166,19 @@ def _children() -> list[str]:
         except OSError:
             continue
         if int(fields[1]) == os.getpid() and b"resource_tracker" not in command:
-            out.append(fields[0])
+            out[int(stat.parent.name)] = fields[0]
     return out
 
 
 @pytest.mark.skipif(not Path("/proc").exists(), reason="counts processes in /proc")
 def test_real_runs_leave_no_process_behind_cancelled_or_not(tmp_path, data_dir):
+    before = _children()  # (another test's process apart, waiting for work, may be one)
     t = Trainer(slots=1)
     cfg = TrainConfig(epochs=1, val_size=0, train_limit=500, batch_size=100)
     jobs = [Job("learn", ModelConfig(latent_dim=2, width=8), cfg, data_dir, tmp_path / name, 500)
             for name in ("whole", "cancelled")]
     whole, cancelled = t.submit(jobs[0], "a", "x"), t.submit(jobs[1], "b", "x")
-    assert isinstance(_follow(t, whole, limit=120)[-1], Finished) and whole.outcome["epochs"] == 1
+    assert isinstance(_follow(t, whole, limit=120)[-1], Finished) and whole.outcome.epochs == 1
     heard = []
 
     async def cancel_once_running():
@@ -185,5 +187,5 @@ def test_real_runs_leave_no_process_behind_cancelled_or_not(tmp_path, data_dir):
             if isinstance(news, Running):
                 t.cancel("b")
     run_async(asyncio.wait_for(cancel_once_running(), 120))
-    assert heard[-1].outcome.get("cancelled") or heard[-1].outcome.get("epochs") == 1
-    assert _children() == [] and t.processes == 0
+    assert heard[-1].outcome.cancelled or heard[-1].outcome.epochs == 1
+    assert {pid: state for pid, state in _children().items() if pid not in before} == {} and t.processes == 0

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 from conftest import run_async
 from ui import trainer, training
 from ui.views import beta, learn
+from vae_core.worker import Outcome
 
 
 def _said(generator) -> list:
@@ -16,7 +17,7 @@ def _said(generator) -> list:
 def test_a_training_run_that_fails_says_why_without_the_servers_folders(mnist, monkeypatch):
     class Failing:  # a run whose process ended with an error, before its first step
         def __init__(self, *args, **kwargs):
-            self.outcome = {"error": "OSError: [Errno 28] No space left on device: '/srv/app/runs/x/model.tmp'"}
+            self.outcome = Outcome(error="OSError: [Errno 28] No space left on device: '/srv/app/runs/x/model.tmp'")
 
         def updates(self, cancel_when):
             return iter(())

@@ -22,7 +22,7 @@ from typing import Callable
 
 from vae_core.config import TrainConfig
 from vae_core.model import ModelConfig
-from vae_core.worker import TrainingProcess
+from vae_core.worker import Outcome, TrainingProcess
 
 LEFT_SECONDS = 6.0  # a run nobody has read for this long has lost its visitor: it stops
 HEARTBEAT_SECONDS = 1.0  # a follower hears from its run at least this often, news or not
@@ -61,7 +61,7 @@ class Job:
     run_info: dict | None = None
     watch: tuple | None = None  # (uint8 images, frames): record the 2-D map as it learns
     started: Callable[[], None] = lambda: None
-    finished: Callable[[dict], None] = lambda outcome: None
+    finished: Callable[[Outcome], None] = lambda outcome: None
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class Running:
 
 @dataclass(frozen=True)
 class Finished:
-    outcome: dict  # {"epochs", "cancelled", "seconds", "device"} or {"error"}
+    outcome: Outcome
 
 
 @dataclass(eq=False)
@@ -87,7 +87,7 @@ class Ticket:
     address: str
     state: str = "waiting"  # then "running", then "done"
     updates: list = field(default_factory=list)
-    outcome: dict | None = None
+    outcome: Outcome | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     seen: float = field(default_factory=time.monotonic)  # when its follower last read it
     started_at: float | None = None
@@ -157,7 +157,7 @@ class Trainer:
             ticket.cancelled.set()
             if ticket in self._line:  # it never started: it ends here
                 self._line.remove(ticket)
-                ticket.state, ticket.outcome = "done", {"epochs": 0, "cancelled": True, "seconds": 0.0, "device": "-"}
+                ticket.state, ticket.outcome = "done", Outcome(cancelled=True)
             self._cv.notify_all()
 
     def waiting(self) -> int:
@@ -192,7 +192,7 @@ class Trainer:
         for ticket in [t for t in self._line if t.left(now)]:
             self._line.remove(ticket)
             ticket.cancelled.set()
-            ticket.state, ticket.outcome = "done", {"epochs": 0, "cancelled": True, "seconds": 0.0, "device": "-"}
+            ticket.state, ticket.outcome = "done", Outcome(cancelled=True)
 
     def _start_next(self) -> None:
         """Called with the lock held: start waiting runs while slots are free."""
@@ -217,11 +217,11 @@ class Trainer:
                 with self._cv:
                     ticket.updates.append(update)
                     self._cv.notify_all()
-            outcome = run.outcome
+            outcome = run.outcome or Outcome(error="the run ended without a word")
         except Refused as e:  # its start was refused (no room for its model): the sentence as it is
-            outcome = {"error": str(e)}
+            outcome = Outcome(error=str(e))
         except Exception as e:  # the page says so; the process, if any, is reaped below
-            outcome = {"error": f"{type(e).__name__}: {e}"}
+            outcome = Outcome(error=f"{type(e).__name__}: {e}")
         finally:
             if run is not None:
                 run.close()
@@ -236,10 +236,10 @@ class Trainer:
                 self._running.remove(ticket)
                 self._start_next()
 
-    def _learn_rate(self, ticket: Ticket, outcome: dict) -> None:
+    def _learn_rate(self, ticket: Ticket, outcome: Outcome) -> None:
         """A whole run's pace updates the estimate for its kind (a moving average)."""
-        if outcome and not outcome.get("error") and not outcome.get("cancelled") and outcome.get("seconds"):
-            measured = outcome["seconds"] / max(1.0, ticket.work)
+        if outcome.error is None and not outcome.cancelled and outcome.seconds:
+            measured = outcome.seconds / max(1.0, ticket.work)
             self._rates[ticket.job.kind] = 0.5 * self._rates.get(ticket.job.kind, measured) + 0.5 * measured
 
 

@@ -13,6 +13,7 @@ import gradio as gr
 from vae_core import data
 from vae_core.config import TrainConfig
 from vae_core.model import ModelConfig
+from vae_core.worker import Outcome
 
 from .common import concepts_of, refuse, without_folders
 from .guard import visitor_address
@@ -40,9 +41,9 @@ def join(request: gr.Request, kind: str, name: str, model_cfg: ModelConfig, cfg:
             raise Refused(str(e)) from None
         CTX.training_now.add(name)
 
-    def finished(outcome: dict):
+    def finished(outcome: Outcome):
         CTX.training_now.discard(name)
-        if outcome and not outcome.get("error") and outcome.get("epochs") and (out / "config.json").exists():
+        if outcome.error is None and outcome.epochs and (out / "config.json").exists():
             CTX.registry.add(out, owner=owner)
             if CTX.test_images(name) is not None:  # its classes and scores, ready before Reconstruct asks
                 CTX.background.start(concepts_of, name)
@@ -72,11 +73,11 @@ def in_words(waiting: Waiting) -> str:
         f"next in line for the trainer, starting in about {when}"
 
 
-def finished_model(outcome: dict, name: str) -> str:
+def finished_model(outcome: Outcome, name: str) -> str:
     """The page's sentence for a run that ended without a model (the whole error goes to the log)."""
-    if "error" in outcome:
-        log.warning("training stopped: %s", outcome["error"])
-        return f"Training stopped: {without_folders(outcome['error']).rstrip('.')}. Nothing was added."
+    if outcome.error is not None:
+        log.warning("training stopped: %s", outcome.error)
+        return f"Training stopped: {without_folders(outcome.error).rstrip('.')}. Nothing was added."
     return f"Cancelled before the first pass ended: nothing was saved as {name}."
 
 

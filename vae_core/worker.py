@@ -5,25 +5,38 @@ here the run gets its own process at a lower priority with one thread, so reques
 parent reads progress from a queue and may cancel; a run whose parent died stops by itself.
 
     run = TrainingProcess(model_cfg, cfg, data_dir, out, init_from=..., run_info=...)
-    for update in run.updates():   # dicts: the fields of train.Progress, without the model
-        ...                        # (and with watch=(uint8 images, n): the fields of watch.Frame, kind "frame")
-    run.outcome                    # {"epochs": N, "cancelled": bool, "seconds": s, "device": d} or {"error": msg}
+    for update in run.updates():   # train.Progress (its model left behind), and with watch=(uint8 images, n)
+        ...                        # watch.Frame
+    run.outcome                    # an Outcome: epochs, cancelled, seconds, device; or its error
     run.close()                    # always: ends the process if it still runs, and reaps it
 """
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import multiprocessing as mp
 import os
 import queue
 from pathlib import Path
 
+from .apart import NICENESS
 from .config import TrainConfig
 from .model import ModelConfig
 
-NICENESS = 10  # how much lower than the parent the run is scheduled
 POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended: the epochs it finished (each saved), whether it was cancelled, how long it took, on
+    what; or, where it failed, why (`error`, its whole message)."""
+
+    epochs: int = 0
+    cancelled: bool = False
+    seconds: float = 0.0
+    device: str = "-"
+    error: str | None = None
 
 
 def _child(model_cfg, cfg, data_dir, out, init_from, run_info, updates, cancel, parent, niceness, threads, watch):
@@ -42,15 +55,14 @@ def _child(model_cfg, cfg, data_dir, out, init_from, run_info, updates, cancel, 
             cancel.set()
         frame = recorder(p) if recorder is not None else None
         if frame is not None:
-            updates.put({"kind": "frame", **dataclasses.asdict(frame)})
-        updates.put({f.name: getattr(p, f.name) for f in dataclasses.fields(p) if f.name != "model"})
+            updates.put(frame)
+        updates.put(dataclasses.replace(p, model=None))
     try:
         result = train(model_cfg, cfg, data.load_mnist(data_dir), out=out, callback=report, cancel=cancel,
                        init_from=init_from, run_info=run_info)
-        updates.put({"kind": "done", "epochs": len(result.history), "cancelled": result.cancelled,
-                     "seconds": result.seconds, "device": result.device})
+        updates.put(Outcome(len(result.history), result.cancelled, result.seconds, result.device))
     except Exception as e:  # a diverged run included: the parent reports it
-        updates.put({"kind": "error", "error": f"{type(e).__name__}: {e}"})
+        updates.put(Outcome(error=f"{type(e).__name__}: {e}"))
 
 
 class TrainingProcess:
@@ -61,7 +73,7 @@ class TrainingProcess:
                  threads: int = 1, watch: tuple | None = None):
         ctx = mp.get_context("spawn")
         self._updates, self._cancel = ctx.Queue(), ctx.Event()
-        self.outcome: dict | None = None
+        self.outcome: Outcome | None = None
         self._process = ctx.Process(
             target=_child, daemon=True, name="vae-training",
             args=(model_cfg, cfg, str(data_dir), str(out), None if init_from is None else str(init_from),
@@ -80,11 +92,11 @@ class TrainingProcess:
                 update = self._updates.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 if not self._process.is_alive() and self._updates.empty():
-                    self.outcome = {"error": f"the training process ended unexpectedly (exit code "
-                                             f"{self._process.exitcode})"}
+                    self.outcome = Outcome(error=f"the training process ended unexpectedly (exit code "
+                                                 f"{self._process.exitcode})")
                 continue
-            if update.get("kind") in ("done", "error"):
-                self.outcome = {k: v for k, v in update.items() if k != "kind"}
+            if isinstance(update, Outcome):
+                self.outcome = update
             else:
                 yield update
         self._process.join(timeout=30)

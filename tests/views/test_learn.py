@@ -11,13 +11,14 @@ from conftest import run_async
 from PIL import Image
 
 from ui.views import learn
+from vae_core.watch import Frame
+from vae_core.worker import Outcome
 
 
 def test_a_frame_goes_to_the_page_as_16_bit_codes_across_the_map_and_a_png(mnist):
     rng = np.random.default_rng(0)
     codes = np.clip(rng.normal(0, 2, (1000, 2)), -9, 9).astype(np.float32)
-    update = {"step": 3, "images_seen": 384, "epoch": 1, "loss": 166.66, "codes": codes,
-              "drawn": np.full((224, 224), 60, np.uint8)}
+    update = Frame(step=3, images_seen=384, epoch=1, loss=166.66, codes=codes, drawn=np.full((224, 224), 60, np.uint8))
     frame = learn.page_frame(update, 2)
     assert {k: frame[k] for k in ("epochs", "step", "images_seen", "epoch", "loss")} == \
         {"epochs": 2, "step": 3, "images_seen": 384, "epoch": 1, "loss": 166.7}
@@ -46,12 +47,12 @@ def test_cancelling_in_the_first_pass_says_so_and_keeps_the_frames_drawn(mnist, 
 
     from ui import trainer, training
 
-    frame = {"kind": "frame", "step": 1, "images_seen": 128, "epoch": 1, "loss": 480.0,
-             "codes": np.zeros((1000, 2), np.float32), "drawn": np.zeros((224, 224), np.uint8)}
+    frame = Frame(step=1, images_seen=128, epoch=1, loss=480.0, codes=np.zeros((1000, 2), np.float32),
+                  drawn=np.zeros((224, 224), np.uint8))
 
     class CancelledEarly:  # one frame, then the visitor's Cancel, before the first pass ends
         def __init__(self, *args, **kwargs):
-            self.outcome = {"epochs": 0, "cancelled": True, "seconds": 1.0, "device": "cpu"}
+            self.outcome = Outcome(epochs=0, cancelled=True, seconds=1.0, device="cpu")
 
         def updates(self, cancel_when):
             yield frame

@@ -15,10 +15,12 @@ from vae_core.checkpoints import CheckpointError
 from vae_core.evaluate import ACTIVE_UNIT_THRESHOLD, rate_and_distortion
 
 from vae_core.config import TrainConfig
+from vae_core.train import Progress
+from vae_core.worker import Outcome
 
 from .. import figures, trainer
-from ..common import (BETA, CONTEXT_POINTS, Limit, get_model, log, map_figure, model_panels, need_test_images,
-                      no_data, refuse)
+from ..common import (BETA, CONTEXT_POINTS, SMALL_MAP, Limit, get_model, log, map_figure, model_panels,
+                      need_test_images, no_data, refuse)
 from ..page import session_of
 from ..state import CTX, MAIN_MODEL, trained_model_name
 from ..training import NO_TRAINING_DATA, cancel_button, finished_model, follow, in_words, join
@@ -34,7 +36,6 @@ CSS = """
 }
 """
 RD_IMAGES = 2000  # test digits behind each model's rate and distortion
-MAP_HEIGHT = 380
 EPOCHS = Limit(1, 10, 2, 1)
 IMAGES = Limit(500, 60000, 3000, 500)  # a default run ends within a minute on a laptop's CPU
 FINE_TUNE_LR = 5e-4  # a quarter of the default recipe's: the run starts from a trained model
@@ -178,13 +179,13 @@ async def train_beta(beta: float, epochs: float, images: float, request: gr.Requ
         if isinstance(news, trainer.Waiting):
             yield f"Your run is {in_words(news)}.", gr.skip()
         elif isinstance(news, trainer.Running):
-            steps = [u for u in news.updates if u.get("kind") == "step"]
+            steps = [u for u in news.updates if isinstance(u, Progress) and u.kind == "step"]
             if steps and time.monotonic() - last >= PLOT_EVERY_SECONDS:
                 last, p = time.monotonic(), steps[-1]
-                history.append({"x": p["epoch"] - 1 + ((p["step"] - 1) % p["steps_per_epoch"] + 1) / p["steps_per_epoch"],
-                                "loss": p["loss"], "reconstruction": p["reconstruction"], "kl": p["kl"]})
-                yield (f"Training {name} from {start.name} (β = {start.beta:g}): epoch {p['epoch']} of {epochs}, "
-                       f"loss {p['loss']:.1f} nats ({p['images_per_second']:.0f} images/s)."), \
+                history.append({"x": p.epoch - 1 + ((p.step - 1) % p.steps_per_epoch + 1) / p.steps_per_epoch,
+                                "loss": p.loss, "reconstruction": p.reconstruction, "kl": p.kl})
+                yield (f"Training {name} from {start.name} (β = {start.beta:g}): epoch {p.epoch} of {epochs}, "
+                       f"loss {p.loss:.1f} nats ({p.images_per_second:.0f} images/s)."), \
                     figures.loss_curve(history, "Loss while training")
             elif not history:
                 yield f"Training {name} from {start.name} (β = {start.beta:g}): starting…", gr.skip()
@@ -193,13 +194,13 @@ async def train_beta(beta: float, epochs: float, images: float, request: gr.Requ
                 figures.loss_curve(history, "Loss while training") if history else None
 
 
-def _trained(outcome: dict, name: str, beta: float, owner: str) -> str:
-    if "error" in outcome or not outcome["epochs"]:
+def _trained(outcome: Outcome, name: str, beta: float, owner: str) -> str:
+    if outcome.error is not None or not outcome.epochs:
         return finished_model(outcome, name)
-    stopped = " (cancelled: kept the finished epochs)" if outcome["cancelled"] else ""
+    stopped = " (cancelled: kept the finished epochs)" if outcome.cancelled else ""
     shown = " The pictures above show it now." if nearest(beta, owner).name == name else ""
-    return (f"Done{stopped}: **{name}** joined the model list after {outcome['epochs']} epoch(s) "
-            f"in {outcome['seconds']:.0f} s on {outcome['device']}.{shown}")
+    return (f"Done{stopped}: **{name}** joined the model list after {outcome.epochs} epoch(s) "
+            f"in {outcome.seconds:.0f} s on {outcome.device}.{shown}")
 
 
 def warm_up(name: str | None) -> None:
@@ -240,7 +241,7 @@ def show_beta(beta: float, request: gr.Request):
     exact = "exactly this β" if abs(pick.beta - beta) < 1e-9 else f"the nearest trained β = {pick.beta:g}"
     head = f"Slider β = {beta:g}: showing **{name}**, {exact}."
     rd = figures.rate_distortion(rd_points(owner), name)
-    return head, recon, samples, map_figure(name, "PCA", height=MAP_HEIGHT, points=CONTEXT_POINTS), rd, _kl_figure(name)
+    return head, recon, samples, map_figure(name, "PCA", height=SMALL_MAP, points=CONTEXT_POINTS), rd, _kl_figure(name)
 
 
 def _kl_figure(name: str):

@@ -21,6 +21,7 @@ import numpy as np
 from vae_core import images, watch
 from vae_core.config import TrainConfig
 from vae_core.model import ModelConfig
+from vae_core.worker import Outcome
 
 from .. import figures, trainer
 from ..drawing import serve_file
@@ -93,7 +94,7 @@ async def learn(digits: float, passes: float, request: gr.Request):
                    f"Your model: {in_words(news)}."), recording
             continue
         if isinstance(news, trainer.Running):
-            frames += [page_frame(u, epochs) for u in news.updates if u["kind"] == "frame"]
+            frames += [page_frame(u, epochs) for u in news.updates if isinstance(u, watch.Frame)]
             if frames and time.monotonic() - shown_at >= SHOW_EVERY_SECONDS:
                 shown_at, last = time.monotonic(), frames[-1]
                 yield (f"**Your model is learning**: pass {last['epoch']} of {epochs}, {last['images_seen']:,} "
@@ -104,26 +105,26 @@ async def learn(digits: float, passes: float, request: gr.Request):
         yield _done(news.outcome, name, time.monotonic() - t0), {**recording, "frames": frames, "done": True}
 
 
-def _done(outcome: dict, name: str, seconds: float) -> str:
-    if "error" in outcome:
+def _done(outcome: Outcome, name: str, seconds: float) -> str:
+    if outcome.error is not None:
         return finished_model(outcome, name)
-    if not outcome["epochs"]:
-        return ("Cancelled before the first pass ended: no model was kept." if outcome["cancelled"] else
+    if not outcome.epochs:
+        return ("Cancelled before the first pass ended: no model was kept." if outcome.cancelled else
                 finished_model(outcome, name))
-    stopped = " (cancelled: it kept the passes it finished)" if outcome["cancelled"] else ""
+    stopped = " (cancelled: it kept the passes it finished)" if outcome.cancelled else ""
     return (f"**Done in {seconds:.0f} s**{stopped}. Nobody told the model which digit is which: the map shows how "
             f"far it got in putting digits of a kind near each other (more digits or more passes sort them better). "
             f"Drag the slider or press *Play* to watch it again. It is in the model menu as **{name}**: open "
             f"*Latent map* to explore it.")
 
 
-def page_frame(update: dict, epochs: int) -> dict:
+def page_frame(frame: watch.Frame, epochs: int) -> dict:
     """A frame as the player draws it: the codes as 16-bit numbers across the map's square (base64), the
     drawing as a PNG, and where in the run it was."""
-    codes = np.clip((np.asarray(update["codes"]) + RANGE) / (2 * RANGE), 0, 1)
-    drawn = images.png_bytes(np.asarray(update["drawn"], dtype=np.uint8))
-    return {"epochs": epochs, **{k: update[k] for k in ("step", "images_seen", "epoch")},
-            "loss": round(float(update["loss"]), 1),
+    codes = np.clip((np.asarray(frame.codes) + RANGE) / (2 * RANGE), 0, 1)
+    drawn = images.png_bytes(np.asarray(frame.drawn, dtype=np.uint8))
+    return {"epochs": epochs, "step": frame.step, "images_seen": frame.images_seen, "epoch": frame.epoch,
+            "loss": round(float(frame.loss), 1),
             "codes": base64.b64encode((codes * 65535).round().astype("<u2").tobytes()).decode(),
             "drawn": "data:image/png;base64," + base64.b64encode(drawn).decode()}
 
