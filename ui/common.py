@@ -27,10 +27,11 @@ log = logging.getLogger("vae_explorer")
 CODE_LIMIT = 10.0  # |z| accepted from a click or the API: far past the prior's +-3, short of overflow
 DOWNLOADS_KEPT = 64  # files offered for download stay here until this many newer ones were made
 CONTEXT_POINTS = 2500  # test digits drawn on the small maps that only give context to a marked point
+SMALL_MAP = 380  # the height of those small maps, in pixels
 PANEL_DIGITS = 8  # test digits shown in the model panels (one of each class 0-7), always the same ones
 # A model without shipped concepts (one trained in the app) gets them from test digits, in a visitor's
-# request: its class Gaussians and directions from this many, its percentiles from the scores of as many
-# more as SCORED_DIGITS (scoring is the slow part: 2,000 took 39 s, mostly that).
+# request: its class Gaussians and directions from this many, its percentiles from the scores of
+# SCORED_DIGITS more (few: scoring is the slow part).
 CONCEPT_DIGITS, SCORED_DIGITS = 2000, 400
 UNLIKE_A_DIGIT = 1.0  # below this percentile of the test digits' scores, the model doubts it is a digit
 

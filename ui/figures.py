@@ -3,10 +3,9 @@
 Each figure is a plain plotly Figure built from arrays. Point traces carry the test image's index in
 `customdata`, which the page's click bridge reads back.
 
-Only the main map's 10,000 dots are drawn with WebGL (as SVG they took 1.4 s to draw, a second more for
-every switch of map). A browser gives a page about 16 WebGL contexts: the main map is one plot, redrawn
-in place, so it keeps its one set; every other chart is SVG (a page that drew several WebGL charts and
-redrew them ran out, and its maps went blank).
+Only the main map's 10,000 dots are drawn with WebGL (in SVG they are slow to draw). A browser gives a
+page about 16 WebGL contexts: the main map is one plot, redrawn in place, so it keeps its one set; every
+other chart is SVG, so that a long lesson never runs out of them.
 """
 
 from __future__ import annotations

@@ -28,12 +28,14 @@ import time
 import gradio as gr
 import httpx
 from gradio.exceptions import ComponentProcessingError
+
+from vae_core.images import MAX_UPLOAD_BYTES
 from gradio.route_utils import FnIndexInferError
 from starlette.responses import JSONResponse
 
 log = logging.getLogger("vae_explorer")
 MAX_BODY_BYTES = 256 << 10  # the largest the page sends is a walk's codes and pictures, about 40 KB
-MAX_UPLOAD_BODY = 21 << 20  # one upload request: one file of the 20 MB launch allows, with its envelope
+MAX_UPLOAD_BODY = MAX_UPLOAD_BYTES + (1 << 20)  # one upload request: one file, with its envelope
 UPLOADS_BUDGET = 1 << 30  # all uploads kept together (Gradio keeps them an hour): past this, uploads wait
 MAX_FILES_PER_REQUEST = 4  # files one request may name: a drawing (background, a layer, composite), a picture
 QUEUED_PER_VISITOR = 12  # a page load queues a few events at once; a script waits behind its own
@@ -53,7 +55,7 @@ def protect(demo) -> dict:
     limit_queue_per_visitor(demo)
     quiet_component_checks(demo)
     # max_threads: room for a class's Watch-it-learn followers (async, holding no thread) beside everyone's events
-    return {"max_file_size": "20mb", "max_threads": WORKERS,
+    return {"max_file_size": MAX_UPLOAD_BYTES, "max_threads": WORKERS,
             "app_kwargs": {"middleware": [Middleware(QuietRouteErrors), Middleware(BodyLimit)]}}
 
 
@@ -91,7 +93,7 @@ class BodyLimit:
         """An upload holds one file (a script sent 1,000 of 20 MB in a request), and waits while the uploads
         kept take UPLOADS_BUDGET (a script filled 3 GB of disk in 16 s)."""
         if length is None or not length.isdigit() or int(length) > MAX_UPLOAD_BODY:
-            return await self._refuse(send, "An upload is one picture of at most 20 MB.")
+            return await self._refuse(send, f"An upload is one picture of at most {MAX_UPLOAD_BYTES >> 20} MB.")
         if uploads_kept() > UPLOADS_BUDGET:
             return await self._refuse(send, "The server holds too many uploads just now: try again in a few minutes.",
                                       status=503)
@@ -269,7 +271,7 @@ def limit_queue_per_visitor(demo, most: int = QUEUED_PER_VISITOR) -> None:
             log.info("refused: %s", text)
             return False, text, "error"
         if isinstance(body.data, list) and files_named(body.data) > MAX_FILES_PER_REQUEST:
-            # Gradio decodes every file a drawing names before a handler sees it: 250 layers took 3.6 GB.
+            # Gradio decodes every file a drawing names before a handler sees it: a few, not hundreds.
             text = f"A request may name at most {MAX_FILES_PER_REQUEST} files: a drawing, or one picture."
             log.info("refused: %s", text)
             return False, text, "error"

@@ -19,6 +19,8 @@ from pathlib import Path
 import torch
 
 from vae_core import data, hub
+from vae_core.apart import NICENESS
+from vae_core.model import RECIPES
 from vae_core.registry import Registry
 
 from .words import Kind
@@ -241,7 +243,7 @@ class Context:
                 continue
             e = self.registry.entry(n)
             m = e.config["model"]
-            kind = {"conv": "", "seed-conv": ", tutorial recipe", "mlp": ", textbook MLP"}[m["arch"]]
+            kind = "" if m["arch"] == "conv" else f", {RECIPES[m['arch']]}"
             mine = "" if e.shipped else f", {self.completion(n)}"
             data_set = "" if self.kind(n).digits else f"{self.kind(n).title}, "
             out.append((f"{n} ({data_set}{m['latent_dim']} numbers, β {e.config.get('beta', 1):g}{kind}{mine})", n))
@@ -270,15 +272,15 @@ class Background:
     """Heavy work (warm-up, UMAP) one job at a time, in a thread of low priority, so visitors' requests
     come first. On Linux a thread has its own niceness; elsewhere the job simply runs."""
 
-    NICENESS = 10
-
     def __init__(self):
         self._lock = threading.Lock()
 
-    def start(self, fn, *args) -> threading.Thread:
+    def start(self, fn, *args, delay: float = 0.0) -> threading.Thread:
+        """fn(*args) in the background, after `delay` seconds."""
         def job():
+            time.sleep(delay)
             try:
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.NICENESS)
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
             except (AttributeError, OSError):
                 pass
             with self._lock:

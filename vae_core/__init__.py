@@ -8,7 +8,8 @@
 Nothing here imports gradio.
 """
 
-from .checkpoints import CheckpointError, list_checkpoints, load_model, save_checkpoint
+from .checkpoints import CheckpointError, list_checkpoints, save_checkpoint
+from .hub import load_model
 from .config import PRESETS, TrainConfig
 from .data import DataError, load_mnist
 from .model import VAE, ModelConfig

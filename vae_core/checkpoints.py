@@ -19,17 +19,12 @@ names hold the writer's pid). Loading never unpickles anything.
 
 from __future__ import annotations
 
-import glob
 import json
 import logging
 import math
 import os
 import shutil
 import tempfile
-import threading
-import time
-from collections import Counter
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -37,14 +32,12 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from . import swap
 from .model import VAE, ModelConfig
 
 FORMAT_VERSION = 1
-SWAP_SECONDS = 2.0  # a leftover younger than this may be a save's under way, even with its writer unseen
-STALE_SECONDS = 60.0  # a leftover untouched this long belongs to no save still running, whoever holds its pid
+STALE_SECONDS = swap.STALE_SECONDS
 log = logging.getLogger(__name__)
-_saving: Counter = Counter()  # the checkpoint folders this process is saving now
-_saving_lock = threading.Lock()
 _reported: dict[str, str] = {}  # folder -> why it was left out of a listing, logged once
 WEIGHTS, CONFIG, METRICS, STATE = "model.safetensors", "config.json", "metrics.json", "training_state.safetensors"
 
@@ -63,7 +56,7 @@ def save_checkpoint(path: str | os.PathLike, model: VAE, config: dict, metrics: 
     remove what earlier saves, killed, left beside it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _saving_now(path):
+    with swap.saving(path):
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent))
         tmp.chmod(0o755)
         try:
@@ -75,71 +68,11 @@ def save_checkpoint(path: str | os.PathLike, model: VAE, config: dict, metrics: 
             cfg = {"format_version": FORMAT_VERSION, "latent_dim": model.cfg.latent_dim,
                    "likelihood": model.cfg.likelihood, **config, "model": asdict(model.cfg)}
             _write_json(tmp / CONFIG, cfg)  # last: a folder with a config is whole
-            _swap_into_place(tmp, path)
+            swap.into_place(tmp, path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     recover(path)
-
-
-@contextmanager
-def _saving_now(path: Path):
-    """Mark `path` as being saved by this process, so that no thread of it takes the save's folders for
-    leftovers."""
-    key = os.path.abspath(path)
-    with _saving_lock:
-        _saving[key] += 1
-    try:
-        yield
-    finally:
-        with _saving_lock:
-            _saving[key] -= 1
-            if not _saving[key]:
-                del _saving[key]
-
-
-def _swap_into_place(tmp: Path, path: Path) -> None:
-    if not path.exists():
-        os.rename(tmp, path)
-        return
-    old = path.with_name(f".{path.name}.old-{os.getpid()}-{time.time_ns()}")
-    os.rename(path, old)  # the previous checkpoint survives under `old` until the new one is in place
-    try:
-        os.rename(tmp, path)
-    except BaseException:
-        os.rename(old, path)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _leftovers(path: Path) -> list[Path]:
-    """Temporary and previous copies of a checkpoint folder that saves left beside it."""
-    return [p for p in path.parent.glob(f".{glob.escape(path.name)}.*")
-            if p.name[len(path.name) + 2:].startswith(("tmp-", "old-")) and p.is_dir()]
-
-
-def _still_saving(leftover: Path, path: Path, age: float) -> bool:
-    """Whether the save that made `leftover` may still be running: this process's while it saves `path`;
-    another's while its pid (.name.tmp-PID-..., .name.old-PID-...) lives, or for SWAP_SECONDS once it is
-    gone; any for STALE_SECONDS, as a pid may be reused and an older name holds none."""
-    parts = leftover.name[len(path.name) + 2:].split("-")
-    pid = int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else None
-    if pid == os.getpid():
-        with _saving_lock:
-            return os.path.abspath(path) in _saving
-    return age < (SWAP_SECONDS if pid is not None and not _alive(pid) else STALE_SECONDS)
-
-
-def _alive(pid: int) -> bool:
-    if os.name != "posix":
-        return True  # (signal 0 is no test for a process there)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        pass  # another user's process
-    return True
 
 
 def _is_whole(folder: Path) -> bool:
@@ -155,36 +88,8 @@ def _is_whole(folder: Path) -> bool:
 
 
 def recover(path: str | os.PathLike) -> None:
-    """Finish what an interrupted save left: put the newest whole copy in place if the folder is missing,
-    and remove the leftovers of saves no longer running, never the only whole copy of the checkpoint."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        return
-    now = time.time()
-
-    def age(p: Path) -> float:
-        try:
-            return now - p.stat().st_mtime
-        except OSError:
-            return 0.0
-    leftovers = [p for p in _leftovers(path) if not _still_saving(p, path, age(p))]
-    if not leftovers:
-        return
-    if not path.exists():
-        # The new copy (tmp) is preferred to the previous one (old), and a newer one to an older one.
-        for candidate in sorted(leftovers, key=lambda p: (".tmp-" in p.name, age(p) * -1), reverse=True):
-            if _is_whole(candidate):
-                try:
-                    os.rename(candidate, path)
-                except OSError:
-                    break  # another process put one in place meanwhile
-                log.warning("recovered %s from %s, left by an interrupted save", path, candidate.name)
-                leftovers.remove(candidate)
-                break
-    keep_whole = not (path.exists() and _is_whole(path))  # then a whole leftover is the only good copy
-    for p in leftovers:
-        if not (keep_whole and _is_whole(p)):
-            shutil.rmtree(p, ignore_errors=True)
+    """Finish what an interrupted save left (swap.recover, with a whole checkpoint as a whole copy)."""
+    swap.recover(path, _is_whole)
 
 
 def read_config(path: str | os.PathLike, finish: bool = True) -> dict:
@@ -277,11 +182,9 @@ def check_weights(path: str | os.PathLike, model_cfg: ModelConfig) -> None:
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> VAE:
-    """Rebuild the model of a checkpoint folder, or of a Hugging Face Hub repo id ('owner/name', fetched
-    once into the Hub's cache), in eval mode, on `device`."""
-    from . import hub
-
-    path = hub.download(str(path)) if hub.is_repo_id(path) else Path(path)
+    """Rebuild the model of a checkpoint folder in eval mode, on `device` (a Hub repo id too: hub.load_model,
+    which vae_core.load_model is)."""
+    path = Path(path)
     cfg = read_config(path)
     model = VAE(cfg["model_config"])
     tensors = _load_tensors(path / WEIGHTS)
@@ -335,6 +238,33 @@ def halve_weights(path: str | os.PathLike) -> dict:
         Path(tmp).unlink(missing_ok=True)
         raise
     return record
+
+
+def training_state(opt: torch.optim.Optimizer, gens: dict[str, torch.Generator]) -> dict[str, torch.Tensor]:
+    """What resuming a run needs besides the weights, as tensors for STATE: the optimizer's state (optim.N.key)
+    and the random streams (rng.name)."""
+    tensors = {"rng.torch": torch.get_rng_state()}
+    tensors.update({f"rng.{name}": g.get_state() for name, g in gens.items()})
+    for index, state in opt.state_dict()["state"].items():
+        for key, value in state.items():
+            tensors[f"optim.{index}.{key}"] = torch.as_tensor(value)
+    return tensors
+
+
+def restore_training_state(opt: torch.optim.Optimizer, gens: dict[str, torch.Generator],
+                           tensors: dict[str, torch.Tensor], device: torch.device) -> None:
+    """Put training_state's tensors back into the optimizer and the random streams."""
+    sd = opt.state_dict()
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        if name.startswith("optim."):
+            _, index, key = name.split(".", 2)
+            state.setdefault(int(index), {})[key] = value if key == "step" else value.to(device)
+    sd["state"] = state
+    opt.load_state_dict(sd)
+    torch.set_rng_state(tensors["rng.torch"])
+    for name, g in gens.items():
+        g.set_state(tensors[f"rng.{name}"])
 
 
 def load_training_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:

@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from . import checkpoints, data
+from . import checkpoints, data, hub
 from .losses import bernoulli_log_likelihood, kl_per_dim, log_normal, log_standard_normal
 from .model import VAE
 from .train import pick_device
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--k must be at least 1")
     try:
         device = pick_device(args.device)
-        model = checkpoints.load_model(args.checkpoint, device)
+        model = hub.load_model(args.checkpoint, device)
         dataset = args.dataset or checkpoints.read_config(args.checkpoint).get("dataset", "mnist")
         images = data.load_dataset(dataset, args.data_dir).test_images
     except (checkpoints.CheckpointError, data.DataError, RuntimeError) as e:

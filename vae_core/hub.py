@@ -21,12 +21,15 @@ import zipfile
 from pathlib import Path
 
 from . import checkpoints
+from .model import RECIPES
 
 CARD = "README.md"
 SHARED = (checkpoints.WEIGHTS, checkpoints.CONFIG, checkpoints.METRICS, "concepts.safetensors", CARD)
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
-ARCH_WORDS = {"conv": "convolutional VAE (this project's)", "seed-conv": "convolutional VAE (the PyTorch tutorial's)",
-              "mlp": "MLP VAE (the textbook's)"}
+
+
+def _first_up(words: str) -> str:
+    return words[:1].upper() + words[1:]
 
 
 def is_repo_id(name: str | os.PathLike) -> bool:
@@ -44,7 +47,7 @@ def model_card(path: str | os.PathLike, repo_id: str | None = None) -> str:
     lines = ["---", "library_name: pytorch", "license: mit", "tags:", "- vae", "- variational-autoencoder",
              f"- {dataset}", "datasets:", f"- {'fashion_mnist' if dataset == 'fashion-mnist' else dataset}",
              "pipeline_tag: image-to-image", "---", "", f"# {name}", "",
-             f"A {ARCH_WORDS.get(model['arch'], model['arch'])} with {model['latent_dim']} latent numbers per image, "
+             f"{_first_up(RECIPES.get(model['arch'], model['arch']))} with {model['latent_dim']} latent numbers per image, "
              f"a {model['likelihood']} decoder, trained on {dataset} with KL weight beta = {cfg.get('beta', 1):g}. "
              "Made with the VAE latent space explorer (`vae_core`).", "", "## How good it is", ""]
     if "nll" in test:
@@ -95,6 +98,12 @@ def zip_bytes(path: str | os.PathLike, name: str | None = None) -> bytes:
                 data = model_card(path, name) if file == CARD else (path / file).read_bytes()
                 z.writestr(zipfile.ZipInfo(f"{top}/{file}", date_time=(2020, 1, 1, 0, 0, 0)), data)
     return buf.getvalue()
+
+
+def load_model(name: str | os.PathLike, device: str = "cpu"):
+    """The model of a checkpoint folder, or of a Hugging Face Hub repo id ('owner/name', fetched once into
+    the Hub's cache), in eval mode, on `device`."""
+    return checkpoints.load_model(download(str(name)) if is_repo_id(name) else Path(name), device)
 
 
 def download(repo_id: str, revision: str | None = None) -> Path:

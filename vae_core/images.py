@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
-from PIL import ExifTags, Image, ImageFilter, ImageOps
+from PIL import ExifTags, Image, ImageFilter
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_SIDE = 4096

@@ -24,6 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 
 ARCHS = ("conv", "seed-conv", "mlp")
+# Each architecture in words, for model cards and menus: where it comes from.
+RECIPES = {"conv": "this project's convolutional VAE", "seed-conv": "the common tutorial's convolutional VAE",
+           "mlp": "the textbook MLP VAE"}
 LIKELIHOODS = ("bernoulli", "gaussian")
 BLOCK_FIELDS = ("encoder_blocks", "decoder_blocks_7x7", "decoder_blocks_14x14")
 

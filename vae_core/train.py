@@ -124,30 +124,6 @@ def _native_set(model: VAE, images: torch.Tensor, device: torch.device, binarize
     return torch.cat([model.preprocess(x[i:i + 4096]) for i in range(0, len(x), 4096)])
 
 
-def _optimizer_state(opt: torch.optim.Optimizer, gens: dict[str, torch.Generator]) -> dict[str, torch.Tensor]:
-    tensors = {"rng.torch": torch.get_rng_state()}
-    tensors.update({f"rng.{name}": g.get_state() for name, g in gens.items()})
-    for index, state in opt.state_dict()["state"].items():
-        for key, value in state.items():
-            tensors[f"optim.{index}.{key}"] = torch.as_tensor(value)
-    return tensors
-
-
-def _restore_optimizer(opt: torch.optim.Optimizer, gens: dict[str, torch.Generator],
-                       tensors: dict[str, torch.Tensor], device: torch.device) -> None:
-    sd = opt.state_dict()
-    state: dict[int, dict] = {}
-    for name, value in tensors.items():
-        if name.startswith("optim."):
-            _, index, key = name.split(".", 2)
-            state.setdefault(int(index), {})[key] = value if key == "step" else value.to(device)
-    sd["state"] = state
-    opt.load_state_dict(sd)
-    torch.set_rng_state(tensors["rng.torch"])
-    for name, g in gens.items():
-        g.set_state(tensors[f"rng.{name}"])
-
-
 def _start(model_cfg: ModelConfig, cfg: TrainConfig, device: torch.device, init_from, resume, channels_last: bool):
     """The model, its optimizer and the random streams, fresh, warm-started (from a checkpoint folder or a
     model in memory) or where a saved run stopped."""
@@ -168,7 +144,7 @@ def _start(model_cfg: ModelConfig, cfg: TrainConfig, device: torch.device, init_
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     gens = {"shuffle": shuffle_gen, "binarize": torch.Generator(device=device).manual_seed(cfg.seed + 1)}
     if resume is not None and (Path(resume) / checkpoints.STATE).exists():
-        _restore_optimizer(opt, gens, checkpoints.load_training_state(resume), device)
+        checkpoints.restore_training_state(opt, gens, checkpoints.load_training_state(resume), device)
     return model, opt, gens, start_epoch
 
 
@@ -355,7 +331,7 @@ def _save(path: Path, model: VAE, cfg: TrainConfig, epoch: int, history: list[di
                             "history": history}}
     if info.get("init_from_training"):
         metrics["training"]["init_from_training"] = info["init_from_training"]
-    state = _optimizer_state(opt, gens) if info.get("save_optimizer", True) else None
+    state = checkpoints.training_state(opt, gens) if info.get("save_optimizer", True) else None
     checkpoints.save_checkpoint(path, model, config, metrics, state)
 
 

@@ -11,7 +11,7 @@ import torch
 from vae_core import data, images, latent
 
 from ..drawing import DigitCanvas, moved_code, picture_value, when_settled
-from ..common import CODE_LIMIT, Limit, get_model, marked_map
+from ..common import CODE_LIMIT, SMALL_MAP, Limit, get_model, marked_map
 from ..page import on_phone_show
 from ..state import CTX
 
@@ -28,7 +28,6 @@ Z = Limit(-3.0, 3.0, 0.0, 0.01)  # +-3 sigma of the prior: beyond it the decoder
 TEMPERATURE = Limit(0.0, 2.0, 1.0, 0.05)
 START_DIGIT = 2  # the view opens on the code of the first test digit of this class: a real digit, not a blob
 GRID_SIDE = 6  # the sample grid is GRID_SIDE x GRID_SIDE
-MAP_HEIGHT = 380
 
 
 def render(page) -> None:
@@ -170,9 +169,9 @@ def sample_grid(name: str, temperature: float):
 
 def start_on_map(name: str):
     """The map with the code the sliders start at."""
-    return marked_map(name, _start_code(name, get_model(name))[0].numpy(), "current point", MAP_HEIGHT)
+    return marked_map(name, _start_code(name, get_model(name))[0].numpy(), "current point", SMALL_MAP)
 
 
 def point_on_map(name: str, shown, *amounts):
     z, _ = _point(name, shown, amounts)
-    return marked_map(name, z[0].numpy(), "current point", MAP_HEIGHT)
+    return marked_map(name, z[0].numpy(), "current point", SMALL_MAP)

@@ -164,8 +164,7 @@ def show_map(name: str, projection: str, manifold: bool):
 
 def main_map(name: str, projection: str, manifold: bool) -> PlotData:
     """The main map as the page receives it, made once per model's weights and choice and kept (the last
-    MAPS_KEPT): every visitor's page opens on it, and making it (decoding the digits under a 2-D map, 10,000
-    dots) took 0.1 s of a core each time."""
+    MAPS_KEPT): every visitor's page opens on it, and making it costs a tenth of a second of a core."""
     model, emb = get_model(name), CTX.registry.embedding(name, CTX.test_images(name))
     shown = "2-D" if model.latent_dim == 2 else "UMAP" if projection == "UMAP" and emb.umap is not None else "PCA"
     key = (name, CTX.registry.entry(name).digest, shown, bool(manifold))
@@ -182,8 +181,7 @@ def main_map(name: str, projection: str, manifold: bool) -> PlotData:
 
 
 def before_serving(name: str | None) -> None:
-    """Make the map a page opens on for this model, to have it ready: made by the first visitor's request
-    instead, while the start-up warm-up held the model, that visitor waited a second more for it."""
+    """Make the map a page opens on for this model before the server answers, so no visitor waits for it."""
     if name is None or CTX.test_images(name) is None:
         return
     try:

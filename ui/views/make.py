@@ -109,8 +109,8 @@ def make(name: str, digit, variety, shown=None):
     drawn = latent.decode_images(model, z)
     back, _ = model.encode(drawn)
     right = int((c.classify(back.numpy()) == d).sum())
-    # Said as a reading, not a verdict: a first visitor read "it sees a 5 in all 8" under 5s that looked
-    # doubtful to them. The model reading back its own drawings is easily pleased, so the visitor judges too.
+    # Said as a reading, not a verdict: the model reading back its own drawings is easily pleased, so the
+    # visitor judges too.
     count = f"all {MADE}" if right == MADE else f"{right} of {MADE}"
     check = (f"Reading them back, the model takes **{count}** for {kind.a(d)}. It is easily fooled by its own "
              f"drawings: do they look like {kind.a(d)} to you?")

@@ -13,8 +13,8 @@ from vae_core.model import VAE
 
 from .. import figures
 from ..drawing import DigitCanvas, decoder_url, picture_value
-from ..common import (check_class, class_choices, concepts_of, current_image, digit_from_test_set, digit_tensor,
-                      gallery_indices, get_model, marked_map, need_test_images, picture, recognise,
+from ..common import (SMALL_MAP, check_class, class_choices, concepts_of, current_image, digit_from_test_set,
+                      digit_tensor, gallery_indices, get_model, marked_map, need_test_images, picture, recognise,
                       recognition_words, refuse, test_source)
 from ..page import on_phone_show
 from ..state import CTX
@@ -29,7 +29,6 @@ CSS = """
 """
 POSTERIOR_SAMPLES = 8
 BAR_DIMS = 16  # dimensions in the mu +- sigma chart of a large model: the most informative ones
-MAP_HEIGHT = 380
 ASK = "Pick a digit from the gallery, draw one, or upload a picture."
 MORPH_STEPS = 16
 BRUSH = 14  # the sketchpad's brush, in pixels of its 280-pixel canvas
@@ -204,7 +203,7 @@ def reconstruct(name: str, digit: list, source: str):
     return (picture(x), picture(recon), figures.posterior_bars(mu_np, sigma_np, dims),
             # The star's legend entry in two words: "Fashion-MNIST test image #1234" took a row of its own,
             # and the legend grew into the map's title.
-            marked_map(name, mu_np, CTX.kind(name).say("this digit"), MAP_HEIGHT), text,
+            marked_map(name, mu_np, CTX.kind(name).say("this digit"), SMALL_MAP), text,
             _posterior_samples(model, mu, logvar), None, "", _no_morph(name))
 
 
@@ -242,5 +241,5 @@ def morph(name: str, digit: list | None, source: str, into, shown=None):
     words = (f"**{source[:1].upper()}{source[1:]} → {kind.a(target)}** in {MORPH_STEPS} steps along a straight "
              f"line of codes, ending where the model keeps its most typical {kind.plain(target)}"
              f"{'s' if kind.digits else ''}.")
-    return (marked_map(name, path.numpy(), f"morph into {kind.a(target)}", MAP_HEIGHT, line=True), words,
+    return (marked_map(name, path.numpy(), f"morph into {kind.a(target)}", SMALL_MAP, line=True), words,
             picture_value(name, path, shown, frames, animate=True))
