@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vae_core.worker import PROCESS_NAME
+
 from .app_process import MAIN, App, children_of, pct
 
 SCHOOL_FLOOD_SESSIONS, SCHOOL_FLOOD_REQUESTS = 60, 4  # the issue's flood: 60 sessions x 4 requests
@@ -232,14 +234,13 @@ def school_flood(app: App, fn_index: int, codes: dict, sessions: int, requests: 
 
 
 def trainer_children(app: App) -> int:
-    """The app's spawned children now (trainer processes, and at times the decoder exporter)."""
+    """The app's training processes now (each names itself PROCESS_NAME), <defunct> ones included."""
     out = 0
     for pid in children_of(app.proc.pid):
         try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            out += Path(f"/proc/{pid}/comm").read_text().strip() == PROCESS_NAME
         except OSError:
             continue
-        out += b"spawn_main" in command and b"resource_tracker" not in command
     return out
 
 

@@ -20,11 +20,12 @@ import os
 import queue
 from pathlib import Path
 
-from .apart import NICENESS
+from .apart import NICENESS, name_process
 from .config import TrainConfig
 from .model import ModelConfig
 
 POLL_SECONDS = 0.5
+PROCESS_NAME = "vae-training"  # a training process's name in ps and top
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ def _child(model_cfg, cfg, data_dir, out, init_from, run_info, updates, cancel, 
     from .watch import Recorder
 
     os.nice(niceness)
+    name_process(PROCESS_NAME)
     torch.set_num_threads(threads)
     recorder = None if watch is None else Recorder(torch.from_numpy(watch[0]), watch[1])
 
