@@ -19,13 +19,14 @@ names hold the writer's pid). Loading never unpickles anything.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import os
 import shutil
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, astuple
 from pathlib import Path
 
 import torch
@@ -163,6 +164,14 @@ def _check_is_file(file: Path) -> None:
         raise CheckpointError(f"{file}: missing")
 
 
+@functools.lru_cache(maxsize=64)
+def _expected_shapes(*fields) -> dict[str, tuple[int, ...]]:
+    """Each tensor's shape in a model of this config (its fields, in order); one build per config, since a
+    page load lists every folder."""
+    with torch.device("meta"):  # shapes without memory or initialisation
+        return {k: tuple(v.shape) for k, v in VAE(ModelConfig(*fields)).state_dict().items()}
+
+
 def check_weights(path: str | os.PathLike, model_cfg: ModelConfig) -> None:
     """The weights file's header names every tensor of the config's model with its shape, and the file
     is whole. Reads the header only: cheap enough to run on every folder a program lists."""
@@ -174,8 +183,7 @@ def check_weights(path: str | os.PathLike, model_cfg: ModelConfig) -> None:
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{file}: not a readable safetensors file (truncated, corrupt or "
                               f"another format; pickles are never loaded): {e}") from None
-    with torch.device("meta"):  # shapes without memory or initialisation
-        expected = {k: tuple(v.shape) for k, v in VAE(model_cfg).state_dict().items()}
+    expected = _expected_shapes(*astuple(model_cfg))
     if shapes != expected:
         wrong = sorted(set(shapes) ^ set(expected)) or [k for k in expected if shapes[k] != expected[k]]
         raise CheckpointError(f"{file}: does not match {CONFIG} (first difference: {wrong[0]})")
