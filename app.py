@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     css = CSS + "".join(getattr(view, "CSS", "") for view in VIEWS)  # the frame's, then each view's own
     limits = guard.protect(demo)
     limits["app_kwargs"]["middleware"] += [Middleware(drawing.BrowserFiles), Middleware(serving.PageCache)]
+    serving.lazy_session_configs()
+    serving.lighter_analytics(demo)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=css, theme=THEME,
                 footer_links=["api"], **limits)
 

@@ -5,6 +5,13 @@ then a template: about 0.1 s of a core together, and 0.8 MB to send). The app ha
 visitor at the same address gets the same bytes: PageCache makes them once and keeps them, and sends
 them compressed to a browser that takes gzip (a fifth of the bytes, for thirty phones on a school's
 network).
+
+Gradio also gives each new session a copy of every component's config, for deep links (which this app
+does not offer), before its first event runs: 28 ms of the server's one event loop and 376 KiB of memory
+per session, so a script that names a new session per request stalls everyone and fills memory.
+lazy_session_configs makes each copy when it is first read. And after every event Gradio summarises the
+last 10,000 events' timings in a pandas table (for its monitoring page, which this app does not show): 5 ms
+of a core per event in a class's first minute, 10 ms once a lesson has run that many (lighter_analytics).
 """
 
 from __future__ import annotations
@@ -16,6 +23,74 @@ import time
 CACHED = ("/", "/config")  # GET paths whose answer is the same for every visitor
 KEPT_SECONDS = 600.0  # an answer is made again after this long (the app's config does not change meanwhile)
 MOST_KEPT = 16  # answers kept: one per address the page is asked at (a Space's, localhost, a share link)
+
+
+ANALYTICS_EVERY = 1000  # events between Gradio's summaries of its timings (it made one after every event)
+ANALYTICS_KEPT = 1000  # events whose timings it keeps for them
+
+
+def lighter_analytics(demo) -> None:
+    """Gradio's summary of its event timings, made every ANALYTICS_EVERY events over the last ANALYTICS_KEPT
+    (the queue's own attributes; Gradio reads them from GRADIO_ANALYTICS_* when the demo is made)."""
+    demo._queue.ANAYLTICS_CACHE_FREQUENCY = ANALYTICS_EVERY  # (sic: Gradio's name)
+    demo._queue.ANALYTICS_MAX_EVENTS = ANALYTICS_KEPT
+
+
+class LazyConfigs(dict):
+    """A session's component configs, each made from the session's own blocks when first read."""
+
+    def __init__(self, blocks_config, keys):
+        super().__init__()
+        self._blocks_config, self._todo = blocks_config, set(keys)
+
+    def __missing__(self, key):
+        if key not in self._todo:
+            raise KeyError(key)
+        value = self[key] = self._blocks_config.config_for_block(key, [], self._blocks_config.blocks[key])
+        return value
+
+    def __setitem__(self, key, value):
+        self._todo.discard(key)
+        super().__setitem__(key, value)
+
+    def _made(self) -> "LazyConfigs":
+        for key in [k for k in self._todo if k in self._blocks_config.blocks]:
+            self[key]
+        return self
+
+    def items(self):
+        return super(LazyConfigs, self._made()).items()
+
+    def values(self):
+        return super(LazyConfigs, self._made()).values()
+
+    def __iter__(self):
+        return super(LazyConfigs, self._made()).__iter__()
+
+    def __len__(self):
+        return super(LazyConfigs, self._made()).__len__()
+
+
+def lazy_session_configs() -> None:
+    """Sessions whose component configs are made when first read (see the module's docstring)."""
+    from gradio.state_holder import SessionState
+
+    if getattr(SessionState.__init__, "lazy", False):
+        return
+    made_eagerly = SessionState.__init__
+
+    def init(self, blocks):
+        made_eagerly(self, _NoBlocks(blocks))
+        self.config_values = LazyConfigs(self.blocks_config, list(blocks.blocks))
+    init.lazy = True
+    SessionState.__init__ = init
+
+
+class _NoBlocks:
+    """A Blocks as SessionState's own __init__ sees it: its config, and no blocks to copy configs of."""
+
+    def __init__(self, blocks):
+        self.default_config, self.blocks = blocks.default_config, {}
 
 
 class PageCache:
