@@ -10,8 +10,11 @@ this module neither builds the page nor loads any model: `app.demo` builds it, o
 from __future__ import annotations
 
 import argparse
+import importlib.machinery
 import logging
 import os
+import sys
+import time
 
 import gradio as gr
 import torch
@@ -25,6 +28,7 @@ from vae_core import CheckpointError
 
 VIEWS = [latent_map, tour, generate, make, reconstruct, interpolate, beta, learn, how_it_works]
 CACHE_CLEANING = (600, 3600)  # Gradio's copies of uploads and outputs: every 10 minutes, those over an hour old
+WARMED_UP = "start-up work done"  # the log's line once the warm-up is over (benchmarks wait for it)
 WARM_UP_DELAY = 10.0  # after the server starts: the warm-up takes no core from the first visitor's page
 
 
@@ -54,6 +58,7 @@ def warm_up(name: str | None) -> None:
     own (its `warm_up(name)`), and the decoders the pages ask for first."""
     if name is None or CTX.test_images(name) is None:
         return
+    began = time.monotonic()
     for work in (lambda n: CTX.tidy(), lambda n: CTX.registry.embedding(n, CTX.test_images(n)),
                  *(view.warm_up for view in VIEWS if hasattr(view, "warm_up")),
                  lambda n: drawing.warm_up([n, CTX.main_of(n)])):
@@ -61,6 +66,14 @@ def warm_up(name: str | None) -> None:
             work(name)
         except Exception as e:  # start-up must never fail on a bad model; the views say what is wrong
             logging.getLogger("vae_explorer").warning("warm-up: %s", e)
+    logging.getLogger("vae_explorer").info("%s in %.0f s", WARMED_UP, time.monotonic() - began)
+
+
+def children_skip_main() -> None:
+    """A process the app spawns (a training, work apart) would import the main file again, and with it
+    Gradio and every view: 4 s of a core per training, before it lowers its priority. Named "__main__",
+    multiprocessing leaves it out."""
+    sys.modules["__main__"].__spec__ = importlib.machinery.ModuleSpec("__main__", None)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", help="open on this model: a checkpoint folder or a Hugging Face Hub repo id "
                         "(owner/name); it joins the model list")
     args = parser.parse_args(argv)
+    children_skip_main()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up requests
     CTX.data_dir = args.data_dir

@@ -49,3 +49,21 @@ def test_a_process_apart_ends_when_its_program_is_killed():
     while Path(f"/proc/{apart}").exists() and time.time() < deadline:
         time.sleep(0.2)
     assert not Path(f"/proc/{apart}").exists()  # it left with its program (it waited for work for ever)
+
+
+def test_a_process_the_app_spawns_does_not_import_the_app_again(tmp_path):
+    (tmp_path / "probe.py").write_text("import sys\n\ndef loaded(name):\n    return name in sys.modules\n")
+    script = tmp_path / "main.py"  # a main file that imports Gradio, as app.py does
+    script.write_text(f"""
+import sys
+sys.path[:0] = [{str(ROOT)!r}, {str(tmp_path)!r}]
+import gradio, app
+from probe import loaded
+from vae_core.apart import run_apart
+if __name__ == "__main__":
+    print(run_apart(loaded, "gradio"), end=" ")
+    app.children_skip_main()
+    print(run_apart(loaded, "gradio"))
+""")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.stdout.split() == ["True", "False"], out.stderr[-2000:]

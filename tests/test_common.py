@@ -1,5 +1,6 @@
 """What several views share (ui/common.py, ui/api.py): validators, sentences, downloads, recognition, maps."""
 
+import shutil
 import time
 
 import gradio as gr
@@ -107,6 +108,7 @@ def test_the_2d_maps_digit_regions_hold_most_of_their_digits(mnist):
 def test_a_damaged_concepts_file_is_refitted_not_fatal(mnist, tmp_path, monkeypatch, caplog):
     CTX.registry.model("mnist-z32-beta4")  # loaded from its own folder first
     entry = CTX.registry.entry("mnist-z32-beta4")  # a model shipped without concepts: fitted on test digits
+    shutil.copytree(entry.path, tmp_path, dirs_exist_ok=True)
     monkeypatch.setattr(entry, "path", str(tmp_path))
     monkeypatch.setattr(entry, "memos", {})
     (tmp_path / "concepts.safetensors").write_bytes(b"not safetensors")

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from vae_core import concepts, data, images, latent
+from vae_core.apart import with_model
 from vae_core.checkpoints import CheckpointError
 
 from . import figures
@@ -302,9 +303,10 @@ def concepts_of(name: str) -> concepts.Concepts:
         classes = len(CTX.kind(name).classes)
         if len(test) < 2:
             raise refuse("This model's dataset has too few test images (fewer than 2) to tell its classes apart.")
+        # seconds of a core: apart, where the server's requests need not wait for it
         if len(test) < n + SCORED_DIGITS:
-            return concepts.fit(model, test, labels, test, classes)
-        return concepts.fit(model, test[:n], labels[:n], test[n:n + SCORED_DIGITS], classes)
+            return with_model(concepts.fit, path.parent, test, labels, test, classes)
+        return with_model(concepts.fit, path.parent, test[:n], labels[:n], test[n:n + SCORED_DIGITS], classes)
     return CTX.registry.memo(name, "concepts", compute)
 
 

@@ -84,6 +84,23 @@ class Apart:
             pool.shutdown(wait=True)
 
 
+KEPT = Apart()  # the program's one kept process apart: decoder exports, class fits, rate and distortion
+
+
+def with_model(fn, checkpoint, *args):
+    """fn(model, *args) with a checkpoint folder's model, run in KEPT: for seconds of a core that a server's
+    threads would otherwise wait for (fn importable by name; its arguments and result are pickled)."""
+    return KEPT.run(_with_model, fn, str(checkpoint), *args)
+
+
+def _with_model(fn, checkpoint: str, *args):
+    import torch
+
+    from .checkpoints import load_model
+    torch.set_num_threads(1)  # one core: the program's own requests keep the other
+    return fn(load_model(checkpoint, device="cpu"), *args)
+
+
 def name_process(name: str) -> None:
     """This process as `name` in ps and top (its first 15 bytes; Linux only): an operator sees what each of
     the app's processes is, and a benchmark counts the trainers."""

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .apart import Apart
+from .apart import with_model
 from .model import VAE
 
 OPSET = 18
@@ -58,18 +58,8 @@ def export_decoder(model: VAE, path: str | os.PathLike) -> Path:
     return path
 
 
-def _export_checkpoint(checkpoint: str, path: str) -> str:
-    from .checkpoints import load_model
-
-    torch.set_num_threads(1)
-    return str(export_decoder(load_model(checkpoint, device="cpu"), path))
-
-
 def export_apart(checkpoint: str | os.PathLike, path: str | os.PathLike) -> Path:
     """export_decoder of a checkpoint folder in a process of its own: the exporter holds the interpreter
     lock for seconds, which a server's other threads would wait for. One process serves every export, as
     importing the exporter costs more than an export."""
-    return Path(_EXPORTER.run(_export_checkpoint, str(checkpoint), str(path)))
-
-
-_EXPORTER = Apart()
+    return Path(with_model(export_decoder, checkpoint, str(path)))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import gradio as gr
 import numpy as np
 
+from vae_core.apart import with_model
 from vae_core.checkpoints import CheckpointError
 from vae_core.evaluate import ACTIVE_UNIT_THRESHOLD, rate_and_distortion
 
@@ -213,7 +214,8 @@ def warm_up(name: str | None) -> None:
 def rate_distortion_of(name: str) -> dict:
     """A model's rate and distortion on the first RD_IMAGES test digits, computed once per model."""
     test = need_test_images(name)[:RD_IMAGES]
-    return CTX.registry.memo(name, "rate-distortion", lambda model: rate_and_distortion(model, test))
+    path = CTX.registry.entry(name).path  # seconds of a core: apart, where requests need not wait for it
+    return CTX.registry.memo(name, "rate-distortion", lambda model: with_model(rate_and_distortion, path, test))
 
 
 def rd_points(owner: str | None = None) -> list[dict]:
