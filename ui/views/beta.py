@@ -20,7 +20,7 @@ from vae_core.train import Progress
 from vae_core.worker import Outcome
 
 from .. import figures, trainer
-from ..common import (BETA, CONTEXT_POINTS, SMALL_MAP, Limit, get_model, log, map_figure, model_panels,
+from ..common import (BETA, CONTEXT_POINTS, SMALL_MAP, Limit, digits_image, get_model, log, map_figure, model_panels,
                       need_test_images, no_data, refuse)
 from ..page import session_of
 from ..state import CTX, MAIN_MODEL, trained_model_name
@@ -67,10 +67,8 @@ def render(page) -> None:
             head = gr.Markdown()
             gr.Markdown(TEXT, elem_classes="note", elem_id="beta-text")  # on a phone, below the pictures
         with gr.Column(scale=2, elem_id="beta-pictures"):
-            recon = gr.Image(label="8 test digits (top) and their reconstructions (bottom)",
-                             elem_classes="digit", interactive=False)
-            samples = gr.Image(label="16 new digits from random codes (the same codes for every β)",
-                               elem_classes="digit", interactive=False)
+            recon = digits_image(label="8 test digits (top) and their reconstructions (bottom)")
+            samples = digits_image(label="16 new digits from random codes (the same codes for every β)")
     with gr.Row():
         rd_plot = gr.Plot(show_label=False)
         kl_plot = gr.Plot(show_label=False)
@@ -88,11 +86,11 @@ def render(page) -> None:
             compare_btn = gr.Button("Compare")
         table = gr.Markdown()
         with gr.Row():
-            recon_a = gr.Image(label="A: digits and reconstructions", elem_classes="digit", interactive=False)
-            recon_b = gr.Image(label="B: digits and reconstructions", elem_classes="digit", interactive=False)
+            recon_a = digits_image(label="A: digits and reconstructions")
+            recon_b = digits_image(label="B: digits and reconstructions")
         with gr.Row():
-            samples_a = gr.Image(label="A: new digits from random codes", elem_classes="digit", interactive=False)
-            samples_b = gr.Image(label="B: new digits from random codes", elem_classes="digit", interactive=False)
+            samples_a = digits_image(label="A: new digits from random codes")
+            samples_b = digits_image(label="B: new digits from random codes")
 
     outputs = [head, recon, samples, beta_map, rd_plot, kl_plot]
     page.on_show(show_beta, [beta], outputs, per_model=False)

@@ -11,7 +11,7 @@ import torch
 from vae_core import data, images, latent
 
 from ..drawing import DigitCanvas, moved_code, picture_value, when_settled
-from ..common import CODE_LIMIT, SMALL_MAP, Limit, get_model, marked_map
+from ..common import CODE_LIMIT, SMALL_MAP, Limit, digits_image, get_model, marked_map
 from ..page import on_phone_show
 from ..state import CTX
 
@@ -47,8 +47,8 @@ def render(page) -> None:
                 reset_btn = gr.Button("Back to the middle")
                 grid_btn = gr.Button(f"{GRID_SIDE ** 2} random digits")
     with gr.Row():
-        sample_grid_image = gr.Image(label=f"{GRID_SIDE ** 2} new digits, drawn from random codes",
-                                     elem_classes="digit", interactive=False, elem_id="sample-grid")
+        sample_grid_image = digits_image(label=f"{GRID_SIDE ** 2} new digits, drawn from random codes",
+                                         elem_id="sample-grid")
         map_plot = gr.Plot(label="where this code sits on the map (updated when you pause)")
     page.worded((digit, "label", "decoded digit"), (temperature, "info", temperature.info),
                 (sample_grid_image, "label", sample_grid_image.label), (grid_btn, "value", grid_btn.value),

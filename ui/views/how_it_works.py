@@ -11,7 +11,7 @@ from vae_core import data, latent
 from vae_core.evaluate import ACTIVE_UNIT_THRESHOLD
 
 from .. import diagram
-from ..common import get_model, model_panels, need_test_images
+from ..common import digits_image, get_model, model_panels, need_test_images
 from ..state import CTX
 
 TITLE, ID = "How it works", "how"
@@ -117,15 +117,13 @@ encoders still give every digit one $\mu$ and one $\sigma$ per number, as everyw
 
 
 def render(page) -> None:
-    picture = gr.Image(show_label=False, elem_id="how-picture", interactive=False, buttons=[])
+    picture = gr.Image(format="png", show_label=False, elem_id="how-picture", interactive=False, buttons=[])
     plain = gr.Markdown(PLAIN)
     with gr.Accordion("Words and symbols used in this app", open=True):
         glossary = gr.Markdown(GLOSSARY, latex_delimiters=LATEX, elem_id="glossary")
     with gr.Row():
-        recon = gr.Image(label="encoder then decoder: test digits (top), reconstructions (bottom)",
-                         elem_classes="digit", interactive=False)
-        samples = gr.Image(label="decoder alone: codes drawn from the prior N(0, I)",
-                           elem_classes="digit", interactive=False)
+        recon = digits_image(label="encoder then decoder: test digits (top), reconstructions (bottom)")
+        samples = digits_image(label="decoder alone: codes drawn from the prior N(0, I)")
     with gr.Accordion("The maths", open=False):
         gr.Markdown(MATHS, latex_delimiters=LATEX)
     page.worded((plain, "value", PLAIN), (glossary, "value", GLOSSARY), (recon, "label", recon.label))

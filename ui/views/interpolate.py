@@ -12,8 +12,9 @@ from vae_core import data, images, latent
 from vae_core.model import VAE
 
 from ..drawing import DigitCanvas, picture_value, when_settled
-from ..common import (Limit, check_class, class_choices, class_menu, current_image, digit_tensor, download_file, get_model, is_test_source,
-                      marked_map, need_test_images, picture, refuse, test_source)
+from ..common import (Limit, check_class, class_choices, class_menu, current_image, digit_tensor, digits_image,
+                      download_file, get_model, is_test_source, marked_map, need_test_images, picture, refuse,
+                      test_source)
 from ..state import CTX
 
 TITLE, ID = "Interpolate", "interpolate"
@@ -34,7 +35,7 @@ def render(page) -> None:
                 pick = gr.Button(f"Pick {end}")
                 use = gr.Button("Use the Reconstruct tab's digit", size="sm")
                 page.worded((heading, "value", f"**Digit {end}**"), (use, "value", use.value))
-                shown = gr.Image(label=end, elem_classes="digit", height=170, interactive=False)
+                shown = digits_image(label=end, height=170)
                 desc = gr.Markdown()
                 ends[end] = (menu, pick, use, [gr.State(None), shown, desc])
         with gr.Column(min_width=200):

@@ -15,8 +15,8 @@ from gradio.components.plot import PlotData
 from vae_core import data, latent
 
 from ..drawing import DigitCanvas, decoder_url, picture_value
-from ..common import (CODE_LIMIT, check_number, get_model, log, map_figure, need_test_images, no_data, picture,
-                      refuse)
+from ..common import (CODE_LIMIT, check_number, digits_image, get_model, log, map_figure, need_test_images, no_data,
+                      picture, refuse)
 from ..page import on_phone_show
 from ..state import CTX
 
@@ -70,8 +70,8 @@ def render(page) -> None:
             # phone the pair stays small enough to sit just below the map. Full screen is their one button
             # (for a projector): with download and share beside it, the labels read "test digi" and "decode".
             with gr.Row(elem_id="click-result"):
-                clicked = gr.Image(label="test digit", elem_id="click-digit", elem_classes="digit", height=150,
-                                   interactive=False, visible=False, min_width=100, buttons=["fullscreen"])
+                clicked = digits_image(label="test digit", elem_id="click-digit", height=150,
+                                       visible=False, min_width=100, buttons=["fullscreen"])
                 with gr.Column(min_width=100):
                     decoded = DigitCanvas("decoded", "click-decoded", height=150)
             click_text = gr.Markdown("Click a dot on the map.", elem_id="click-text")

@@ -11,7 +11,7 @@ from vae_core import concepts, images, latent
 
 from ..drawing import DigitCanvas, picture_value
 from ..common import (CODE_LIMIT, Limit, check_class, class_choices, class_menu, concepts_of, current_image,
-                      digit_tensor, get_model, need_test_images, refuse)
+                      digit_tensor, digits_image, get_model, need_test_images, refuse)
 from ..state import CTX
 
 TITLE, ID = "Make a digit", "make"
@@ -36,7 +36,7 @@ def render(page) -> None:
             variety = VARIETY.slider("variety", info="0: the most typical one; 1: as varied as real handwriting")
             make_btn = gr.Button(f"Make {MADE} new ones", variant="primary")
         with gr.Column(scale=2):  # the model's reading of its digits under them, on a phone too
-            made = gr.Image(label="new digits made by the model", elem_classes="digit", interactive=False)
+            made = digits_image(label="new digits made by the model")
             check = gr.Markdown(elem_id="make-check")
     with gr.Row(elem_id="make-change"):  # on a phone the words above the button, not squeezed beside it
         change_note = gr.Markdown(CHANGE_NOTE, elem_classes="note")

@@ -14,8 +14,8 @@ from vae_core.model import VAE
 from .. import figures
 from ..drawing import DigitCanvas, decoder_url, picture_value
 from ..common import (SMALL_MAP, check_class, class_choices, concepts_of, current_image, digit_from_test_set,
-                      digit_tensor, gallery_indices, get_model, marked_map, need_test_images, picture, recognise,
-                      recognition_words, refuse, test_source)
+                      digit_tensor, digits_image, gallery_indices, get_model, marked_map, need_test_images, picture,
+                      recognise, recognition_words, refuse, test_source)
 from ..page import on_phone_show
 from ..state import CTX
 
@@ -56,13 +56,13 @@ def render(page) -> None:
                                  type="filepath")
         with gr.Column(scale=1):
             with gr.Row(elem_id="recon-pair"):
-                seen = gr.Image(label="as the model sees it", elem_classes="digit", height=200, interactive=False)
-                recon = gr.Image(label="reconstruction", elem_classes="digit", height=200, interactive=False)
+                seen = digits_image(label="as the model sees it", height=200)
+                recon = digits_image(label="reconstruction", height=200)
             text = gr.Markdown(ASK)
             # The formula (z = mu + sigma * eps, a new eps) is in How it works; the button says it in words.
             eps_btn = gr.Button(f"Show {POSTERIOR_SAMPLES} other codes the encoder finds likely")
-            eps_grid = gr.Image(label=f"the decoder's drawing of {POSTERIOR_SAMPLES} likely codes of this digit",
-                                elem_classes="digit", height=210, interactive=False)
+            eps_grid = digits_image(label=f"the decoder's drawing of {POSTERIOR_SAMPLES} likely codes of this digit",
+                                    height=210)
     with gr.Row():
         bars = gr.Plot(show_label=False)
         place = gr.Plot(show_label=False, elem_id="digit-place")

@@ -180,7 +180,7 @@ def render(page) -> None:
         counter = gr.Markdown(elem_classes="note")
         presenter = gr.Checkbox(label="Presenter mode (large pictures for a projector)", value=False)
     text = gr.Markdown(elem_id="tour-text")
-    picture = gr.Image(show_label=False, elem_id="tour-picture", interactive=False, height=440)
+    picture = gr.Image(format="png", show_label=False, elem_id="tour-picture", interactive=False, height=440)
     with gr.Row(elem_id="tour-buttons"):
         back = gr.Button("◀ Back", interactive=False)
         forward = gr.Button("Next ▶", variant="primary")
