@@ -161,14 +161,19 @@ def test_beta_view_counts_active_units_as_the_model_card_does(client):
     assert f"{metrics['test']['active_units']} of 32 numbers in use" in title  # the card's words
 
 
-def test_tiny_training_run_adds_a_model_and_the_view_shows_it(client, app):
+@pytest.fixture(scope="module")
+def trained(client):
+    """The name of this client's tiny training run's model. Other tests' visitors (the browser
+    tests share the server) train models of the same kind, which this client may not use."""
     job = client.submit(3.0, 1, 500, api_name="/train")  # between the rungs β = 2 and 4
     outputs = list(job)
-    final = job.outputs()[-1]
-    status = final[0]
+    status = job.outputs()[-1][0]
     assert "joined the model list" in status and "The pictures above show it now." in status, outputs
-    name = re.search(r"\*\*(mnist-z32-beta3-\d{6}-[0-9a-f]{8})\*\*", status).group(1)
-    runs = [app[1] / "runs" / name]
+    return re.search(r"\*\*(mnist-z32-beta3-\d{6}-[0-9a-f]{8})\*\*", status).group(1)
+
+
+def test_tiny_training_run_adds_a_model_and_the_view_shows_it(client, app, trained):
+    runs = [app[1] / "runs" / trained]
     assert (runs[0] / "model.safetensors").exists()
     assert not (runs[0] / "training_state.safetensors").exists()  # no optimizer state: a third of the disk
     # The model menus accept it by name although it was trained after the page was built.
@@ -214,9 +219,8 @@ def test_a_shipped_models_umap_is_there_at_once(client):
     assert status == "" and f"{MAIN}: UMAP of the 32-D codes" in json.dumps(fig)
 
 
-def test_a_trained_models_umap_runs_in_the_background_and_is_cached_on_disk(client, app):
-    # From test_tiny_training_run_adds_a_model (a 32-D model with no shipped UMAP; the other run is 2-D).
-    trained = next(p for p in (app[1] / "runs").iterdir() if "-beta" in p.name).name
+def test_a_trained_models_umap_runs_in_the_background_and_is_cached_on_disk(client, app, trained):
+    # A 32-D model with no shipped UMAP.
     fig, note, status, _ = client.predict(trained, "UMAP", True, api_name="/latent_map")
     assert "being computed" in status and "PCA of the 32-D codes" in json.dumps(fig)
     deadline = time.time() + 600
