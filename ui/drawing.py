@@ -96,13 +96,15 @@ def moved_code(value: dict, amounts) -> torch.Tensor:
 
 
 # Static: Gradio re-renders a template whose text changed by patching the DOM back to it, which would undo
-# what the script draws (the canvas's size, its pixels). The label is written by the script instead.
+# what the script draws (the canvas's size, its pixels). The label is written by the script instead. The CSS
+# reads no props either: a picture whose first value came while its tab was closed had no other props, and
+# `height` missing left it unmade ("Error rendering HTML").
 TEMPLATE = """<figure class="vae-figure vae-empty"><figcaption class="vae-label"></figcaption>
 <canvas class="vae-canvas" width="28" height="28" role="img"></canvas></figure>"""
 CANVAS_CSS = """
 .vae-figure { margin: 0; display: flex; flex-direction: column; align-items: stretch; }
 .vae-label { font-size: var(--block-label-text-size); color: var(--block-label-text-color); margin-bottom: 4px; }
-.vae-canvas { image-rendering: pixelated; width: 100%; height: ${height}px; object-fit: contain; }
+.vae-canvas { image-rendering: pixelated; width: 100%; height: HEIGHTpx; object-fit: contain; }
 .vae-figure.vae-empty { display: none; }
 """
 # The canvas draws each value the server sends, and moves made on the page. Its events: 'server_draw' for
@@ -115,7 +117,8 @@ const picture = window.vaeDraw.picture(canvas, {
   settled: () => trigger('settled'),
   setValue: (value) => { props.value = value; },
 });
-window.vaeDraw.register(props.canvas_id, picture);
+// Its name from the page, not a prop: a picture first drawn in a tab not yet opened got only its value.
+window.vaeDraw.register(element.closest('.block.vae-digit').id, picture);
 label();
 watch('label', label);
 watch('value', () => picture.show(props.value));
@@ -126,9 +129,9 @@ if (props.value) picture.show(props.value);
 def DigitCanvas(label: str, elem_id: str, height: int = 260, **kwargs) -> gr.HTML:  # noqa: N802 (a component)
     """A picture of one or more codes (a strip, played as an animation where asked), drawn by the page. A
     plain gr.HTML, not a subclass: Gradio writes a stub file beside the module of every subclass."""
-    return gr.HTML(value=None, label=label, html_template=TEMPLATE, css_template=CANVAS_CSS, js_on_load=CANVAS_JS,
-                   head=f'<script src="{SCRIPT_URL}"></script>', elem_id=elem_id, elem_classes=["vae-digit"],
-                   padding=False, canvas_id=elem_id, height=height, **kwargs)
+    return gr.HTML(value=None, label=label, html_template=TEMPLATE, css_template=CANVAS_CSS.replace("HEIGHT", str(height)),
+                   js_on_load=CANVAS_JS, head=f'<script src="{SCRIPT_URL}"></script>', elem_id=elem_id,
+                   elem_classes=["vae-digit"], padding=False, **kwargs)
 
 
 def when_settled(canvas: gr.HTML, fn, inputs, outputs, **kwargs):

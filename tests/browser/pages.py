@@ -119,9 +119,14 @@ def canvas_pixels(page, name: str):
 
 def draws_here(page, name: str, timeout: float = 90.0) -> None:
     """Wait until the page draws the picture called `name` with its own decoder."""
-    wait_for(lambda: page.evaluate(f"() => !!(window.vaeDraw && window.vaeDraw.get('{name}') "
-                                   f"&& window.vaeDraw.get('{name}').local)"), timeout=timeout,
-             what=f"the browser's decoder for {name}")
+    try:
+        wait_for(lambda: page.evaluate(f"() => !!(window.vaeDraw && window.vaeDraw.get('{name}') "
+                                       f"&& window.vaeDraw.get('{name}').local)"), timeout=timeout,
+                 what=f"the browser's decoder for {name}")
+    except AssertionError as e:  # what the picture held, to tell a decoder never asked for from one failing
+        value = page.evaluate(f"() => window.vaeDraw && window.vaeDraw.get('{name}') "
+                              f"&& JSON.stringify(window.vaeDraw.get('{name}').value)")
+        raise AssertionError(f"{e}; its value: {str(value)[:300]}") from None
 
 
 def drag(page, slider, fractions, pause: float = 0.15) -> None:
