@@ -61,3 +61,36 @@ def test_memo_computes_once_per_model_and_key(tmp_path, model):
     assert reg.memo("a", "size", latent_size) == reg.memo("a", "size", latent_size) == 6
     assert reg.memo("b", "size", latent_size) == 6
     assert len(calls) == 2 and calls[0] is reg.model("a") and calls[1] is reg.model("b")
+
+
+def test_a_shipped_models_codes_and_figures_are_kept_on_disk_and_a_trained_ones_go_with_it(tmp_path, model,
+                                                                                           monkeypatch):
+    shipped, user, cache = tmp_path / "shipped", tmp_path / "user", tmp_path / "cache"
+    save_checkpoint(shipped / "a", model, {"beta": 1.0})
+    images = (torch.rand(30, 28, 28) * 255).to(torch.uint8)
+    first = registry.Registry(shipped, user, cache)
+    mu = first.embedding("a", images).mu
+    figure = first.shipped_figures("a", "size", images, lambda m: {"dims": m.latent_dim, "half": 0.5})
+    assert figure == {"dims": 6, "half": 0.5} and len(list(cache.glob("*.npz"))) == 2
+    # A restart (another program sharing the folder) reads them back: no encoding, no computing.
+    monkeypatch.setattr(registry, "encode_images", lambda *a: pytest.fail("encoded again"))
+    again = registry.Registry(shipped, user, cache)
+    assert np.array_equal(again.embedding("a", images).mu, mu)
+    assert again.shipped_figures("a", "size", images, lambda m: pytest.fail("computed again")) == figure
+    for f in cache.glob("codes-*.npz"):
+        f.write_bytes(b"garbage")  # a damaged file is made again
+    monkeypatch.undo()
+    assert np.allclose(registry.Registry(shipped, user, cache).embedding("a", images).mu, mu)
+    # A trained model's codes stay in memory only (visitors make new models all day), and what was kept of
+    # it on disk (its UMAP, its decoder) goes when it does; the shipped model's stays.
+    torch.manual_seed(1)
+    save_checkpoint(user / "b", VAE(ModelConfig(latent_dim=6, width=8)).eval(), {"beta": 2.0})
+    reg = registry.Registry(shipped, user, cache)
+    reg.embedding("b", images)
+    digest, kept = reg.entry("b").digest, sorted(cache.rglob("*"))
+    assert digest != reg.entry("a").digest and not [f for f in kept if digest in f.name]
+    (cache / "onnx").mkdir(exist_ok=True)
+    for f in (cache / f"umap-{digest}-x.npy", cache / "onnx" / f"decoder-{digest}.onnx"):
+        f.write_bytes(b"kept")
+    reg.remove("b")
+    assert sorted(cache.rglob("*")) == sorted({*kept, cache / "onnx"})

@@ -62,6 +62,29 @@ def cached_umap(codes: np.ndarray, model_digest: str, cache_dir: str | os.PathLi
     return embedding
 
 
+def stored(path: Path, make: Callable[[], dict[str, np.ndarray]], fits: Callable[[dict], bool]) -> dict[str, np.ndarray]:
+    """make()'s arrays, kept at `path` (npz, no pickles) and read back while they fit: a restart, or another
+    program sharing the cache folder, does the work once. Written to a temporary file and renamed."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            kept = {k: f[k] for k in f.files}
+        if fits(kept):
+            return kept
+    except (OSError, ValueError, KeyError):
+        pass  # missing or damaged: made again
+    made = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    with open(tmp, "wb") as f:
+        np.savez(f, **made)
+    os.replace(tmp, path)
+    return made
+
+
+def images_digest(images: torch.Tensor) -> str:
+    return hashlib.sha256(images.contiguous().numpy().tobytes()).hexdigest()[:12]
+
+
 @dataclass
 class Embedding:
     """A model's codes for the test set, and the maps made from them."""
@@ -161,12 +184,38 @@ class Registry:
         entry = self.entry(name)
         with entry.lock:
             if entry.embedding is None:
-                mu, logvar = encode_images(model, data.to_float(test_images))
+                mu, logvar = self._codes(entry, model, test_images)
                 proj, comps, mean, ratio = pca(mu)
                 kl = kl_per_dim(torch.from_numpy(mu), torch.from_numpy(logvar)).mean(0).numpy()
                 entry.embedding = Embedding(mu, logvar, proj, comps, mean, ratio, kl)
                 self._shipped_umap(entry)
             return entry.embedding
+
+    def _codes(self, entry: Entry, model: VAE, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """The images' codes (mu, logvar); a shipped model's kept on disk (seconds of a core each, at every
+        start). A trained model's are not: visitors make new ones all day, and the disk is not theirs."""
+        def make():
+            return dict(zip(("mu", "logvar"), encode_images(model, data.to_float(images))))
+        if not entry.shipped:
+            return tuple(make().values())
+        shape = (len(images), model.latent_dim)
+        codes = stored(self.cache_dir / f"codes-{entry.digest}-{images_digest(images)}.npz", make,
+                       lambda kept: kept["mu"].shape == kept["logvar"].shape == shape and all(
+                           np.isfinite(a).all() for a in kept.values()))
+        return codes["mu"], codes["logvar"]
+
+    def shipped_figures(self, name: str, key: str, images: torch.Tensor, compute: Callable[[VAE], dict]) -> dict:
+        """memo of numbers (a dict of floats) computed from `images`; a shipped model's kept on disk too."""
+        entry = self.entry(name)
+        if not entry.shipped:
+            return self.memo(name, key, compute)
+        path = self.cache_dir / f"{key}-{entry.digest}-{images_digest(images)}.npz"
+
+        def from_disk(model: VAE) -> dict:
+            kept = stored(path, lambda: {k: np.asarray(v) for k, v in compute(model).items()},
+                          lambda kept: all(a.shape == () and np.isfinite(a) for a in kept.values()))
+            return {k: a.item() for k, a in kept.items()}
+        return self.memo(name, key, from_disk)
 
     def shipped_umap_path(self, name: str) -> Path:
         """Where a shipped model's precomputed UMAP of the test set lives (it may not exist)."""
@@ -252,6 +301,9 @@ class Registry:
         with self._lock:
             self._entries.pop(name, None)
         shutil.rmtree(entry.path, ignore_errors=True)
+        if entry.digest:  # what was kept of it (its UMAP, its decoder), which no other model will ask for
+            for kept in [*self.cache_dir.glob(f"*{entry.digest}*"), *self.cache_dir.glob(f"onnx/*{entry.digest}*")]:
+                kept.unlink(missing_ok=True)
 
 
 def _owner_of(path: str) -> str | None:

@@ -213,7 +213,8 @@ def rate_distortion_of(name: str) -> dict:
     """A model's rate and distortion on the first RD_IMAGES test digits, computed once per model."""
     test = need_test_images(name)[:RD_IMAGES]
     path = CTX.registry.entry(name).path  # seconds of a core: apart, where requests need not wait for it
-    return CTX.registry.memo(name, "rate-distortion", lambda model: with_model(rate_and_distortion, path, test))
+    return CTX.registry.shipped_figures(name, "rate-distortion", test,
+                                        lambda model: with_model(rate_and_distortion, path, test))
 
 
 def rd_points(owner: str | None = None) -> list[dict]:
