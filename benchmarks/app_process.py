@@ -72,6 +72,16 @@ class App:
                 time.sleep(0.3)
         raise RuntimeError("the app did not start")
 
+    def warmed_up(self, timeout: float = 600) -> float:
+        """Wait until the app's start-up work is done (its log says so); returns the seconds waited."""
+        from app import WARMED_UP
+        t0 = time.time()
+        while WARMED_UP not in Path(self.log.name).read_text():
+            if time.time() - t0 > timeout or self.proc.poll() is not None:
+                raise RuntimeError(f"the app's start-up work did not finish; see {self.log.name}")
+            time.sleep(0.5)
+        return time.time() - t0
+
     def client(self):
         from gradio_client import Client
         return Client(self.url, verbose=False)

@@ -14,7 +14,6 @@ calls from their address. Run from benchmarks/load.py too. 127.0.0.1 only; bound
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random
@@ -23,132 +22,14 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
 from vae_core.worker import PROCESS_NAME
 
 from .app_process import MAIN, App, children_of, pct
+from .pupil import NOT_REQUESTS, Pupil, Refused, Tally, seven_png, upload
 
 SCHOOL_FLOOD_SESSIONS, SCHOOL_FLOOD_REQUESTS = 60, 4  # the issue's flood: 60 sessions x 4 requests
 TARGET_P95_MS = 500
-
-
-class Pupil:
-    """One pupil's page: a session, its queue events by name or by load, its own event stream per call."""
-
-    def __init__(self, app: App, config: dict, seed: int):
-        import httpx
-        self.url, self.rng = app.url, random.Random(seed)
-        self.session = f"pupil-{seed}-{random.getrandbits(32):x}"
-        self.http = httpx.Client(timeout=120)
-        self.config = config
-        self.by_name = {d["api_name"]: i for i, d in enumerate(config["dependencies"]) if d.get("api_name")}
-        self.values = {c["id"]: c.get("props", {}).get("value") for c in config["components"]}
-        self.states = {c["id"] for c in config["components"] if c.get("type") == "state"}
-
-    def join(self, fn_index: int, data: list) -> str:
-        r = self.http.post(self.url + "gradio_api/queue/join",
-                           json={"data": data, "fn_index": fn_index, "session_hash": self.session,
-                                 "event_data": None, "trigger_id": None})
-        if r.status_code != 200:
-            raise Refused(f"HTTP {r.status_code}: {r.text[:100]}")
-        return r.json()["event_id"]
-
-    def call(self, fn, data: list, first_only: bool = False):
-        """An event: its answer (or with first_only, its first message), raising on an error."""
-        event_id = self.join(self.by_name[fn] if isinstance(fn, str) else fn, data)
-        with self.http.stream("GET", self.url + "gradio_api/queue/data", params={"session_hash": self.session}) as s:
-            for line in s.iter_lines():
-                if not line.startswith("data:"):
-                    continue
-                msg = json.loads(line[5:])
-                if msg.get("event_id") != event_id:
-                    continue
-                if msg.get("msg") == "process_completed":
-                    if not msg.get("success"):
-                        raise RuntimeError(str(msg.get("output", {}).get("error"))[:120])
-                    return msg["output"]["data"]
-                if first_only and msg.get("msg") == "process_generating":
-                    return msg["output"]["data"]
-        raise RuntimeError("the event stream ended without an answer")
-
-    def page_data(self, dep: dict) -> list:
-        """What the page sends for an event: its inputs' values (None for a server-side state)."""
-        return [None if i in self.states else self.values.get(i) for i in dep["inputs"]]
-
-    def open_page(self, tally: "Tally | None" = None) -> dict:
-        """The page, its config, then the load events in the order the page sends them (the first view
-        drawn, then the visitor's menus); each request timed on its own in `tally`."""
-        tally = tally or Tally()
-        tally.timed("the page", lambda: self.http.get(self.url).raise_for_status())
-        tally.timed("its config", lambda: self.http.get(self.url + "config").raise_for_status())
-        deps, answers = self.config["dependencies"], []
-        todo = [i for i, d in enumerate(deps) if any(t[1] == "load" for t in d["targets"])]
-        while todo:
-            i = todo.pop(0)
-            out = tally.timed("the first view", self.call, i, self.page_data(deps[i]))
-            if out is None:
-                raise RuntimeError("the page's first view was not drawn")
-            answers.append(json.dumps(out))
-            todo += [k for k, d in enumerate(deps) if d.get("trigger_after") == deps[i]["id"]]
-        found = next((a for a in answers if '"decoder": "' in a), "")
-        return {"decoder": found.split('"decoder": "', 1)[1].split('"', 1)[0] if found else None}
-
-    def browser_files(self, decoder: str | None) -> None:
-        """The decoder and its runtime, as the page fetches them once its first picture is drawn."""
-        headers = {"accept-encoding": "gzip"}
-        for path in ("vae/ort/ort.wasm.bundle.min.mjs", "vae/ort/ort-wasm-simd-threaded.wasm", decoder):
-            if path:
-                self.http.get(self.url + path, headers=headers).raise_for_status()
-
-
-class Refused(Exception):
-    pass
-
-
-class Tally:
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.ms: dict[str, list[float]] = {}
-        self.errors: list[str] = []
-        self.refused = 0
-
-    def timed(self, what: str, fn, *args, **kwargs):
-        t0 = time.perf_counter()
-        try:
-            out = fn(*args, **kwargs)
-        except Refused as e:
-            with self.lock:
-                self.refused += 1
-                self.errors.append(f"{what}: refused {e}")
-            return None
-        except Exception as e:  # counted and shown
-            with self.lock:
-                self.errors.append(f"{what}: {str(e)[:120]}")
-            return None
-        with self.lock:
-            self.ms.setdefault(what, []).append((time.perf_counter() - t0) * 1000)
-        return out
-
-    def all_ms(self, leave=("first map learning", "one training", "page load, all of it",
-                            "the browser's files")) -> list[float]:
-        """Every server request's time, but the ones with targets of their own and the static files."""
-        return [m for k, v in self.ms.items() if k not in leave for m in v]
-
-
-def upload(pupil: Pupil, picture: bytes) -> dict:
-    r = pupil.http.post(pupil.url + "gradio_api/upload", files={"files": ("seven.png", picture, "image/png")})
-    r.raise_for_status()
-    return {"path": r.json()[0], "meta": {"_type": "gradio.FileData"}, "orig_name": "seven.png"}
-
-
-def seven_png() -> bytes:
-    from PIL import Image
-    a = np.full((200, 160), 250, np.uint8)
-    a[30:50, 30:130], a[50:170, 100:120] = 20, 20
-    out = io.BytesIO()
-    Image.fromarray(a).save(out, format="PNG")
-    return out.getvalue()
+PUPILS_PER_PROCESS = 5
 
 
 def pupil_lesson(app: App, config: dict, tally: Tally, until: float, seed: int, learn_at: float | None,
@@ -233,6 +114,35 @@ def school_flood(app: App, fn_index: int, codes: dict, sessions: int, requests: 
         t.join(120)
 
 
+class CpuWatch:
+    """Cores used over a phase, by whom: the app's server, its training and other processes, this script."""
+
+    def __init__(self, app: App):
+        self.app, self.seen, self.used, self.mine = app, {}, {}, set()
+
+    def _ticks(self, pid: int) -> tuple[str, int] | None:
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        who = ("the app's server" if pid == self.app.proc.pid else "these visitors (this script)"
+               if pid in self.mine else "training" if comm == PROCESS_NAME else f"the app's {comm}")
+        return who, int(fields[11]) + int(fields[12])
+
+    def sample(self) -> None:
+        self.mine = {os.getpid(), *children_of(os.getpid())}
+        for pid in [self.app.proc.pid, *self.mine, *children_of(self.app.proc.pid)]:
+            got = self._ticks(pid)
+            if got is not None:
+                who, ticks = got
+                self.used[who] = self.used.get(who, 0) + ticks - self.seen.get(pid, ticks)
+                self.seen[pid] = ticks
+
+    def cores(self, seconds: float) -> dict[str, float]:
+        return {who: ticks / os.sysconf("SC_CLK_TCK") / seconds for who, ticks in self.used.items()}
+
+
 def trainer_children(app: App) -> int:
     """The app's training processes now (each names itself PROCESS_NAME), <defunct> ones included."""
     out = 0
@@ -244,13 +154,42 @@ def trainer_children(app: App) -> int:
     return out
 
 
+def pupils_apart(app: App, config: dict, seeds: list[int], until: float, learn_ats: list[float], out) -> None:
+    """Some of the class in a process of their own (thirty phones are thirty machines: in one process the
+    pupils' own threads would wait for each other's turn at its interpreter lock, and the figures with them);
+    their tabs closed at the end, their tally sent back through `out`."""
+    tally, streams = Tally(), []
+    threads = [threading.Thread(target=pupil_lesson, args=(app, config, tally, until, seed, learn_at, streams))
+               for seed, learn_at in zip(seeds, learn_ats)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(until - time.time() + 300)
+    for s in streams:  # the pupils close their tabs
+        try:
+            s.close()
+        except Exception:
+            pass
+    out.put(tally.as_dict())
+
+
 def phase_class(app: App, pupils: int, seconds: float, train_images: int) -> dict:
     """The pupil alone first, then the class with the flood and one training; the same measures."""
+    import multiprocessing
+
     import httpx
     config = httpx.get(app.url + "config", timeout=30).json()
     alone = Tally()
     pupil_lesson(app, config, alone, time.time() + seconds / 4, 999, None, [])
-    tally, until, streams, flood_codes, most = Tally(), time.time() + seconds, [], {}, [0]
+    tally, until, flood_codes, most = Tally(), time.time() + seconds, {}, [0]
+    context, seeds = multiprocessing.get_context("fork"), list(range(pupils))  # forked before any thread starts
+    results = context.Queue()
+    groups = [context.Process(target=pupils_apart, daemon=True, args=(
+        app, config, seeds[i:i + PUPILS_PER_PROCESS], until,
+        [time.time() + random.uniform(0, seconds * 0.8) for _ in seeds[i:i + PUPILS_PER_PROCESS]], results))
+        for i in range(0, pupils, PUPILS_PER_PROCESS)]
+    for g in groups:
+        g.start()
     trainer = threading.Thread(target=lambda: tally.timed(
         "one training", app.client().predict, 2.0, 1, train_images, api_name="/train"), daemon=True)
     trainer.start()
@@ -258,31 +197,26 @@ def phase_class(app: App, pupils: int, seconds: float, train_images: int) -> dic
     flood = threading.Timer(seconds / 6, school_flood, (app, fn, flood_codes, SCHOOL_FLOOD_SESSIONS,
                                                         SCHOOL_FLOOD_REQUESTS))
     flood.start()
-    watcher_stop = threading.Event()
+    watcher_stop, cpu, began = threading.Event(), CpuWatch(app), time.time()
 
     def count_trainers():
         while not watcher_stop.is_set():
             most[0] = max(most[0], trainer_children(app))
+            if time.time() < until:
+                cpu.sample()
             time.sleep(0.5)
     watcher = threading.Thread(target=count_trainers, daemon=True)
     watcher.start()
-    threads = [threading.Thread(target=pupil_lesson, args=(app, config, tally, until, i,
-                                                           time.time() + random.uniform(0, seconds * 0.8), streams))
-               for i in range(pupils)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(seconds + 300)
+    for _ in groups:
+        tally.merge(results.get(timeout=seconds + 600))
+    for g in groups:
+        g.join(60)
     flood.join(120)
-    for s in streams:  # the pupils close their tabs
-        try:
-            s.close()
-        except Exception:
-            pass
     trainer.join(600)
     time.sleep(12)  # their runs notice they are gone
     watcher_stop.set()
     return {"alone": alone, "class": tally, "flood": flood_codes, "trainers_most": most[0],
+            "cores": cpu.cores(until - began),
             "trainers_after": trainer_children(app)}
 
 
@@ -316,9 +250,20 @@ def report(result: dict, first: dict, pupils: int) -> None:
           f"{'met' if c95 <= TARGET_P95_MS else 'NOT met'}); {len(tally.errors)} errors, {tally.refused} refused")
     for what, ms in sorted(tally.ms.items()):
         p50, p95 = pct(ms)
-        print(f"  {what}: {len(ms)}, p50 {p50:.0f} ms, p95 {p95:.0f} ms, worst {max(ms):.0f} ms")
+        waits = tally.waits.get(what)
+        waited = f" (in line: p50 {pct(waits)[0]:.0f}, p95 {pct(waits)[1]:.0f} ms)" if waits else ""
+        print(f"  {what}: {len(ms)}, p50 {p50:.0f} ms, p95 {p95:.0f} ms, worst {max(ms):.0f} ms{waited}")
+    timed = [(t, ms) for t, what, ms in tally.timeline if what not in NOT_REQUESTS]
+    if timed:
+        began, windows = min(t for t, _ in timed), {}
+        for t, ms in timed:
+            windows.setdefault(int((t - began) // 10), []).append(ms)
+        print("  p95 by 10 s of the minute: " + ", ".join(f"{10 * w}-{10 * w + 10} s {pct(ms)[1]:.0f} ms"
+                                                        for w, ms in sorted(windows.items())))
     for e in tally.errors[:5]:
         print(f"  error: {e}")
+    print("cores in use over the class's minute (of " + str(os.cpu_count()) + "): " +
+          ", ".join(f"{who} {used:.2f}" for who, used in sorted(result["cores"].items(), key=lambda kv: -kv[1])))
     print(f"the flood ({SCHOOL_FLOOD_SESSIONS} sessions x {SCHOOL_FLOOD_REQUESTS} /decode): answers {result['flood']}")
     print(f"trainer processes: at most {result['trainers_most']} at once (slots: the app's cores - 1, 1 to 4), "
           f"{result['trainers_after']} left after the pupils had gone")
@@ -348,7 +293,10 @@ def main(argv: list[str] | None = None) -> int:
         app = App(Path(tmp), args.port)
         try:
             app.client().predict(MAIN, [0.0] * 32, api_name="/decode")
-            time.sleep(2 if args.smoke else 25)  # the start-up work done (decoders exported, maps made)
+            if args.smoke:
+                time.sleep(2)
+            else:  # a lesson starts on a warm app: its codes, maps and decoders made
+                print(f"the app's start-up work done {app.warmed_up():.0f} s after its first picture")
             run(app, pupils, seconds, args.smoke)
         finally:
             app.stop()

@@ -22,7 +22,6 @@ import threading
 import time
 from pathlib import Path
 
-
 from . import classroom
 from .app_process import MAIN, ROOT, App, children_of, du_mib, pct, rss_mib
 
@@ -167,10 +166,10 @@ def phase_hostile_uploads(app: App, tmp: Path, count: int) -> dict:
             "big_json_mb": len(body) / 1e6, "big_json_s": time.perf_counter() - t0}
 
 
-def phase_kill_app_while_training(tmp: Path, port: int) -> dict:
+def phase_kill_app_while_training(tmp: Path, port: int, images: int) -> dict:
     """kill -9 of the app in the middle of a visitor's training: the run stops, nothing half-made shows."""
     app = App(tmp, port)
-    job = app.client().submit(2.0, 2, 3000, api_name="/train")
+    job = app.client().submit(2.0, 2, images, api_name="/train")
     deadline = time.time() + 180
     while time.time() < deadline and not list((tmp / "runs").glob("mnist-z32-beta2-*")):
         time.sleep(0.5)  # until the first epoch is saved
@@ -189,12 +188,12 @@ def phase_kill_app_while_training(tmp: Path, port: int) -> dict:
             "leftovers": [p.name for p in (tmp / "runs").iterdir() if p.name.startswith(".")]}
 
 
-def phase_kill_cli_trainer(tmp: Path, data_dir: str, kills: list[float], epochs: int) -> list[dict]:
+def phase_kill_cli_trainer(tmp: Path, data_dir: str, kills: list[float], epochs: int, images: int) -> list[dict]:
     """kill -9 of `python -m vae_core.train` at several moments, then --resume to the end each time."""
     from vae_core import load_model
     from vae_core.checkpoints import read_config
     out, results = tmp / "cli-run", []
-    base = [sys.executable, "-m", "vae_core.train", "--data-dir", data_dir, "--train-limit", "20000",
+    base = [sys.executable, "-m", "vae_core.train", "--data-dir", data_dir, "--train-limit", str(images),
             "--val-size", "500", "--epochs", str(epochs), "--device", "cpu", "--quiet", "--out", str(out)]
     for at in kills:
         resume = ["--resume", str(out)] if out.exists() else []
@@ -265,9 +264,12 @@ def main(argv: list[str] | None = None) -> int:
         (tmp / "a").mkdir()
         app = App(tmp / "a", args.port)
         app.client().predict(MAIN, [0.0] * 32, api_name="/decode")
-        time.sleep(2 if args.smoke else 15)  # warm-up done
+        if args.smoke:
+            time.sleep(2)
+        else:
+            print(f"the app's start-up work done {app.warmed_up():.0f} s after its first picture")
         rss0, disk0 = rss_mib(app.proc.pid), du_mib(*app.dirs)
-        report(phase_load(app, visitors, seconds, *((1, 3000) if args.smoke else (2, 60000))))
+        report(phase_load(app, visitors, seconds, *((1, 1000) if args.smoke else (2, 60000))))
         flood = phase_flood(app, 20 if args.smoke else 72, 2 if args.smoke else 10)
         p50, p95 = pct(flood["other"].event_ms)
         print(f"flood: one session sent {sum(flood['flood_codes'].values())} joins, answers {flood['flood_codes']}; "
@@ -288,12 +290,12 @@ def main(argv: list[str] | None = None) -> int:
               f"disk (runs, caches, Gradio temp): {disk0:.1f} MiB before, {du_mib(*app.dirs):.1f} MiB after")
         app.stop()
         (tmp / "k").mkdir()
-        killed = phase_kill_app_while_training(tmp / "k", args.port + 1)
+        killed = phase_kill_app_while_training(tmp / "k", args.port + 1, 1000 if args.smoke else 3000)
         print(f"kill -9 of the app while training: {killed['orphans']} training processes left running; "
               f"after restart the runs folder lists {killed['listed']}; leftovers {killed['leftovers']}; "
               f"the restarted app answers: {killed['api_ok']}")
         kills = [4.0] if args.smoke else [6.0, 11.0, 16.0, 21.0]
-        for row in phase_kill_cli_trainer(tmp, data_dir, kills, 2 if args.smoke else 4):
+        for row in phase_kill_cli_trainer(tmp, data_dir, kills, *((2, 2000) if args.smoke else (4, 20000))):
             print(f"kill -9 of the CLI trainer: {row}")
     return 0
 
