@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,8 +45,8 @@ def data_dir(mnist) -> str:
 def run_async(coroutine):
     """asyncio.run, in a thread of its own: in a test process where Playwright's synchronous API has started
     (the browser stories), the main thread already runs an event loop."""
-    import concurrent.futures
     import asyncio
+    import concurrent.futures
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
@@ -55,10 +58,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# The apps the tests start share one cache folder (the shipped models' codes, figures and decoders, kept by
+# their weights' digests): each start's warm-up would otherwise spend 45 s of a core making them again.
+SHARED_CACHE = Path(tempfile.mkdtemp(prefix="vae-test-cache-"))
+atexit.register(shutil.rmtree, SHARED_CACHE, True)
+
+
 def launch_app(tmp_dir: Path, data_dir: str | None, extra_env: dict | None = None, args: list[str] = ()):
     port = _free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "VAE_RUNS_DIR": str(tmp_dir / "runs"),
-           "VAE_CACHE_DIR": str(tmp_dir / "cache"), **(extra_env or {})}
+           "VAE_CACHE_DIR": str(SHARED_CACHE), **(extra_env or {})}
     args = [sys.executable, "app.py", "--port", str(port), *args] + (["--data-dir", data_dir] if data_dir else [])
     log = open(tmp_dir / "app.log", "w")
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -118,3 +127,11 @@ def picture_folder(root: Path, kinds=("circle", "bar"), each: int = 10, broken: 
         (root / kinds[-1] / "notes.txt").write_text("not a picture")
         (root / kinds[0] / "broken.png").write_bytes(b"\x89PNG and then nothing")
     return root
+
+
+def run_smoke(module: str, *args) -> str:
+    """A benchmark script's --smoke run (python -m module): its output, failing the test if it failed."""
+    out = subprocess.run([sys.executable, "-m", module, "--smoke", *args], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout

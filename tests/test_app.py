@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import MAIN, launch_app
+from conftest import MAIN, SHARED_CACHE, launch_app
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -231,7 +231,7 @@ def test_a_trained_models_umap_runs_in_the_background_and_is_cached_on_disk(clie
         time.sleep(3)
     else:
         raise AssertionError(f"UMAP never arrived: {status}")
-    assert status == "" and list((app[1] / "cache").glob("umap-*.npy"))
+    assert status == "" and list(SHARED_CACHE.glob("umap-*.npy"))
 
 
 def test_an_oversized_request_is_refused_before_it_is_parsed(app):
