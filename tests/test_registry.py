@@ -69,9 +69,10 @@ def test_a_shipped_models_codes_and_figures_are_kept_on_disk_and_a_trained_ones_
     save_checkpoint(shipped / "a", model, {"beta": 1.0})
     images = (torch.rand(30, 28, 28) * 255).to(torch.uint8)
     first = registry.Registry(shipped, user, cache)
-    mu = first.embedding("a", images).mu
     figure = first.shipped_figures("a", "size", images, lambda m: {"dims": m.latent_dim, "half": 0.5})
+    mu = first.embedding("a", images).mu
     assert figure == {"dims": 6, "half": 0.5} and len(list(cache.glob("*.npz"))) == 2
+    assert all(first.entry("a").digest in f.name for f in cache.glob("*.npz"))  # the model loaded first
     # A restart (another program sharing the folder) reads them back: no encoding, no computing.
     monkeypatch.setattr(registry, "encode_images", lambda *a: pytest.fail("encoded again"))
     again = registry.Registry(shipped, user, cache)

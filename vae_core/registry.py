@@ -209,9 +209,9 @@ class Registry:
         entry = self.entry(name)
         if not entry.shipped:
             return self.memo(name, key, compute)
-        path = self.cache_dir / f"{key}-{entry.digest}-{images_digest(images)}.npz"
 
-        def from_disk(model: VAE) -> dict:
+        def from_disk(model: VAE) -> dict:  # once per model: the digests are not made on every call
+            path = self.cache_dir / f"{key}-{entry.digest}-{images_digest(images)}.npz"
             kept = stored(path, lambda: {k: np.asarray(v) for k, v in compute(model).items()},
                           lambda kept: all(a.shape == () and np.isfinite(a) for a in kept.values()))
             return {k: a.item() for k, a in kept.items()}
