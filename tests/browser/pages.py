@@ -129,8 +129,9 @@ def draws_here(page, name: str, timeout: float = 90.0) -> None:
         raise AssertionError(f"{e}; its value: {str(value)[:300]}") from None
 
 
-def drag(page, slider, fractions, pause: float = 0.15) -> None:
-    """Drag a slider's handle (a Playwright locator of its range input) through `fractions` of its track."""
+def drag(page, slider, fractions, pause: float = 0.15, release: bool = True) -> None:
+    """Drag a slider's handle (a Playwright locator of its range input) through `fractions` of its track;
+    with release=False the button stays down (the drag not yet over: page.mouse.up() ends it)."""
     box = slider.bounding_box()
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] * fractions[0], y)
@@ -138,7 +139,8 @@ def drag(page, slider, fractions, pause: float = 0.15) -> None:
     for f in fractions[1:]:
         page.mouse.move(box["x"] + box["width"] * f, y, steps=3)
         time.sleep(pause)
-    page.mouse.up()
+    if release:
+        page.mouse.up()
 
 
 class Requests:

@@ -95,13 +95,8 @@ def test_the_2d_maps_empty_space_make_and_interpolate_draw_in_the_browser(browse
     interpolate(page)
     draws_here(page, "interp-strip")
     before, start = drawn(page, "interp-strip"), len(requests.seen)
-    steps = page.locator("#views .block:has-text('steps') input[type=range]").first
-    box = steps.bounding_box()
-    page.mouse.move(box["x"] + box["width"] * 0.36, box["y"] + box["height"] / 2)
-    page.mouse.down()
-    for f in (0.5, 0.7, 0.95):
-        page.mouse.move(box["x"] + box["width"] * f, box["y"] + box["height"] / 2, steps=3)
-        time.sleep(0.2)
+    drag(page, page.locator("#views .block:has-text('steps') input[type=range]").first, [0.36, 0.5, 0.7, 0.95],
+         pause=0.2, release=False)
     assert requests.since(start) == [] and drawn(page, "interp-strip") > before  # the walk redrawn here
     page.mouse.up()
     wait_for(lambda: len(requests.since(start)) >= 1, what="the map and the files, once let go")

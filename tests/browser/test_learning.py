@@ -15,6 +15,7 @@ from .pages import (
     Requests,
     canvas_pixels,
     choose_model,
+    drag,
     drawn,
     draws_here,
     go,
@@ -68,13 +69,7 @@ def test_watch_it_learn_plays_a_recording_at_once_then_the_visitors_run_and_its_
     draws_here(page, "generate-digit")
     wait_for(lambda: drawn(page, "generate-digit"), what="its digit")
     before, start = drawn(page, "generate-digit"), len(requests.seen)
-    slider = page.locator("#views input[type=range]:visible").first
-    box = slider.bounding_box()
-    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
-    page.mouse.down()
-    for f in (0.6, 0.7, 0.8):
-        page.mouse.move(box["x"] + box["width"] * f, box["y"] + box["height"] / 2, steps=3)
-        time.sleep(0.15)
+    drag(page, page.locator("#views input[type=range]:visible").first, [0.5, 0.6, 0.7, 0.8], release=False)
     assert requests.since(start) == [] and drawn(page, "generate-digit") > before
     page.mouse.up()
     # What the server's decoder draws of that code (the model is the visitor's: the API would not serve it
