@@ -93,6 +93,23 @@ def test_requests_gradios_routes_cannot_read_get_a_4xx_sentence_and_one_log_line
     assert run_async(ask("POST", "/gradio_api/queue/join", json={**join, "fn_index": 0})).status_code == 200
 
 
+def test_a_visitor_who_leaves_mid_upload_is_one_log_line_not_a_traceback(caplog):
+    from starlette.requests import ClientDisconnect, Request
+
+    async def route(scope, receive, send):  # as Gradio's upload route reads a body whose client has gone
+        async for _ in Request(scope, receive).stream():
+            pass
+
+    async def gone():
+        return {"type": "http.disconnect"}
+    caplog.set_level(logging.INFO, logger="vae_explorer")
+    scope = {"type": "http", "method": "POST", "path": "/gradio_api/upload", "headers": []}
+    with pytest.raises(ClientDisconnect):
+        run_async(route(scope, gone, None))
+    run_async(guard.QuietRouteErrors(route)(scope, gone, None))
+    assert [r.getMessage() for r in caplog.records] == ["a visitor left during a request to /gradio_api/upload"]
+
+
 def _call(app, body: bytes, path="/gradio_api/queue/join", headers=None):
     async def go():
         transport = httpx.ASGITransport(app=app)

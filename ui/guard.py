@@ -31,6 +31,7 @@ from gradio.exceptions import ComponentProcessingError
 
 from vae_core.images import MAX_UPLOAD_BYTES
 from gradio.route_utils import FnIndexInferError
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 
 log = logging.getLogger("vae_explorer")
@@ -111,7 +112,8 @@ class BodyLimit:
 class QuietRouteErrors:
     """ASGI middleware: a request that names what Gradio's routes cannot read (a /proxy= address with a NUL
     or a broken port, a /call/ to an endpoint that does not exist) gets a 4xx, a sentence and one log line,
-    where the route fails with a 500 and a traceback."""
+    where the route fails with a 500 and a traceback. A visitor who leaves mid-request (a tab closed during
+    an upload) is one line too: there is nobody to answer."""
 
     REFUSALS = {httpx.InvalidURL: (400, "That address is not a valid URL."),
                 FnIndexInferError: (404, "The app has no endpoint of that name: see the API page for those it has.")}
@@ -130,6 +132,8 @@ class QuietRouteErrors:
             await send(message)
         try:
             await self.app(scope, receive, sending)
+        except ClientDisconnect:
+            log.info("a visitor left during a request to %s", scope.get("path", "")[:80])
         except tuple(self.REFUSALS) as e:
             if started:
                 raise
